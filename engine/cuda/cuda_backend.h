@@ -1,0 +1,36 @@
+#pragma once
+// The CUDA backend: cuBLAS for GEMM, own kernels over the shared functors for the
+// rest. This header has no CUDA types, so the engine core can include it.
+#include "engine/backend.h"
+
+namespace mmp::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {}
+  int device() const { return device_; }
+
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void fill(const Tensor& dst, double value) override;
+  void synchronize() override;
+  void unary(UnaryKind kind, ScalarParams p, const Tensor& x, const Tensor& out) override;
+  void binary(BinaryKind kind, ScalarParams p, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void sum(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner) override;
+  void argmax(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner) override;
+  void dots(const std::vector<Tensor>& a, const std::vector<Tensor>& b, const Tensor& out) override;
+  void gemm(const GemmArgs& args) override;
+  void log_softmax(const Tensor& x, const Tensor& out) override;
+  void nll_loss(const Tensor& logp, const Tensor& labels, const Tensor& out) override;
+  void nll_loss_backward(const Tensor& grad_out, const Tensor& labels, const Tensor& grad_logp) override;
+  void fill_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) override;
+  void fill_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) override;
+
+ private:
+  int device_;
+};
+
+CudaBackend& backend(int device);
+int device_count();
+void copy_between_devices(const Tensor& src, const Tensor& dst);
+
+}  // namespace mmp::cuda

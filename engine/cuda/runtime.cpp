@@ -1,0 +1,73 @@
+#include "engine/cuda/runtime.h"
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+
+#include "engine/cuda/cuda_check.h"
+
+namespace mmp::cuda {
+namespace {
+
+constexpr int kMaxDevices = 16;
+
+struct DeviceState {
+  std::once_flag once;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  int multiprocessors = 0;
+};
+
+DeviceState& state(int device) {
+  static std::array<DeviceState, kMaxDevices> states;
+  MMP_CHECK(device >= 0 && device < device_count(), "cuda:", device, " does not exist (",
+            device_count(), " CUDA devices visible)");
+  DeviceState& s = states[device];
+  std::call_once(s.once, [&] {
+    DeviceGuard guard(device);
+    MMP_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+    MMP_CUBLAS_CHECK(cublasCreate(&s.cublas));
+    MMP_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
+    // Full f32 products, as PyTorch's default (torch.backends.cuda.matmul.allow_tf32 = False).
+    MMP_CUBLAS_CHECK(cublasSetMathMode(s.cublas, CUBLAS_DEFAULT_MATH));
+    MMP_CUDA_CHECK(cudaDeviceGetAttribute(&s.multiprocessors, cudaDevAttrMultiProcessorCount, device));
+  });
+  return s;
+}
+
+}  // namespace
+
+const char* cublas_status_name(cublasStatus_t status) { return cublasGetStatusString(status); }
+
+int device_count() {
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky "no driver" error
+      return 0;
+    }
+    return std::min(n, kMaxDevices);
+  }();
+  return count;
+}
+
+cudaStream_t stream(int device) { return state(device).stream; }
+cublasHandle_t cublas(int device) { return state(device).cublas; }
+int multiprocessor_count(int device) { return state(device).multiprocessors; }
+
+void synchronize(int device) { MMP_CUDA_CHECK(cudaStreamSynchronize(stream(device))); }
+
+DeviceGuard::DeviceGuard(int device) {
+  MMP_CUDA_CHECK(cudaGetDevice(&previous_));
+  if (previous_ != device) MMP_CUDA_CHECK(cudaSetDevice(device));
+}
+
+DeviceGuard::~DeviceGuard() { cudaSetDevice(previous_); }
+
+int grid_for(long long n, int threads, int device) {
+  const long long blocks = (n + threads - 1) / threads;
+  const long long cap = static_cast<long long>(multiprocessor_count(device)) * 32;
+  return static_cast<int>(std::max<long long>(1, std::min(blocks, cap)));
+}
+
+}  // namespace mmp::cuda

@@ -1,0 +1,31 @@
+#pragma once
+// The CUDA runtime state of the process, in one place: one stream per device (every
+// kernel, copy and library call of the engine is queued on it, so memory freed to
+// the caching allocator can be reused at once) and the library handles bound to it.
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+namespace mmp::cuda {
+
+int device_count();  // 0 when there is no driver or no device; never throws
+cudaStream_t stream(int device);
+cublasHandle_t cublas(int device);
+void synchronize(int device);
+int multiprocessor_count(int device);
+
+// Makes `device` current for the scope.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+// Grid size for a grid-stride loop over n elements.
+int grid_for(long long n, int threads, int device);
+
+}  // namespace mmp::cuda

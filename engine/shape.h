@@ -1,0 +1,25 @@
+#pragma once
+// Shapes and strides (in elements) and the rules that combine them.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mmp {
+
+using Shape = std::vector<int64_t>;
+using Strides = std::vector<int64_t>;
+
+// Kernels index with fixed-size arrays; no tensor in this project needs more.
+inline constexpr int kMaxDims = 8;
+
+int64_t numel(const Shape& shape);
+Strides contiguous_strides(const Shape& shape);
+std::string shape_str(const Shape& shape);  // "[2, 3, 4]"
+
+// Numpy/PyTorch broadcasting of two shapes; throws naming `op` when they do not broadcast.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+// Maps a possibly negative axis into [0, ndim); throws naming `op` when out of range.
+int normalize_dim(int64_t dim, int ndim, const char* op);
+
+}  // namespace mmp

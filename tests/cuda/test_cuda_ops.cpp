@@ -1,0 +1,123 @@
+// Every op of tests/support/op_cases.cpp on CUDA against the CPU, forward and
+// backward, in f32; and the CUDA runtime pieces (transfers, allocator, RNG).
+#include <catch2/catch.hpp>
+
+#include "engine/autograd.h"
+#include "engine/cuda/caching_allocator.h"
+#include "engine/ops.h"
+#include "tests/support/compare.h"
+#include "tests/support/op_cases.h"
+
+using namespace mmp;
+using namespace mmp::testing;
+
+namespace {
+
+const Device kCuda = Device::cuda(0);
+
+// f32 elementwise results agree to rounding; reductions and GEMMs sum in another
+// order, which costs up to about sqrt(n) ulps.
+constexpr double kTolerance = 1e-5;
+
+struct Run {
+  Tensor out;
+  std::vector<Tensor> grads;
+};
+
+Run run_case(const OpCase& c, const std::vector<Tensor>& inputs64, Device device) {
+  std::vector<Tensor> inputs;
+  for (const auto& t : inputs64) {
+    Tensor x = t.to(DType::F32).to(device);
+    x.set_requires_grad(true);
+    inputs.push_back(x);
+  }
+  Run run;
+  run.out = c.run(inputs);
+  Generator gen(99);
+  const Tensor weights = randn(run.out.shape(), gen, DType::F32).to(device);
+  run.grads = grad({sum(mul(run.out, weights))}, inputs);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("every op on CUDA equals the CPU, forward and backward", "[cuda]") {
+  for (const OpCase& c : op_cases()) {
+    DYNAMIC_SECTION(c.name) {
+      const auto inputs = make_inputs(c, 21);
+      const Run cpu = run_case(c, inputs, Device::cpu());
+      const Run gpu = run_case(c, inputs, kCuda);
+      REQUIRE(gpu.out.device() == kCuda);
+      INFO(c.name << " forward");
+      CHECK(relative_error(gpu.out.to(Device::cpu()), cpu.out) < kTolerance);
+      for (size_t i = 0; i < cpu.grads.size(); ++i) {
+        INFO(c.name << " gradient of input " << i);
+        REQUIRE(gpu.grads[i].defined() == cpu.grads[i].defined());
+        if (cpu.grads[i].defined())
+          CHECK(relative_error(gpu.grads[i].to(Device::cpu()), cpu.grads[i]) < kTolerance);
+      }
+    }
+  }
+}
+
+TEST_CASE("CUDA GEMM at sizes that use the tensor-core paths", "[cuda]") {
+  Generator gen(5);
+  for (int64_t n : {128, 257, 1024}) {
+    const Tensor a = randn({n, n}, gen), b = randn({n, n}, gen);
+    const Tensor ref = matmul(a.to(DType::F64), b.to(DType::F64));
+    const Tensor got = matmul(a.to(kCuda), transpose(transpose(b, 0, 1).contiguous(), 0, 1).to(kCuda));
+    INFO("n = " << n);
+    CHECK(relative_error(got.to(Device::cpu()), ref) < kTolerance);
+  }
+}
+
+TEST_CASE("CUDA reductions over large and odd shapes", "[cuda]") {
+  Generator gen(6);
+  for (Shape shape : {Shape{1 << 20}, Shape{3, 100003}, Shape{1000, 7, 33}}) {
+    const Tensor x = randn(shape, gen);
+    const Tensor ref = x.to(DType::F64);
+    const Tensor xg = x.to(kCuda);
+    CHECK(relative_error(sum(xg).to(Device::cpu()), sum(ref)) < 1e-6);
+    CHECK(relative_error(sum(xg, {0}).to(Device::cpu()), sum(ref, {0})) < 1e-6);
+    CHECK(argmax(xg, -1).to_vector<int64_t>() == argmax(x, -1).to_vector<int64_t>());
+    CHECK(dots({xg, xg}, {xg, xg}).to_vector<double>()[1] ==
+          Approx(dots({x}, {x}).to_vector<double>()[0]).epsilon(1e-10));
+  }
+}
+
+TEST_CASE("host and device copies round-trip every dtype", "[cuda]") {
+  const Tensor f = from_vector<float>({1.5f, -2, 3}, {3});
+  CHECK(f.to(kCuda).to(Device::cpu()).to_vector<float>() == f.to_vector<float>());
+  const Tensor i = from_vector<int64_t>({7, -8}, {2});
+  CHECK(i.to(kCuda).to(Device::cpu()).to_vector<int64_t>() == i.to_vector<int64_t>());
+  const Tensor u = from_vector<uint8_t>({0, 255}, {2});
+  CHECK(u.to(kCuda).to(DType::F32).to_vector<float>() == std::vector<float>{0, 255});
+  // Strided device copies.
+  const Tensor m = reshape(arange(12), {3, 4});
+  CHECK(transpose(m.to(kCuda), 0, 1).contiguous().to_vector<float>() ==
+        transpose(m, 0, 1).contiguous().to_vector<float>());
+}
+
+TEST_CASE("the same seed gives the same values on CPU and CUDA", "[cuda]") {
+  Generator g_cpu(77), g_gpu(77);
+  const Tensor a = rand({10000}, g_cpu), b = rand({10000}, g_gpu, DType::F32, kCuda);
+  CHECK(a.to_vector<float>() == b.to_vector<float>());
+  const Tensor n1 = randn({10000}, g_cpu), n2 = randn({10000}, g_gpu, DType::F32, kCuda);
+  CHECK(max_abs_difference(n1, n2.to(Device::cpu())) < 1e-6);
+}
+
+TEST_CASE("the caching allocator stops calling cudaMalloc once warm", "[cuda]") {
+  auto& allocator = cuda::CachingAllocator::get(0);
+  Generator gen(1);
+  auto step = [&] {
+    Tensor w = randn({256, 256}, gen, DType::F32, kCuda);
+    w.set_requires_grad(true);
+    const Tensor x = randn({64, 256}, gen, DType::F32, kCuda);
+    const Tensor loss = cross_entropy(relu(linear(x, w, Tensor())), zeros({64}, DType::I64, kCuda));
+    backward(loss);
+  };
+  step();
+  const size_t warm = allocator.stats().device_allocations;
+  for (int i = 0; i < 5; ++i) step();
+  CHECK(allocator.stats().device_allocations == warm);
+}

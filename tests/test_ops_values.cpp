@@ -1,0 +1,113 @@
+// Forward values of the ops against direct computations.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "tests/support/compare.h"
+
+using namespace mmp;
+using namespace mmp::testing;
+using Catch::Matchers::Contains;
+
+TEST_CASE("matmul equals a naive triple loop, with every transpose", "[unit][ops]") {
+  Generator gen(1);
+  for (auto [m, k, n] : {std::tuple{1, 1, 1}, {7, 5, 3}, {64, 33, 17}, {3, 130, 70}}) {
+    const Tensor a = randn({m, k}, gen, DType::F64), b = randn({k, n}, gen, DType::F64);
+    std::vector<double> ref(m * n, 0.0);
+    const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j)
+        for (int p = 0; p < k; ++p) ref[i * n + j] += va[i * k + p] * vb[p * n + j];
+    const Tensor expected = from_vector(ref, {m, n});
+    // Transposed views of transposed copies: the same matrices, stored the other way.
+    const Tensor a_view = transpose(transpose(a, 0, 1).contiguous(), 0, 1);
+    const Tensor b_view = transpose(transpose(b, 0, 1).contiguous(), 0, 1);
+    INFO(m << "x" << k << "x" << n);
+    CHECK(relative_error(matmul(a, b), expected) < 1e-13);
+    CHECK(relative_error(matmul(a_view, b), expected) < 1e-13);
+    CHECK(relative_error(matmul(a, b_view), expected) < 1e-13);
+    CHECK(relative_error(matmul(a_view, b_view), expected) < 1e-13);
+    CHECK(relative_error(matmul(a.to(DType::F32), b.to(DType::F32)), expected) < 1e-6);
+  }
+}
+
+TEST_CASE("batched matmul multiplies each pair", "[unit][ops]") {
+  Generator gen(2);
+  const Tensor a = randn({3, 4, 5}, gen, DType::F64), b = randn({3, 5, 2}, gen, DType::F64);
+  const Tensor out = matmul(a, b);
+  for (int i = 0; i < 3; ++i)
+    CHECK(relative_error(select(out, 0, i), matmul(select(a, 0, i), select(b, 0, i))) < 1e-14);
+}
+
+TEST_CASE("sums over any set of dims equal direct loops", "[unit][ops]") {
+  Generator gen(3);
+  const Tensor x = randn({2, 3, 4, 5}, gen, DType::F64);
+  const auto v = x.to_vector<double>();
+  auto at = [&](int a, int b, int c, int d) { return v[((a * 3 + b) * 4 + c) * 5 + d]; };
+  std::vector<double> ref(3 * 5, 0.0);  // sum over dims 0 and 2
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 4; ++c)
+        for (int d = 0; d < 5; ++d) ref[b * 5 + d] += at(a, b, c, d);
+  CHECK(relative_error(sum(x, {0, 2}), from_vector(ref, {3, 5})) < 1e-15);
+  CHECK(sum(x, {0, 2}, true).shape() == Shape{1, 3, 1, 5});
+  double total = 0;
+  for (double e : v) total += e;
+  CHECK(sum(x).item() == Approx(total).epsilon(1e-14));
+  CHECK(mean(x).item() == Approx(total / 120).epsilon(1e-14));
+  // A big f32 sum is accurate: the kernels accumulate in double.
+  const Tensor ones_big = ones({1 << 22});
+  CHECK(sum(ones_big).item() == double(1 << 22));
+}
+
+TEST_CASE("broadcasting arithmetic", "[unit][ops]") {
+  const Tensor col = from_vector<float>({1, 2}, {2, 1});
+  const Tensor row = from_vector<float>({10, 20, 30}, {3});
+  CHECK(add(col, row).to_vector<float>() == std::vector<float>{11, 21, 31, 12, 22, 32});
+  CHECK(mul(row, scalar_tensor(2)).to_vector<float>() == std::vector<float>{20, 40, 60});
+  CHECK(div(row, col).to_vector<float>() == std::vector<float>{10, 20, 30, 5, 10, 15});
+  CHECK(clamp(row, 15, 25).to_vector<float>() == std::vector<float>{15, 20, 25});
+  CHECK(relu(from_vector<float>({-1, 0, 2}, {3})).to_vector<float>() == std::vector<float>{0, 0, 2});
+  CHECK(pow(from_vector<float>({2, 3}, {2}), 3).to_vector<float>() == std::vector<float>{8, 27});
+}
+
+TEST_CASE("log_softmax and cross_entropy follow PyTorch", "[unit][ops]") {
+  const Tensor logits = from_vector<double>({1, 2, 3, 1, 1, 1}, {2, 3});
+  const Tensor labels = from_vector<int64_t>({2, 0}, {2});
+  // By hand: loss_i = logsumexp(row_i) - row_i[label_i]
+  const double l0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 3.0;
+  const double l1 = std::log(3.0 * std::exp(1.0)) - 1.0;
+  CHECK(cross_entropy(logits, labels).item() == Approx((l0 + l1) / 2).epsilon(1e-15));
+  const auto ls = exp(log_softmax(logits, 1)).to_vector<double>();
+  CHECK(ls[0] + ls[1] + ls[2] == Approx(1.0).epsilon(1e-15));
+  CHECK(ls[3] == Approx(1.0 / 3).epsilon(1e-15));
+  // Large logits do not overflow.
+  const Tensor big = from_vector<float>({1000, 0, -1000}, {1, 3});
+  CHECK(log_softmax(big, 1).to_vector<float>()[0] == 0.0f);
+  CHECK_THROWS_WITH(cross_entropy(logits, from_vector<int64_t>({3, 0}, {2})),
+                    Contains("label 3 of sample 0 is outside [0, 3)"));
+  CHECK_THROWS_WITH(cross_entropy(logits, from_vector<float>({1, 0}, {2})), Contains("i64 or i32"));
+}
+
+TEST_CASE("argmax takes the first maximum", "[unit][ops]") {
+  const Tensor x = from_vector<float>({1, 5, 5, 2, 9, 0, 9, 1}, {2, 4});
+  CHECK(argmax(x, 1).to_vector<int64_t>() == std::vector<int64_t>{1, 0});
+  CHECK(argmax(x, 0).to_vector<int64_t>() == std::vector<int64_t>{1, 0, 1, 0});
+  CHECK(argmax(x, 1, true).shape() == Shape{2, 1});
+}
+
+TEST_CASE("many dot products and norms in one call", "[unit][ops]") {
+  Generator gen(9);
+  const Tensor a = randn({100}, gen), b = randn({3, 7}, gen), c = randn({3, 7}, gen);
+  const auto d = dots({a, b, b}, {a, c, b}).to_vector<double>();
+  CHECK(d[0] == Approx(dot(a.to(DType::F64), a.to(DType::F64)).item()).epsilon(1e-12));
+  CHECK(d[1] == Approx(dot(b.to(DType::F64), c.to(DType::F64)).item()).epsilon(1e-12));
+  CHECK(squared_norms({b}).to_vector<double>()[0] == Approx(d[2]).epsilon(1e-15));
+  CHECK(norm(a).item() == Approx(std::sqrt(d[0])).epsilon(1e-6));
+  // The norm's gradient at zero is zero, not NaN.
+  Tensor z = zeros({3}, DType::F64);
+  z.set_requires_grad(true);
+  const auto gz = grad({norm(z)}, {z})[0].to_vector<double>();
+  CHECK(gz == std::vector<double>{0, 0, 0});
+}

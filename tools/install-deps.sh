@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mmpareto.cpp builds with, if any is missing.
+# Runs as root (or with sudo available). The CUDA toolkit is not a Debian package:
+# it is used when found under /usr/local/cuda (see CMakeLists.txt, MMP_WITH_CUDA).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libeigen3-dev        # CPU GEMM and vector kernels
+  catch2               # tests (Catch2 v2)
+  nlohmann-json3-dev   # safetensors headers, metrics logs
+  libcli11-dev         # the mmp command line
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
