@@ -27,6 +27,14 @@ struct GemmArgs {
   DType dtype = DType::F32;
 };
 
+// The sizes of a 2-d convolution or pooling window over NCHW tensors.
+struct ConvGeometry {
+  int64_t n = 0, c = 0, h = 0, w = 0;  // input
+  int64_t co = 0, kh = 0, kw = 0;      // filters (co = c for pooling)
+  int64_t stride = 1, pad = 0;
+  int64_t ho = 0, wo = 0;              // output
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -61,6 +69,31 @@ class Backend {
   // grad_logp = 0 except grad_logp[i, labels[i]] = -grad_out / rows.
   virtual void nll_loss_backward(const Tensor& grad_out, const Tensor& labels,
                                  const Tensor& grad_logp) = 0;
+
+  // ---- convolution (NCHW input and output, [co, c, kh, kw] filters, no bias) ----
+  virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g) = 0;
+  virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
+                                     const ConvGeometry& g) = 0;
+  virtual void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_weight,
+                                      const ConvGeometry& g) = 0;
+
+  // ---- batch normalisation over (N, H, W) per channel of NCHW tensors ----
+  // Training: normalises with the batch statistics, saves mean and 1/sqrt(var + eps)
+  // for backward, and updates the running statistics in place (unbiased variance).
+  virtual void batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
+                                const Tensor& save_mean, const Tensor& save_invstd, double momentum,
+                                double eps) = 0;
+  // Gradients of a training-mode batch norm; grad_weight/grad_bias may be undefined.
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight,
+                                   const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
+                                   const Tensor& grad_weight, const Tensor& grad_bias, double eps) = 0;
+
+  // ---- max pooling (NCHW); indices (i32) are positions within each input plane ----
+  virtual void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,
+                                  const ConvGeometry& g) = 0;
+  virtual void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x,
+                                   const ConvGeometry& g) = 0;
 
   // ---- random numbers: Philox4x32-10 keyed by seed, counter from offset ----
   virtual void fill_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) = 0;

@@ -16,7 +16,7 @@
 namespace mmp {
 
 enum class UnaryKind : uint8_t {
-  Neg, Exp, Log, Sqrt, Pow, Clamp, Relu, AddScalar, MulScalar, Square, Abs, Sign
+  Neg, Exp, Log, Sqrt, Pow, Clamp, Relu, AddScalar, MulScalar, Square, Sigmoid
 };
 enum class BinaryKind : uint8_t {
   Add, Sub, Mul, Div,
@@ -25,6 +25,7 @@ enum class BinaryKind : uint8_t {
   PowBackward,    // g * p * x^(p-1)
   ClampBackward,  // g * (lo <= x <= hi)
   SqrtBackward,   // g * 0.5 / y
+  SigmoidBackward,  // g * y * (1 - y)
   DivBackwardB,   // -g * y / b, applied as f(g*y, b) = -(g*y) / b
   // a + alpha * b, for accumulations
   AddScaled,
@@ -53,11 +54,10 @@ template <class T> struct Exp { MMP_HD T operator()(T x) const { return exp_(x);
 template <class T> struct Log { MMP_HD T operator()(T x) const { return log_(x); } };
 template <class T> struct Sqrt { MMP_HD T operator()(T x) const { return sqrt_(x); } };
 template <class T> struct Square { MMP_HD T operator()(T x) const { return x * x; } };
-template <class T> struct Abs { MMP_HD T operator()(T x) const { return x < T(0) ? -x : x; } };
-template <class T> struct Sign {
-  MMP_HD T operator()(T x) const { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
-};
 template <class T> struct Relu { MMP_HD T operator()(T x) const { return x > T(0) ? x : T(0); } };
+template <class T> struct Sigmoid {
+  MMP_HD T operator()(T x) const { return T(1) / (T(1) + exp_(-x)); }
+};
 template <class T> struct Pow {
   T p;
   MMP_HD T operator()(T x) const {
@@ -101,6 +101,9 @@ template <class T> struct ClampBackward {
 template <class T> struct SqrtBackward {
   MMP_HD T operator()(T g, T y) const { return g * T(0.5) / y; }
 };
+template <class T> struct SigmoidBackward {
+  MMP_HD T operator()(T g, T y) const { return g * y * (T(1) - y); }
+};
 template <class T> struct DivBackwardB {
   MMP_HD T operator()(T gy, T b) const { return -gy / b; }
 };
@@ -122,8 +125,7 @@ void visit_unary(UnaryKind kind, ScalarParams p, Visit&& visit) {
     case UnaryKind::AddScalar: return visit(fn::AddScalar<T>{T(p.a)});
     case UnaryKind::MulScalar: return visit(fn::MulScalar<T>{T(p.a)});
     case UnaryKind::Square: return visit(fn::Square<T>{});
-    case UnaryKind::Abs: return visit(fn::Abs<T>{});
-    case UnaryKind::Sign: return visit(fn::Sign<T>{});
+    case UnaryKind::Sigmoid: return visit(fn::Sigmoid<T>{});
   }
   MMP_THROW("unknown unary op");
 }
@@ -139,6 +141,7 @@ void visit_binary(BinaryKind kind, ScalarParams p, Visit&& visit) {
     case BinaryKind::PowBackward: return visit(fn::PowBackward<T>{T(p.a)});
     case BinaryKind::ClampBackward: return visit(fn::ClampBackward<T>{T(p.a), T(p.b)});
     case BinaryKind::SqrtBackward: return visit(fn::SqrtBackward<T>{});
+    case BinaryKind::SigmoidBackward: return visit(fn::SigmoidBackward<T>{});
     case BinaryKind::DivBackwardB: return visit(fn::DivBackwardB<T>{});
     case BinaryKind::AddScaled: return visit(fn::AddScaled<T>{T(p.a)});
   }

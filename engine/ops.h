@@ -30,6 +30,7 @@ Tensor square(const Tensor& x);
 Tensor pow(const Tensor& x, double exponent);
 Tensor clamp(const Tensor& x, double lo, double hi);
 Tensor relu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
 // a + alpha * b (same shapes or broadcast), one pass.
 Tensor add_scaled(const Tensor& a, const Tensor& b, double alpha);
 
@@ -78,6 +79,16 @@ Tensor squeeze(const Tensor& x, int64_t dim);
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
 // Sums x over the dims that broadcasting expanded from `shape` (a broadcast's backward).
 Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- layers' functional forms, NCHW as PyTorch ---------------------------------
+// torch.nn.functional.conv2d with one stride and padding for both spatial dims; bias may be undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride = 1, int64_t padding = 0);
+// torch.nn.functional.batch_norm over [N, C, H, W] (or [N, C]). In training, normalises
+// with the batch statistics and updates running_mean/running_var in place (unbiased
+// variance, as PyTorch); in eval, uses them.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding);
 
 // ---- losses ----------------------------------------------------------------------
 Tensor log_softmax(const Tensor& x, int64_t dim);

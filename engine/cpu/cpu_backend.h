@@ -18,6 +18,20 @@ class CpuBackend final : public Backend {
   void log_softmax(const Tensor& x, const Tensor& out) override;
   void nll_loss(const Tensor& logp, const Tensor& labels, const Tensor& out) override;
   void nll_loss_backward(const Tensor& grad_out, const Tensor& labels, const Tensor& grad_logp) override;
+  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g) override;
+  void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
+                             const ConvGeometry& g) override;
+  void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_weight,
+                              const ConvGeometry& g) override;
+  void batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                        const Tensor& running_var, const Tensor& y, const Tensor& save_mean,
+                        const Tensor& save_invstd, double momentum, double eps) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight, const Tensor& save_mean,
+                           const Tensor& save_invstd, const Tensor& grad_x, const Tensor& grad_weight,
+                           const Tensor& grad_bias, double eps) override;
+  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices, const ConvGeometry& g) override;
+  void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x,
+                           const ConvGeometry& g) override;
   void fill_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) override;
   void fill_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) override;
 };

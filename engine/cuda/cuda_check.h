@@ -3,6 +3,7 @@
 // becomes an mmp::Error naming the call and the library's own message.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cudnn.h>
 
 #include "engine/error.h"
 
@@ -25,4 +26,11 @@ const char* cublas_status_name(cublasStatus_t status);
     const cublasStatus_t mmp_status_ = (call);                                              \
     if (mmp_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]]                                  \
       MMP_THROW("cuBLAS error in ", #call, ": ", ::mmp::cuda::cublas_status_name(mmp_status_)); \
+  } while (0)
+
+#define MMP_CUDNN_CHECK(call)                                                               \
+  do {                                                                                      \
+    const cudnnStatus_t mmp_status_ = (call);                                               \
+    if (mmp_status_ != CUDNN_STATUS_SUCCESS) [[unlikely]]                                   \
+      MMP_THROW("cuDNN error in ", #call, ": ", cudnnGetErrorString(mmp_status_));          \
   } while (0)

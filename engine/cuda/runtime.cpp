@@ -15,6 +15,7 @@ struct DeviceState {
   std::once_flag once;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;
   int multiprocessors = 0;
 };
 
@@ -30,6 +31,8 @@ DeviceState& state(int device) {
     MMP_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
     // Full f32 products, as PyTorch's default (torch.backends.cuda.matmul.allow_tf32 = False).
     MMP_CUBLAS_CHECK(cublasSetMathMode(s.cublas, CUBLAS_DEFAULT_MATH));
+    MMP_CUDNN_CHECK(cudnnCreate(&s.cudnn));
+    MMP_CUDNN_CHECK(cudnnSetStream(s.cudnn, s.stream));
     MMP_CUDA_CHECK(cudaDeviceGetAttribute(&s.multiprocessors, cudaDevAttrMultiProcessorCount, device));
   });
   return s;
@@ -53,6 +56,7 @@ int device_count() {
 
 cudaStream_t stream(int device) { return state(device).stream; }
 cublasHandle_t cublas(int device) { return state(device).cublas; }
+cudnnHandle_t cudnn(int device) { return state(device).cudnn; }
 int multiprocessor_count(int device) { return state(device).multiprocessors; }
 
 void synchronize(int device) { MMP_CUDA_CHECK(cudaStreamSynchronize(stream(device))); }

@@ -4,12 +4,14 @@
 // the caching allocator can be reused at once) and the library handles bound to it.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cudnn.h>
 
 namespace mmp::cuda {
 
 int device_count();  // 0 when there is no driver or no device; never throws
 cudaStream_t stream(int device);
 cublasHandle_t cublas(int device);
+cudnnHandle_t cudnn(int device);
 void synchronize(int device);
 int multiprocessor_count(int device);
 

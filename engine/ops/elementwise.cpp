@@ -134,6 +134,10 @@ Tensor relu(const Tensor& x) {
   return unary_with_backward("relu", UnaryKind::Relu, {}, x, BinaryKind::ReluBackward, /*save_output=*/true);
 }
 
+Tensor sigmoid(const Tensor& x) {
+  return unary_with_backward("sigmoid", UnaryKind::Sigmoid, {}, x, BinaryKind::SigmoidBackward, /*save_output=*/true);
+}
+
 Tensor pow(const Tensor& x, double exponent) {
   Tensor out = run_unary("pow", UnaryKind::Pow, {exponent, 0}, x);
   if (!should_record({x})) return out;

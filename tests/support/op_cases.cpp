@@ -45,6 +45,7 @@ const std::vector<OpCase>& op_cases() {
                  }});
     c.push_back({"relu", {{4, 5}}, [](const V& x) { return relu(x[0]); }, away_from_zero});
     c.push_back({"relu/sliced_step2", {{4, 6}}, [](const V& x) { return relu(slice(x[0], 1, 0, 6, 2)); }, away_from_zero});
+    c.push_back({"sigmoid", {{3, 4}}, [](const V& x) { return sigmoid(x[0]); }});
     // Reductions
     c.push_back({"sum/all", {{3, 4}}, [](const V& x) { return sum(x[0]); }});
     c.push_back({"sum/dim0", {{3, 4}}, [](const V& x) { return sum(x[0], {0}); }});
@@ -63,6 +64,30 @@ const std::vector<OpCase>& op_cases() {
     c.push_back({"matmul/batched", {{2, 3, 4}, {2, 4, 2}}, [](const V& x) { return matmul(x[0], x[1]); }});
     c.push_back({"linear", {{3, 4}, {5, 4}, {5}}, [](const V& x) { return linear(x[0], x[1], x[2]); }});
     c.push_back({"linear/3d_input", {{2, 3, 4}, {5, 4}, {5}}, [](const V& x) { return linear(x[0], x[1], x[2]); }});
+    // Convolution: every kernel path (one sample per GEMM, several, a partial last chunk),
+    // strides, padding, bias, 1x1, and a non-contiguous input.
+    c.push_back({"conv2d/3x3_pad1", {{2, 3, 5, 6}, {4, 3, 3, 3}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 1); }});
+    c.push_back({"conv2d/7x7_stride2_pad3", {{2, 1, 9, 8}, {2, 1, 7, 7}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 3); }});
+    c.push_back({"conv2d/1x1_stride2", {{2, 3, 5, 5}, {4, 3, 1, 1}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 0); }});
+    c.push_back({"conv2d/bias_stride2", {{3, 2, 7, 7}, {3, 2, 3, 3}, {3}}, [](const V& x) { return conv2d(x[0], x[1], x[2], 2, 1); }});
+    c.push_back({"conv2d/one_sample_per_gemm", {{2, 1, 34, 34}, {2, 1, 3, 3}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 1); }});
+    c.push_back({"conv2d/partial_last_chunk", {{3, 1, 20, 20}, {2, 1, 3, 3}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 1); }});
+    c.push_back({"conv2d/permuted_input", {{2, 4, 3, 5}, {3, 3, 2, 2}}, [](const V& x) { return conv2d(permute(x[0], {0, 2, 1, 3}), x[1], Tensor(), 1, 0); }});
+    // Batch norm in training (batch statistics) and eval (running statistics) modes.
+    c.push_back({"batch_norm/train_4d", {{3, 4, 2, 3}, {4}, {4}}, [](const V& x) {
+                   const Tensor rm = zeros({4}, x[0].dtype(), x[0].device()), rv = ones({4}, x[0].dtype(), x[0].device());
+                   return batch_norm(x[0], x[1], x[2], rm, rv, true);
+                 }});
+    c.push_back({"batch_norm/train_2d", {{5, 3}, {3}, {3}}, [](const V& x) {
+                   return batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true);
+                 }});
+    c.push_back({"batch_norm/eval", {{2, 3, 2, 2}, {3}, {3}}, [](const V& x) {
+                   const Tensor rm = from_vector<double>({0.1, -0.2, 0.3}, {3}).to(x[0].dtype()).to(x[0].device());
+                   const Tensor rv = from_vector<double>({0.5, 1.5, 2.0}, {3}).to(x[0].dtype()).to(x[0].device());
+                   return batch_norm(x[0], x[1], x[2], rm, rv, false);
+                 }});
+    c.push_back({"max_pool2d/3_2_1", {{2, 2, 7, 6}}, [](const V& x) { return max_pool2d(x[0], 3, 2, 1); }});
+    c.push_back({"max_pool2d/2_2_0", {{1, 3, 4, 4}}, [](const V& x) { return max_pool2d(x[0], 2, 2, 0); }});
     // Shapes and views
     c.push_back({"reshape", {{2, 6}}, [](const V& x) { return reshape(x[0], {3, -1}); }});
     c.push_back({"reshape/non_contiguous", {{3, 4}}, [](const V& x) { return reshape(transpose(x[0], 0, 1), {2, 6}); }});

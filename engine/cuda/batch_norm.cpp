@@ -1,0 +1,59 @@
+// CUDA batch normalisation (training) through cuDNN's spatial mode, which keeps
+// PyTorch's semantics: biased variance to normalise, unbiased for the running
+// estimate, and the saved mean and inverse std reused by backward.
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cudnn_descriptors.h"
+#include "engine/cuda/runtime.h"
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace mmp::cuda {
+namespace {
+
+struct BatchNormDescriptors {
+  BatchNormDescriptors(const Tensor& x)
+      : data(x.dtype(), x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]),
+        param(x.dtype(), 1, x.shape()[1], 1, 1) {}
+  TensorDescriptor data;   // x, y and their gradients
+  TensorDescriptor param;  // scale, bias, means and variances: [1, C, 1, 1]
+};
+
+struct Scale {
+  float f;
+  double d;
+  const void* for_type(DType t) const { return t == DType::F64 ? static_cast<const void*>(&d) : &f; }
+};
+constexpr Scale kOne{1.0f, 1.0}, kZero{0.0f, 0.0};
+
+}  // namespace
+
+void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
+                                   const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps) {
+  DeviceGuard guard(device_);
+  const BatchNormDescriptors d(x);
+  MMP_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+      cudnn(device_), CUDNN_BATCHNORM_SPATIAL, kOne.for_type(x.dtype()), kZero.for_type(x.dtype()), d.data.get(),
+      x.raw_data(), d.data.get(), y.raw_data(), d.param.get(), weight.raw_data(), bias.raw_data(), momentum,
+      running_mean.defined() ? running_mean.raw_data() : nullptr,
+      running_var.defined() ? running_var.raw_data() : nullptr, eps, save_mean.raw_data(), save_invstd.raw_data()));
+}
+
+void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight,
+                                      const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
+                                      const Tensor& grad_weight, const Tensor& grad_bias, double eps) {
+  DeviceGuard guard(device_);
+  const BatchNormDescriptors d(x);
+  // cuDNN always writes all three gradients: give it scratch for the unwanted ones.
+  const Tensor gx = grad_x.defined() ? grad_x : empty_like(x);
+  const Tensor gw = grad_weight.defined() ? grad_weight : empty_like(weight);
+  const Tensor gb = grad_bias.defined() ? grad_bias : empty_like(weight);
+  const DType t = x.dtype();
+  MMP_CUDNN_CHECK(cudnnBatchNormalizationBackward(
+      cudnn(device_), CUDNN_BATCHNORM_SPATIAL, kOne.for_type(t), kZero.for_type(t), kOne.for_type(t),
+      kZero.for_type(t), d.data.get(), x.raw_data(), d.data.get(), grad_y.raw_data(), d.data.get(), gx.raw_data(),
+      d.param.get(), weight.raw_data(), gw.raw_data(), gb.raw_data(), eps, save_mean.raw_data(),
+      save_invstd.raw_data()));
+}
+
+}  // namespace mmp::cuda

@@ -1,0 +1,174 @@
+// CUDA convolution through cuDNN: forward, backward-data and backward-filter, with
+// the algorithm and workspace size chosen once per shape and kept in a cache.
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cudnn_descriptors.h"
+#include "engine/cuda/runtime.h"
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace mmp::cuda {
+namespace {
+
+class FilterDescriptor {
+ public:
+  FilterDescriptor(DType dtype, const ConvGeometry& g) {
+    MMP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&desc_));
+    MMP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_, cudnn_type(dtype), CUDNN_TENSOR_NCHW, static_cast<int>(g.co),
+                                               static_cast<int>(g.c), static_cast<int>(g.kh), static_cast<int>(g.kw)));
+  }
+  ~FilterDescriptor() { cudnnDestroyFilterDescriptor(desc_); }
+  FilterDescriptor(const FilterDescriptor&) = delete;
+  FilterDescriptor& operator=(const FilterDescriptor&) = delete;
+  cudnnFilterDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnFilterDescriptor_t desc_ = nullptr;
+};
+
+// TF32 makes f32 convolutions several times faster on Ampere and Hopper but rounds
+// the inputs to 10 mantissa bits; off unless MMP_ALLOW_TF32=1, so CUDA results equal
+// the CPU's to f32 rounding.
+bool tf32_allowed() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("MMP_ALLOW_TF32");
+    return v && v[0] == '1';
+  }();
+  return allowed;
+}
+
+class ConvolutionDescriptor {
+ public:
+  ConvolutionDescriptor(DType dtype, const ConvGeometry& g) {
+    MMP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&desc_));
+    const int pad = static_cast<int>(g.pad), stride = static_cast<int>(g.stride);
+    MMP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc_, pad, pad, stride, stride, 1, 1, CUDNN_CROSS_CORRELATION,
+                                                    cudnn_type(dtype)));
+    MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(
+        desc_, dtype == DType::F32 && tf32_allowed() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  }
+  ~ConvolutionDescriptor() { cudnnDestroyConvolutionDescriptor(desc_); }
+  ConvolutionDescriptor(const ConvolutionDescriptor&) = delete;
+  ConvolutionDescriptor& operator=(const ConvolutionDescriptor&) = delete;
+  cudnnConvolutionDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnConvolutionDescriptor_t desc_ = nullptr;
+};
+
+// Everything cuDNN needs for one convolution shape, built once.
+struct ConvPlan {
+  ConvPlan(DType dtype, const ConvGeometry& g)
+      : x(dtype, g.n, g.c, g.h, g.w), y(dtype, g.n, g.co, g.ho, g.wo), w(dtype, g), conv(dtype, g) {}
+  TensorDescriptor x, y;
+  FilterDescriptor w;
+  ConvolutionDescriptor conv;
+  cudnnConvolutionFwdAlgo_t fwd_algo{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
+  size_t fwd_bytes = 0, bwd_data_bytes = 0, bwd_filter_bytes = 0;
+};
+
+// The first algorithm cuDNN's heuristics rank that works, preferring deterministic ones
+// (so two runs of a training step give the same gradients).
+template <class Perf>
+const Perf& choose(const Perf* perf, int count, const char* what) {
+  const Perf* first_ok = nullptr;
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+    if (perf[i].determinism == CUDNN_DETERMINISTIC) return perf[i];
+    if (!first_ok) first_ok = &perf[i];
+  }
+  MMP_CHECK(first_ok != nullptr, "cuDNN found no ", what, " algorithm for this convolution");
+  return *first_ok;
+}
+
+ConvPlan& plan_for(int device, DType dtype, const ConvGeometry& g) {
+  using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+  static std::map<Key, std::unique_ptr<ConvPlan>> cache;
+  static std::mutex mutex;
+  const Key key{device, static_cast<int>(dtype), g.n, g.c, g.h, g.w, g.co, g.kh, g.kw, g.stride, g.pad};
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[key];
+  if (slot) return *slot;
+
+  auto plan = std::make_unique<ConvPlan>(dtype, g);
+  cudnnHandle_t h = cudnn(device);
+  constexpr int kMax = 16;
+  int count = 0;
+  cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
+  MMP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan->x.get(), plan->w.get(), plan->conv.get(),
+                                                         plan->y.get(), kMax, &count, fwd));
+  plan->fwd_algo = choose(fwd, count, "forward").algo;
+  MMP_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, plan->x.get(), plan->w.get(), plan->conv.get(),
+                                                          plan->y.get(), plan->fwd_algo, &plan->fwd_bytes));
+  cudnnConvolutionBwdDataAlgoPerf_t bwd_data[kMax];
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan->w.get(), plan->y.get(), plan->conv.get(),
+                                                              plan->x.get(), kMax, &count, bwd_data));
+  plan->bwd_data_algo = choose(bwd_data, count, "backward-data").algo;
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan->w.get(), plan->y.get(), plan->conv.get(),
+                                                               plan->x.get(), plan->bwd_data_algo,
+                                                               &plan->bwd_data_bytes));
+  cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[kMax];
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan->x.get(), plan->y.get(), plan->conv.get(),
+                                                                plan->w.get(), kMax, &count, bwd_filter));
+  plan->bwd_filter_algo = choose(bwd_filter, count, "backward-filter").algo;
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan->x.get(), plan->y.get(), plan->conv.get(),
+                                                                 plan->w.get(), plan->bwd_filter_algo,
+                                                                 &plan->bwd_filter_bytes));
+  slot = std::move(plan);
+  return *slot;
+}
+
+// Scratch memory for cuDNN from the caching allocator.
+Tensor workspace(size_t bytes, int device) {
+  return Tensor::empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::U8, Device::cuda(device));
+}
+
+// cuDNN reads alpha/beta as double for double data and float otherwise.
+struct Scale {
+  float f;
+  double d;
+  const void* for_type(DType t) const { return t == DType::F64 ? static_cast<const void*>(&d) : &f; }
+};
+constexpr Scale kOne{1.0f, 1.0}, kZero{0.0f, 0.0};
+
+}  // namespace
+
+void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g) {
+  DeviceGuard guard(device_);
+  ConvPlan& p = plan_for(device_, x.dtype(), g);
+  const Tensor ws = workspace(p.fwd_bytes, device_);
+  MMP_CUDNN_CHECK(cudnnConvolutionForward(cudnn(device_), kOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
+                                          p.w.get(), weight.raw_data(), p.conv.get(), p.fwd_algo, ws.raw_data(),
+                                          p.fwd_bytes, kZero.for_type(x.dtype()), p.y.get(), out.raw_data()));
+}
+
+void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
+                                        const ConvGeometry& g) {
+  DeviceGuard guard(device_);
+  ConvPlan& p = plan_for(device_, grad_out.dtype(), g);
+  const Tensor ws = workspace(p.bwd_data_bytes, device_);
+  MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(device_), kOne.for_type(grad_out.dtype()), p.w.get(),
+                                               weight.raw_data(), p.y.get(), grad_out.raw_data(), p.conv.get(),
+                                               p.bwd_data_algo, ws.raw_data(), p.bwd_data_bytes,
+                                               kZero.for_type(grad_out.dtype()), p.x.get(), grad_x.raw_data()));
+}
+
+void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_weight,
+                                         const ConvGeometry& g) {
+  DeviceGuard guard(device_);
+  ConvPlan& p = plan_for(device_, x.dtype(), g);
+  const Tensor ws = workspace(p.bwd_filter_bytes, device_);
+  MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn(device_), kOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
+                                                 p.y.get(), grad_out.raw_data(), p.conv.get(), p.bwd_filter_algo,
+                                                 ws.raw_data(), p.bwd_filter_bytes, kZero.for_type(x.dtype()),
+                                                 p.w.get(), grad_weight.raw_data()));
+}
+
+}  // namespace mmp::cuda

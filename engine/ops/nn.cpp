@@ -1,0 +1,150 @@
+// Layers' functional forms: conv2d, batch_norm, max_pool2d (NCHW, PyTorch semantics).
+#include "engine/ops.h"
+#include "engine/ops/op_util.h"
+
+namespace mmp {
+namespace {
+
+using detail::saved;
+using detail::should_record;
+
+int64_t window_output_size(int64_t in, int64_t k, int64_t stride, int64_t pad) {
+  return (in + 2 * pad - k) / stride + 1;
+}
+
+// Channel vector [C] viewed as [1, C, 1, 1] (or [1, C] for 2-d inputs) for broadcasting.
+Tensor per_channel(const Tensor& v, int ndim) {
+  Shape shape(ndim, 1);
+  shape[1] = v.shape()[0];
+  return reshape(v, shape);
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
+  detail::check_same_device_and_dtype("conv2d", {x, weight});
+  detail::check_floating("conv2d", x);
+  MMP_CHECK(x.ndim() == 4, "conv2d: input must be [N, C, H, W], got ", x.str());
+  MMP_CHECK(weight.ndim() == 4, "conv2d: weight must be [C_out, C_in, kH, kW], got ", weight.str());
+  MMP_CHECK(weight.shape()[1] == x.shape()[1], "conv2d: input ", x.str(), " has ", x.shape()[1],
+            " channels, the weight ", weight.str(), " expects ", weight.shape()[1]);
+  MMP_CHECK(stride >= 1 && padding >= 0, "conv2d: bad stride ", stride, " or padding ", padding);
+  ConvGeometry g;
+  g.n = x.shape()[0];
+  g.c = x.shape()[1];
+  g.h = x.shape()[2];
+  g.w = x.shape()[3];
+  g.co = weight.shape()[0];
+  g.kh = weight.shape()[2];
+  g.kw = weight.shape()[3];
+  g.stride = stride;
+  g.pad = padding;
+  g.ho = window_output_size(g.h, g.kh, stride, padding);
+  g.wo = window_output_size(g.w, g.kw, stride, padding);
+  MMP_CHECK(g.ho > 0 && g.wo > 0, "conv2d: input ", x.str(), " is smaller than the ", g.kh, "x", g.kw,
+            " kernel with padding ", padding);
+
+  const Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
+  Tensor out = Tensor::empty({g.n, g.co, g.ho, g.wo}, x.dtype(), x.device());
+  if (out.numel() > 0) backend(x.device()).conv2d_forward(xc, wc, out, g);
+  if (should_record({x, weight})) {
+    const Tensor keep_x = weight.requires_grad() ? xc : Tensor();
+    const Tensor keep_w = x.requires_grad() ? wc : Tensor();
+    out = record("conv2d", {x, weight}, out, [keep_x, keep_w, g](const Tensor& gy, const std::vector<bool>& needs) {
+      const Tensor gyc = gy.contiguous();
+      Tensor gx, gw;
+      if (needs[0]) {
+        gx = Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
+        backend(gy.device()).conv2d_backward_input(gyc, keep_w, gx, g);
+      }
+      if (needs[1]) {
+        gw = Tensor::empty({g.co, g.c, g.kh, g.kw}, gy.dtype(), gy.device());
+        backend(gy.device()).conv2d_backward_weight(keep_x, gyc, gw, g);
+      }
+      return std::vector<Tensor>{gx, gw};
+    });
+  }
+  if (!bias.defined()) return out;
+  MMP_CHECK(bias.shape() == Shape{g.co}, "conv2d: bias ", bias.str(), " for ", g.co, " output channels");
+  return add(out, per_channel(bias, 4));
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  detail::check_same_device_and_dtype("batch_norm", {x, weight, bias});
+  detail::check_floating("batch_norm", x);
+  MMP_CHECK(x.ndim() == 4 || x.ndim() == 2, "batch_norm: input must be [N, C, H, W] or [N, C], got ", x.str());
+  const int64_t c = x.shape()[1];
+  for (const Tensor* v : {&weight, &bias})
+    MMP_CHECK(v->shape() == Shape{c}, "batch_norm: parameter ", v->str(), " for ", c, " channels");
+  const bool has_running = running_mean.defined() && running_var.defined();
+  if (has_running)
+    for (const Tensor* v : {&running_mean, &running_var}) {
+      MMP_CHECK(v->shape() == Shape{c} && v->dtype() == x.dtype() && v->device() == x.device(),
+                "batch_norm: running statistic ", v->str(), " for input ", x.str());
+      MMP_CHECK(v->is_contiguous(), "batch_norm: running statistics must be contiguous");
+    }
+
+  if (!training) {
+    MMP_CHECK(has_running, "batch_norm in eval mode needs running statistics");
+    // y = x * scale + shift per channel; composed of differentiable ops.
+    const Tensor scale = mul(weight, pow(add_scalar(running_var.detach(), eps), -0.5));
+    const Tensor shift = sub(bias, mul(running_mean.detach(), scale));
+    return add(mul(x, per_channel(scale, x.ndim())), per_channel(shift, x.ndim()));
+  }
+
+  const int64_t per_channel_count = x.numel() / std::max<int64_t>(c, 1);
+  MMP_CHECK(per_channel_count > 1, "batch_norm in training needs more than one value per channel, got input ",
+            x.str());
+  // Kernels see NCHW; a [N, C] input is [N, C, 1, 1].
+  const Tensor x4 = x.ndim() == 4 ? x.detach().contiguous() : reshape(x.detach(), {x.shape()[0], c, 1, 1}).contiguous();
+  Tensor y4 = Tensor::empty(x4.shape(), x.dtype(), x.device());
+  const Tensor save_mean = Tensor::empty({c}, x.dtype(), x.device());
+  const Tensor save_invstd = Tensor::empty({c}, x.dtype(), x.device());
+  backend(x.device()).batch_norm_train(x4, weight.detach().contiguous(), bias.detach().contiguous(),
+                                       has_running ? running_mean : Tensor(), has_running ? running_var : Tensor(),
+                                       y4, save_mean, save_invstd, momentum, eps);
+  Tensor y = x.ndim() == 4 ? y4 : reshape(y4, x.shape());
+  if (!should_record({x, weight, bias})) return y;
+  const Tensor keep_w = saved(weight).contiguous();
+  return record("batch_norm", {x, weight, bias}, y,
+                [x4, keep_w, save_mean, save_invstd, eps, xs = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
+                  const Tensor gy4 = reshape(gy, x4.shape()).contiguous();
+                  const Tensor gx = needs[0] ? Tensor::empty(x4.shape(), gy.dtype(), gy.device()) : Tensor();
+                  const Tensor gw = needs[1] ? Tensor::empty(keep_w.shape(), gy.dtype(), gy.device()) : Tensor();
+                  const Tensor gb = needs[2] ? Tensor::empty(keep_w.shape(), gy.dtype(), gy.device()) : Tensor();
+                  backend(gy.device()).batch_norm_backward(x4, gy4, keep_w, save_mean, save_invstd, gx, gw, gb, eps);
+                  return std::vector<Tensor>{gx.defined() ? reshape(gx, xs) : Tensor(), gw, gb};
+                });
+}
+
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
+  detail::check_floating("max_pool2d", x);
+  MMP_CHECK(x.ndim() == 4, "max_pool2d: input must be [N, C, H, W], got ", x.str());
+  MMP_CHECK(kernel >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernel,
+            "max_pool2d: bad kernel ", kernel, ", stride ", stride, " or padding ", padding,
+            " (padding at most half the kernel)");
+  ConvGeometry g;
+  g.n = x.shape()[0];
+  g.c = g.co = x.shape()[1];
+  g.h = x.shape()[2];
+  g.w = x.shape()[3];
+  g.kh = g.kw = kernel;
+  g.stride = stride;
+  g.pad = padding;
+  g.ho = window_output_size(g.h, kernel, stride, padding);
+  g.wo = window_output_size(g.w, kernel, stride, padding);
+  MMP_CHECK(g.ho > 0 && g.wo > 0, "max_pool2d: input ", x.str(), " is smaller than the window");
+  const Tensor xc = x.detach().contiguous();
+  Tensor y = Tensor::empty({g.n, g.c, g.ho, g.wo}, x.dtype(), x.device());
+  const Tensor indices = Tensor::empty({g.n, g.c, g.ho, g.wo}, DType::I32, x.device());
+  if (y.numel() > 0) backend(x.device()).max_pool2d_forward(xc, y, indices, g);
+  if (!should_record({x})) return y;
+  return record("max_pool2d", {x}, y, [indices, g](const Tensor& gy, const std::vector<bool>&) {
+    Tensor gx = Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
+    backend(gy.device()).max_pool2d_backward(gy.contiguous(), indices, gx, g);
+    return std::vector<Tensor>{gx};
+  });
+}
+
+}  // namespace mmp

@@ -1,0 +1,191 @@
+#include "engine/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace mmp {
+namespace {
+
+using json = nlohmann::json;
+
+const char* safetensors_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return "F32";
+    case DType::F64: return "F64";
+    case DType::I32: return "I32";
+    case DType::I64: return "I64";
+    case DType::U8: return "U8";
+  }
+  return "?";
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0) {
+    if (mantissa == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalise
+      int e = -1;
+      uint32_t m = mantissa;
+      do {
+        ++e;
+        m <<= 1;
+      } while ((m & 0x400u) == 0);
+      bits = sign | ((127 - 15 - e) << 23) | ((m & 0x3ffu) << 13);
+    }
+  } else if (exponent == 31) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else {
+    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bfloat16_to_float(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+}  // namespace
+
+const Tensor* SafetensorsFile::find(const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  MMP_CHECK(in.good(), path, ": cannot open (", std::strerror(errno), ")");
+  in.seekg(0, std::ios::end);
+  const int64_t file_size = in.tellg();
+  in.seekg(0);
+  MMP_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size, " bytes, shorter than its header length)");
+  uint64_t header_size = 0;
+  in.read(reinterpret_cast<char*>(&header_size), 8);
+  MMP_CHECK(header_size <= static_cast<uint64_t>(file_size - 8), path, ": header of ", header_size,
+            " bytes does not fit in a ", file_size, "-byte file (truncated or not safetensors)");
+  std::string header(header_size, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_size));
+  json meta;
+  try {
+    meta = json::parse(header);
+  } catch (const json::exception& e) {
+    MMP_THROW(path, ": malformed safetensors header: ", e.what());
+  }
+  MMP_CHECK(meta.is_object(), path, ": safetensors header is not a JSON object");
+  const int64_t data_size = file_size - 8 - static_cast<int64_t>(header_size);
+  std::vector<char> data(data_size);
+  in.read(data.data(), data_size);
+  MMP_CHECK(in.good() || data_size == 0, path, ": read failed");
+
+  SafetensorsFile file;
+  // Tensors in the order of their data, as written.
+  std::vector<std::tuple<int64_t, std::string, json>> entries;
+  for (auto it = meta.begin(); it != meta.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      for (auto m = it.value().begin(); m != it.value().end(); ++m)
+        file.metadata[m.key()] = m.value().is_string() ? m.value().get<std::string>() : m.value().dump();
+      continue;
+    }
+    const json& e = it.value();
+    MMP_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"), path,
+              ": entry '", it.key(), "' lacks dtype, shape or data_offsets");
+    entries.emplace_back(e["data_offsets"][0].get<int64_t>(), it.key(), e);
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+
+  for (const auto& [begin_unused, name, e] : entries) {
+    const std::string dtype = e["dtype"].get<std::string>();
+    Shape shape;
+    for (const auto& s : e["shape"]) {
+      MMP_CHECK(s.is_number_integer() && s.get<int64_t>() >= 0, path, ": tensor '", name, "' has a bad shape ", e["shape"].dump());
+      shape.push_back(s.get<int64_t>());
+    }
+    const int64_t begin = e["data_offsets"][0].get<int64_t>(), end = e["data_offsets"][1].get<int64_t>();
+    MMP_CHECK(0 <= begin && begin <= end && end <= data_size, path, ": tensor '", name, "' has data offsets [", begin,
+              ", ", end, ") outside the ", data_size, " data bytes (truncated file?)");
+    const int64_t count = numel(shape);
+    const char* src = data.data() + begin;
+    auto expect_bytes = [&](int64_t element) {
+      MMP_CHECK(end - begin == count * element, path, ": tensor '", name, "' of shape ", shape_str(shape), " and dtype ",
+                dtype, " has ", end - begin, " bytes, expected ", count * element);
+    };
+    Tensor t;
+    if (dtype == "F16" || dtype == "BF16") {
+      expect_bytes(2);
+      t = Tensor::empty(shape, DType::F32);
+      float* out = t.data<float>();
+      for (int64_t i = 0; i < count; ++i) {
+        uint16_t v;
+        std::memcpy(&v, src + 2 * i, 2);
+        out[i] = dtype == "F16" ? half_to_float(v) : bfloat16_to_float(v);
+      }
+    } else {
+      DType dt;
+      if (dtype == "F32") dt = DType::F32;
+      else if (dtype == "F64") dt = DType::F64;
+      else if (dtype == "I64") dt = DType::I64;
+      else if (dtype == "I32") dt = DType::I32;
+      else if (dtype == "U8") dt = DType::U8;
+      else MMP_THROW(path, ": tensor '", name, "' has dtype ", dtype, ", which mmp does not read");
+      expect_bytes(static_cast<int64_t>(dtype_size(dt)));
+      t = Tensor::empty(shape, dt);
+      if (count > 0) std::memcpy(t.raw_data(), src, end - begin);
+    }
+    file.tensors.emplace_back(name, t);
+  }
+  return file;
+}
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  json header = json::object();
+  std::vector<Tensor> host;
+  int64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    MMP_CHECK(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
+    MMP_CHECK(!header.contains(name), "save_safetensors: tensor name '", name, "' appears twice");
+    const Tensor h = t.detach().to(Device::cpu()).contiguous();
+    const int64_t bytes = h.numel() * static_cast<int64_t>(dtype_size(h.dtype()));
+    header[name] = {{"dtype", safetensors_dtype(h.dtype())}, {"shape", h.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    host.push_back(h);
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned, as the reference writer does
+
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  MMP_CHECK(f != nullptr, path, ": cannot write (", std::strerror(errno), ")");
+  const uint64_t header_size = text.size();
+  bool ok = std::fwrite(&header_size, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  // The header's keys come out sorted; the data follows the order of `tensors`, and
+  // each entry's offsets say where its bytes lie.
+  for (const Tensor& h : host) {
+    const size_t bytes = h.numel() * dtype_size(h.dtype());
+    ok = ok && (bytes == 0 || std::fwrite(h.raw_data(), 1, bytes, f) == bytes);
+  }
+  ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    MMP_THROW(path, ": write failed (", std::strerror(err), "); the previous file, if any, is untouched");
+  }
+}
+
+}  // namespace mmp

@@ -1,0 +1,22 @@
+#pragma once
+// nn.BatchNorm2d (momentum 0.1, eps 1e-5, affine, running statistics), with the
+// official code's initialisation: weight N(1, 0.02), bias 0.
+#include "layers/module.h"
+
+namespace mmp {
+
+class BatchNorm2d : public Module {
+ public:
+  BatchNorm2d(int64_t channels, Generator& gen, double momentum = 0.1, double eps = 1e-5);
+  // Batch statistics (and a running-statistics update) in training mode, running ones in eval.
+  Tensor forward(const Tensor& x);
+
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  double momentum, eps;
+
+ private:
+  void on_state_loaded() override;
+  int64_t batches_tracked_ = 0;  // host copy of num_batches_tracked
+};
+
+}  // namespace mmp

@@ -1,0 +1,9 @@
+#pragma once
+// The subcommands of `mmp`, one file each; main() in mmp.cpp registers them.
+#include <CLI/CLI.hpp>
+
+namespace mmp::cli {
+
+void add_bench_command(CLI::App& app);
+
+}  // namespace mmp::cli
