@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "engine/ops.h"
+#include "engine/profiler.h"
 
 namespace mmp {
 namespace {
@@ -113,6 +114,7 @@ std::vector<Tensor> sweep(const SweepRequest& req, std::vector<Node*>& executed)
     std::vector<Tensor> input_grads;
     {
       NoGradGuard no_grad;
+      ProfileScope profile(profiling_enabled() ? n->name + " backward" : std::string(), g.device());
       input_grads = n->backward(g, needs);
     }
     ++t_nodes_executed;
@@ -190,7 +192,7 @@ std::shared_ptr<Node> gradient_node(const Tensor& t) {
   return impl->leaf_node;
 }
 
-Tensor record(const char* name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward) {
+Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward) {
   auto node = std::make_shared<Node>();
   node->name = name;
   node->inputs.reserve(inputs.size());

@@ -49,7 +49,7 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 
 // Records `output` as made by op `name` from `inputs`; call only when
 // grad_mode_enabled() && any_requires_grad(inputs). Returns output.
-Tensor record(const char* name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward);
+Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward);
 
 // The node a gradient for `t` flows into (its grad_fn, or its leaf node); null if none.
 std::shared_ptr<Node> gradient_node(const Tensor& t);

@@ -39,6 +39,32 @@ AVOutputs AVClassifier::forward(const Tensor& audio, const Tensor& visual) {
   return out;
 }
 
+AVClassifierConfig infer_config(const NamedTensors& state, const std::string& source) {
+  auto find = [&](const std::string& name) -> const Tensor* {
+    for (const auto& [n, t] : state)
+      if (n == name || n == "module." + name) return &t;
+    return nullptr;
+  };
+  const Tensor* audio_stem = find("audio_net.conv1.weight");
+  const Tensor* visual_stem = find("visual_net.conv1.weight");
+  const Tensor* head_audio = find("head_audio.weight");
+  MMP_CHECK(audio_stem && visual_stem && head_audio && audio_stem->ndim() == 4 && visual_stem->ndim() == 4 &&
+                head_audio->ndim() == 2,
+            source, " does not hold an AVClassifier (audio_net.conv1.weight, visual_net.conv1.weight or "
+                    "head_audio.weight missing or misshaped)");
+  AVClassifierConfig c;
+  c.width = audio_stem->shape()[0];
+  c.audio_channels = audio_stem->shape()[1];
+  c.visual_channels = visual_stem->shape()[1];
+  c.classes = head_audio->shape()[0];
+  if (find("head.weight")) c.fusion = FusionKind::Concat;
+  else if (find("head.fc.weight")) c.fusion = FusionKind::FiLM;
+  else if (find("head.fc_out.weight")) c.fusion = FusionKind::Gated;
+  else if (find("head.fc_x.weight")) c.fusion = FusionKind::Sum;
+  else MMP_THROW(source, ": cannot tell the fusion from the head's parameters");
+  return c;
+}
+
 NamedTensors AVClassifier::prefixed(const std::string& prefix, NamedTensors params) {
   for (auto& [name, t] : params) name = prefix + name;
   return params;

@@ -23,6 +23,11 @@ struct AVOutputs {
   Tensor audio_feature, visual_feature;    // pooled features [B, 8 * width]
 };
 
+// The configuration a state dict was saved from: classes, width, fusion and input
+// channels read off the tensors' names and shapes. Throws naming `source` when the
+// names are not an AVClassifier's.
+AVClassifierConfig infer_config(const NamedTensors& state, const std::string& source);
+
 class AVClassifier : public Module {
  public:
   AVClassifier(const AVClassifierConfig& config, Generator& gen);

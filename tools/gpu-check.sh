@@ -45,6 +45,10 @@ echo "== SGEMM: mmp (cuBLAS) vs PyTorch on the same card"
 "$bin/mmp" bench gemm --device cuda | tee "$out/gemm_mmp.txt"
 if [ -n "$py" ]; then "$py" "$root/tools/bench/gemm_torch.py" | tee "$out/gemm_torch.txt"; fi
 
+echo "== AVClassifier training step at CREMA-D shapes: mmp (cuDNN) vs PyTorch on the same card"
+"$bin/mmp" bench model --device cuda --repeats 5 | tee "$out/model_mmp.txt"
+if [ -n "$py" ]; then "$py" "$root/tools/bench/model.py" --device cuda --repeats 5 | tee "$out/model_torch.txt"; fi
+
 echo
 echo "==================== gpu-check summary ===================="
 echo "device: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)"
@@ -53,5 +57,11 @@ if [ -f "$out/gemm_torch.txt" ]; then
   echo "SGEMM GFLOP/s (f32, no TF32):"
   paste <(awk '$1 ~ /^cuda/{print $2, $4}' "$out/gemm_mmp.txt") <(awk 'NR>2{print $3}' "$out/gemm_torch.txt") |
     awk '{printf "  n=%-5s mmp %8.1f  torch %8.1f  ratio %.2f\n", $1, $2, $3, $2/$3}'
+fi
+if [ -f "$out/model_torch.txt" ]; then
+  echo "AVClassifier, batch 8 (seconds; f32, TF32 off):"
+  paste <(awk '$1=="forward"||$1=="step"{print $1, $2}' "$out/model_mmp.txt") \
+        <(awk '$1=="forward"||$1=="step"{print $2}' "$out/model_torch.txt") |
+    awk '{printf "  %-8s mmp %8.4f  torch %8.4f  ratio %.2f\n", $1, $2, $3, $2/$3}'
 fi
 exit $status

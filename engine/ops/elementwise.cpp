@@ -1,6 +1,7 @@
 // Elementwise ops with broadcasting and their backward rules.
 #include "engine/ops.h"
 #include "engine/ops/op_util.h"
+#include "engine/profiler.h"
 
 namespace mmp {
 namespace {
@@ -9,6 +10,7 @@ using detail::saved;
 using detail::should_record;
 
 Tensor run_binary(const char* name, BinaryKind kind, ScalarParams p, const Tensor& a, const Tensor& b) {
+  ProfileScope profile(name, a.device());
   detail::check_same_device_and_dtype(name, {a, b});
   detail::check_floating(name, a);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
@@ -20,6 +22,7 @@ Tensor run_binary(const char* name, BinaryKind kind, ScalarParams p, const Tenso
 
 Tensor run_unary(const char* name, UnaryKind kind, ScalarParams p, const Tensor& x) {
   MMP_CHECK(x.defined(), name, ": undefined input");
+  ProfileScope profile(name, x.device());
   detail::check_floating(name, x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() > 0) backend(x.device()).unary(kind, p, x, out);

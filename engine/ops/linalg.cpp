@@ -1,6 +1,7 @@
 // matmul (plain and batched) on the backends' GEMM, and linear.
 #include "engine/ops.h"
 #include "engine/ops/op_util.h"
+#include "engine/profiler.h"
 
 namespace mmp {
 namespace {
@@ -77,6 +78,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  ProfileScope profile("matmul", a.device());
   detail::check_same_device_and_dtype("matmul", {a, b});
   detail::check_floating("matmul", a);
   MMP_CHECK((a.ndim() == 2 && b.ndim() == 2) || (a.ndim() == 3 && b.ndim() == 3),

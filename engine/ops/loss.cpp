@@ -1,6 +1,7 @@
 // log_softmax, softmax, nll_loss and cross_entropy with PyTorch's semantics.
 #include "engine/ops.h"
 #include "engine/ops/op_util.h"
+#include "engine/profiler.h"
 
 namespace mmp {
 
@@ -8,6 +9,7 @@ using detail::saved;
 using detail::should_record;
 
 Tensor log_softmax(const Tensor& x, int64_t dim_in) {
+  ProfileScope profile("log_softmax", x.device());
   detail::check_floating("log_softmax", x);
   MMP_CHECK(x.ndim() >= 1, "log_softmax of a scalar");
   const int dim = normalize_dim(dim_in, x.ndim(), "log_softmax");

@@ -1,6 +1,7 @@
 // Layers' functional forms: conv2d, batch_norm, max_pool2d (NCHW, PyTorch semantics).
 #include "engine/ops.h"
 #include "engine/ops/op_util.h"
+#include "engine/profiler.h"
 
 namespace mmp {
 namespace {
@@ -44,13 +45,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   MMP_CHECK(g.ho > 0 && g.wo > 0, "conv2d: input ", x.str(), " is smaller than the ", g.kh, "x", g.kw,
             " kernel with padding ", padding);
 
+  // Profiles tell the layers apart by their shapes.
+  const std::string name = profiling_enabled() ? str("conv2d ", g.c, "->", g.co, " ", g.kh, "x", g.kw, " s", g.stride,
+                                                     " out ", g.ho, "x", g.wo, " n", g.n)
+                                               : std::string("conv2d");
+  ProfileScope profile(name, x.device());
   const Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
   Tensor out = Tensor::empty({g.n, g.co, g.ho, g.wo}, x.dtype(), x.device());
   if (out.numel() > 0) backend(x.device()).conv2d_forward(xc, wc, out, g);
   if (should_record({x, weight})) {
     const Tensor keep_x = weight.requires_grad() ? xc : Tensor();
     const Tensor keep_w = x.requires_grad() ? wc : Tensor();
-    out = record("conv2d", {x, weight}, out, [keep_x, keep_w, g](const Tensor& gy, const std::vector<bool>& needs) {
+    out = record(name, {x, weight}, out, [keep_x, keep_w, g](const Tensor& gy, const std::vector<bool>& needs) {
       const Tensor gyc = gy.contiguous();
       Tensor gx, gw;
       if (needs[0]) {
@@ -71,6 +77,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
+  ProfileScope profile("batch_norm", x.device());
   detail::check_same_device_and_dtype("batch_norm", {x, weight, bias});
   detail::check_floating("batch_norm", x);
   MMP_CHECK(x.ndim() == 4 || x.ndim() == 2, "batch_norm: input must be [N, C, H, W] or [N, C], got ", x.str());
@@ -119,6 +126,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
 }
 
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
+  ProfileScope profile("max_pool2d", x.device());
   detail::check_floating("max_pool2d", x);
   MMP_CHECK(x.ndim() == 4, "max_pool2d: input must be [N, C, H, W], got ", x.str());
   MMP_CHECK(kernel >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernel,

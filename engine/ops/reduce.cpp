@@ -4,6 +4,7 @@
 
 #include "engine/ops.h"
 #include "engine/ops/op_util.h"
+#include "engine/profiler.h"
 
 namespace mmp {
 namespace {
@@ -35,6 +36,7 @@ Shape dropdim_shape(const Shape& shape, const std::vector<int>& dims) {
 // Sums a contiguous tensor over `dims` (sorted), keeping them as size 1. Each run of
 // adjacent dims is one [outer, r, inner] reduction, innermost run first.
 Tensor sum_kernel(const Tensor& x, const std::vector<int>& dims) {
+  ProfileScope profile("sum", x.device());
   Tensor cur = x.contiguous();
   Shape shape = cur.shape();
   size_t i = dims.size();

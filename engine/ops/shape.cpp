@@ -5,6 +5,7 @@
 
 #include "engine/ops.h"
 #include "engine/ops/op_util.h"
+#include "engine/profiler.h"
 
 namespace mmp {
 namespace {
@@ -46,6 +47,7 @@ Tensor view_op(const char* name, const Tensor& x, Tensor out, GradFn grad_fn) {
 
 Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
+  ProfileScope profile("contiguous", x.device());
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   out.copy_(x.detach());
   return view_op("contiguous", x, out, [](const Tensor& g) { return g; });
@@ -175,6 +177,7 @@ Tensor squeeze(const Tensor& x, int64_t dim_in) {
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim_in) {
   MMP_CHECK(!xs.empty(), "cat: no tensors");
+  ProfileScope profile("cat", xs[0].device());
   detail::check_same_device_and_dtype("cat", xs);
   const int dim = normalize_dim(dim_in, xs[0].ndim(), "cat");
   Shape shape = xs[0].shape();

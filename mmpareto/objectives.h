@@ -1,0 +1,40 @@
+#pragma once
+// The objectives of audio-visual training: the cross-entropy of the multimodal head
+// and of each unimodal head, and the gradient of each on the parameters it reaches,
+// from one forward (engine/autograd.h: grad_per_root).
+#include <array>
+#include <string>
+
+#include "layers/av_classifier.h"
+
+namespace mmp {
+
+struct Batch {
+  Tensor audio;   // [B, 1, F, T] f32
+  Tensor visual;  // [B, T, 3, H, W] f32
+  Tensor label;   // [B] i64
+  int64_t size() const { return label.numel(); }
+  Batch to(Device device) const;
+};
+
+// Reads a batch file (tensors `audio`, `visual`, `label`) and checks its shapes.
+Batch load_batch(const std::string& path);
+
+enum Objective { kMultimodal = 0, kAudio = 1, kVisual = 2 };
+inline constexpr int kObjectives = 3;
+inline constexpr std::array<const char*, kObjectives> kObjectiveNames{"mm", "audio", "visual"};
+
+struct ObjectiveGradients {
+  AVOutputs outputs;
+  std::array<Tensor, kObjectives> losses;
+  NamedTensors parameters;  // the model's, in state_dict order
+  // grads[k][j]: gradient of objective k on parameters[j]; undefined where k does not reach j.
+  std::array<std::vector<Tensor>, kObjectives> grads;
+};
+
+// One training-mode forward (BN statistics update once), the three losses, and the
+// gradient of each loss on every parameter: one backward sweep per objective, each
+// through only the parts that objective reaches.
+ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch);
+
+}  // namespace mmp

@@ -1,0 +1,16 @@
+#pragma once
+// Running the `mmp` binary from tests (its path comes from CMake as MMP_BINARY).
+#include <string>
+
+namespace mmp::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+CommandResult run_mmp(const std::string& args);
+// A fresh folder under the system temp dir for one test.
+std::string temp_dir(const std::string& name);
+
+}  // namespace mmp::testing

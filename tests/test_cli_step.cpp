@@ -1,0 +1,81 @@
+// `mmp step` end to end: files in, files out, equal to PyTorch; bad input gets one
+// clear line and a non-zero exit.
+#include <catch2/catch.hpp>
+
+#include "engine/safetensors.h"
+#include "tests/support/cli.h"
+#include "tests/support/compare.h"
+#include "tests/support/fixtures.h"
+
+using namespace mmp;
+using namespace mmp::testing;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Splits the model fixture into the weights and batch files `mmp step` reads.
+void write_inputs(const SafetensorsFile& fx, const std::string& dir) {
+  NamedTensors weights, batch;
+  for (const auto& [name, t] : fx.tensors) {
+    if (name.rfind("weights/", 0) == 0) weights.emplace_back(name.substr(8), t);
+    if (name == "audio" || name == "visual" || name == "label") batch.emplace_back(name, t);
+  }
+  save_safetensors(dir + "/weights.safetensors", weights);
+  save_safetensors(dir + "/batch.safetensors", batch);
+}
+
+}  // namespace
+
+TEST_CASE("mmp step writes the logits, losses, per-loss gradients and BN statistics of PyTorch", "[unit][cli]") {
+  const std::string dir = temp_dir("step");
+  const SafetensorsFile fx = load_fixture("av_model_gated.safetensors");
+  write_inputs(fx, dir);
+  const CommandResult r = run_mmp("step --weights " + dir + "/weights.safetensors --batch " + dir +
+                                  "/batch.safetensors --out " + dir + "/out.safetensors");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const SafetensorsFile out = load_safetensors(dir + "/out.safetensors");
+  int compared = 0;
+  for (const auto& [name, t] : out.tensors) {
+    const Tensor* expected = fx.find(name);
+    INFO(name);
+    REQUIRE(expected != nullptr);  // every output has its PyTorch counterpart
+    CHECK(relative_error(t, *expected) < 1e-4);
+    ++compared;
+  }
+  // ... and every PyTorch gradient and statistic has its output.
+  for (const auto& [name, t] : fx.tensors)
+    if (name.rfind("grad/", 0) == 0 || name.rfind("buffers/", 0) == 0) CHECK(out.find(name) != nullptr);
+  CHECK(compared > 300);
+}
+
+TEST_CASE("mmp step rejects bad input with one clear line", "[unit][cli]") {
+  const std::string dir = temp_dir("step_errors");
+  write_inputs(load_fixture("av_model_concat.safetensors"), dir);
+  const std::string w = dir + "/weights.safetensors", b = dir + "/batch.safetensors", o = dir + "/o.safetensors";
+
+  CommandResult r = run_mmp("step --weights " + dir + "/missing.safetensors --batch " + b + " --out " + o);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("mmp: error:") && Contains("missing.safetensors: cannot open"));
+
+  save_safetensors(dir + "/nolabel.safetensors", {{"audio", zeros({2, 1, 64, 48})}, {"visual", zeros({2, 2, 3, 64, 64})}});
+  r = run_mmp("step --weights " + w + " --batch " + dir + "/nolabel.safetensors --out " + o);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("nolabel.safetensors: no tensor 'label'"));
+
+  r = run_mmp("step --weights " + w + " --batch " + b + " --out " + o + " --classes 7");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("--classes 7 but") && Contains("6 classes"));
+
+  r = run_mmp("step --weights " + w + " --batch " + b + " --out " + o + " --fusion film");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("holds a concat head"));
+
+  save_safetensors(dir + "/badlabel.safetensors",
+                   {{"audio", zeros({2, 1, 64, 48})}, {"visual", zeros({2, 2, 3, 64, 64})},
+                    {"label", from_vector<int64_t>({1, 9}, {2})}});
+  r = run_mmp("step --weights " + w + " --batch " + dir + "/badlabel.safetensors --out " + o);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("label 9 of sample 1 is outside [0, 6)"));
+  CHECK(r.output.find("terminate") == std::string::npos);
+}
