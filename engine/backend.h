@@ -3,6 +3,7 @@
 // allocate outputs and record autograd; a Backend only computes. Kernels receive
 // tensors already on the backend's device.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/functors.h"
@@ -34,6 +35,10 @@ struct ConvGeometry {
   int64_t stride = 1, pad = 0;
   int64_t ho = 0, wo = 0;              // output
 };
+
+// Data a convolution's forward leaves for its backward on the same backend (the CPU
+// keeps its Winograd-transformed filters here); opaque to the op that holds it.
+using ConvState = std::shared_ptr<void>;
 
 class Backend {
  public:
@@ -71,9 +76,10 @@ class Backend {
                                  const Tensor& grad_logp) = 0;
 
   // ---- convolution (NCHW input and output, [co, c, kh, kw] filters, no bias) ----
-  virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g) = 0;
+  virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g,
+                              ConvState& state) = 0;
   virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
-                                     const ConvGeometry& g) = 0;
+                                     const ConvGeometry& g, ConvState& state) = 0;
   virtual void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_weight,
                                       const ConvGeometry& g) = 0;
 

@@ -1,5 +1,7 @@
 #include "engine/storage.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 
 #include "engine/error.h"
@@ -11,6 +13,15 @@
 namespace mmp {
 
 void* cpu_allocate(size_t bytes) {
+  // Activations of tens of MB are freed and allocated again every step. glibc maps
+  // such blocks afresh each time (and the kernel zeroes every page on first touch);
+  // keeping them on the heap lets the next step reuse them, as a caching allocator.
+  static const bool tuned = [] {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)tuned;
   constexpr size_t kAlign = 64;
   const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
   void* ptr = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);

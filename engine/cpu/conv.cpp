@@ -1,17 +1,17 @@
-// CPU convolution: im2col + Eigen GEMM (Caffe's scheme) over chunks of samples, so
-// each product has enough columns to run well while its column buffer stays in cache.
+// CPU convolution: Winograd F(2x2, 3x3) for 3x3 stride-1 layers (winograd.cpp), and
+// im2col + Eigen GEMM (Caffe's scheme) for the rest, over chunks of samples so each
+// product has enough columns to run well while its column buffer stays in cache.
 #include <algorithm>
 #include <cstring>
 
 #include "engine/cpu/cpu_backend.h"
-#include "engine/cpu/eigen_gemm.h"
+#include "engine/cpu/dense_gemm.h"
 #include "engine/cpu/parallel.h"
+#include "engine/cpu/winograd.h"
 #include "engine/cpu/workspace.h"
 
 namespace mmp::cpu {
 namespace {
-
-enum Slot { kColumns = 0, kOutputColumns = 1 };
 
 constexpr int64_t kTargetColumns = 1024;
 constexpr size_t kMaxColumnBytes = size_t(12) << 20;
@@ -95,13 +95,13 @@ template <class T>
 void forward(const T* x, const T* w, T* y, const ConvGeometry& g) {
   const int64_t plane = g.ho * g.wo, rows = g.c * g.kh * g.kw, in_size = g.c * g.h * g.w;
   const int64_t chunk = samples_per_chunk<T>(g);
-  T* col = workspace<T>(kColumns, chunk * plane * rows);
-  T* out_cols = chunk > 1 ? workspace<T>(kOutputColumns, chunk * plane * g.co) : nullptr;
+  T* col = workspace<T>(kConvColumns, chunk * plane * rows);
+  T* out_cols = chunk > 1 ? workspace<T>(kConvOutputColumns, chunk * plane * g.co) : nullptr;
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.n - n0), cols = nb * plane;
     for (int64_t j = 0; j < nb; ++j) im2col(x + (n0 + j) * in_size, g, col + j * plane, cols);
     T* dst = nb == 1 ? y + n0 * g.co * plane : out_cols;
-    dense_gemm<T>(false, false, g.co, cols, rows, w, col, dst);
+    dense_gemm(false, false, g.co, cols, rows, w, col, dst);
     if (nb > 1)
       for (int64_t j = 0; j < nb; ++j)
         for (int64_t co = 0; co < g.co; ++co)
@@ -113,13 +113,13 @@ template <class T>
 void backward_input(const T* gy, const T* w, T* gx, const ConvGeometry& g) {
   const int64_t plane = g.ho * g.wo, rows = g.c * g.kh * g.kw, in_size = g.c * g.h * g.w;
   const int64_t chunk = samples_per_chunk<T>(g);
-  T* col = workspace<T>(kColumns, chunk * plane * rows);
-  T* gy_cols = chunk > 1 ? workspace<T>(kOutputColumns, chunk * plane * g.co) : nullptr;
+  T* col = workspace<T>(kConvColumns, chunk * plane * rows);
+  T* gy_cols = chunk > 1 ? workspace<T>(kConvOutputColumns, chunk * plane * g.co) : nullptr;
   std::fill(gx, gx + g.n * in_size, T(0));
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.n - n0), cols = nb * plane;
     const T* gyc = gather_columns(gy, g, n0, nb, gy_cols);
-    dense_gemm<T>(true, false, rows, cols, g.co, w, gyc, col);  // Wᵀ · gy
+    dense_gemm(true, false, rows, cols, g.co, w, gyc, col);  // Wᵀ · gy
     for (int64_t j = 0; j < nb; ++j) col2im_add(col + j * plane, cols, g, gx + (n0 + j) * in_size);
   }
 }
@@ -128,28 +128,59 @@ template <class T>
 void backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
   const int64_t plane = g.ho * g.wo, rows = g.c * g.kh * g.kw, in_size = g.c * g.h * g.w;
   const int64_t chunk = samples_per_chunk<T>(g);
-  T* col = workspace<T>(kColumns, chunk * plane * rows);
-  T* gy_cols = chunk > 1 ? workspace<T>(kOutputColumns, chunk * plane * g.co) : nullptr;
+  T* col = workspace<T>(kConvColumns, chunk * plane * rows);
+  T* gy_cols = chunk > 1 ? workspace<T>(kConvOutputColumns, chunk * plane * g.co) : nullptr;
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.n - n0), cols = nb * plane;
     for (int64_t j = 0; j < nb; ++j) im2col(x + (n0 + j) * in_size, g, col + j * plane, cols);
     const T* gyc = gather_columns(gy, g, n0, nb, gy_cols);
-    dense_gemm<T>(false, true, g.co, rows, cols, gyc, col, gw, /*beta=*/n0 == 0 ? 0.0 : 1.0);  // gy · colᵀ
+    dense_gemm(false, true, g.co, rows, cols, gyc, col, gw, /*accumulate=*/n0 > 0);  // gy · colᵀ
   }
 }
 
 }  // namespace
 
-void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g) {
+namespace {
+
+// The Winograd-transformed filters: made by the forward, kept in the op's state for
+// the backward passes (the weights do not change in between).
+const Tensor& transformed_filters(const Tensor& weight, const ConvGeometry& g, ConvState& state) {
+  if (!state) {
+    auto u = std::make_shared<Tensor>(Tensor::empty({16, g.co, g.c}, weight.dtype()));
+    MMP_DISPATCH_FLOATING(weight.dtype(), "conv2d", [&] {
+      winograd_filter_transform<scalar_t>(static_cast<const scalar_t*>(weight.raw_data()), g,
+                                          static_cast<scalar_t*>(u->raw_data()));
+    });
+    state = u;
+  }
+  return *static_cast<const Tensor*>(state.get());
+}
+
+}  // namespace
+
+void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g,
+                                ConvState& state) {
   MMP_DISPATCH_FLOATING(x.dtype(), "conv2d", [&] {
+    if (winograd_applies(g)) {
+      winograd_forward<scalar_t>(static_cast<const scalar_t*>(x.raw_data()),
+                                 static_cast<const scalar_t*>(transformed_filters(weight, g, state).raw_data()),
+                                 static_cast<scalar_t*>(out.raw_data()), g);
+      return;
+    }
     forward<scalar_t>(static_cast<const scalar_t*>(x.raw_data()), static_cast<const scalar_t*>(weight.raw_data()),
                       static_cast<scalar_t*>(out.raw_data()), g);
   });
 }
 
 void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
-                                       const ConvGeometry& g) {
+                                       const ConvGeometry& g, ConvState& state) {
   MMP_DISPATCH_FLOATING(grad_out.dtype(), "conv2d backward", [&] {
+    if (winograd_applies(g)) {
+      winograd_backward_input<scalar_t>(static_cast<const scalar_t*>(grad_out.raw_data()),
+                                        static_cast<const scalar_t*>(transformed_filters(weight, g, state).raw_data()),
+                                        static_cast<scalar_t*>(grad_x.raw_data()), g);
+      return;
+    }
     backward_input<scalar_t>(static_cast<const scalar_t*>(grad_out.raw_data()),
                              static_cast<const scalar_t*>(weight.raw_data()),
                              static_cast<scalar_t*>(grad_x.raw_data()), g);
@@ -159,6 +190,12 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& wei
 void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_weight,
                                         const ConvGeometry& g) {
   MMP_DISPATCH_FLOATING(x.dtype(), "conv2d backward", [&] {
+    if (winograd_applies(g)) {
+      winograd_backward_weight<scalar_t>(static_cast<const scalar_t*>(x.raw_data()),
+                                         static_cast<const scalar_t*>(grad_out.raw_data()),
+                                         static_cast<scalar_t*>(grad_weight.raw_data()), g);
+      return;
+    }
     backward_weight<scalar_t>(static_cast<const scalar_t*>(x.raw_data()),
                               static_cast<const scalar_t*>(grad_out.raw_data()),
                               static_cast<scalar_t*>(grad_weight.raw_data()), g);

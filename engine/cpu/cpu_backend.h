@@ -18,9 +18,10 @@ class CpuBackend final : public Backend {
   void log_softmax(const Tensor& x, const Tensor& out) override;
   void nll_loss(const Tensor& logp, const Tensor& labels, const Tensor& out) override;
   void nll_loss_backward(const Tensor& grad_out, const Tensor& labels, const Tensor& grad_logp) override;
-  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g) override;
+  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g,
+                      ConvState& state) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
-                             const ConvGeometry& g) override;
+                             const ConvGeometry& g, ConvState& state) override;
   void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_weight,
                               const ConvGeometry& g) override;
   void batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,

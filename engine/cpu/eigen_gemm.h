@@ -27,22 +27,4 @@ void eigen_gemm(const GemmArgs& g, const T* pa, const T* pb, T* pc) {
   if (g.trans_a && g.trans_b) c.noalias() += alpha * a.transpose() * b.transpose();
 }
 
-// Row-major product of dense matrices: c[m, n] = alpha * op(a) · op(b) + beta * c.
-template <class T>
-void dense_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c,
-                double beta = 0, double alpha = 1) {
-  GemmArgs g;
-  g.trans_a = trans_a;
-  g.trans_b = trans_b;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.alpha = alpha;
-  g.beta = beta;
-  g.lda = trans_a ? m : k;
-  g.ldb = trans_b ? k : n;
-  g.ldc = n;
-  eigen_gemm<T>(g, a, b, c);
-}
-
 }  // namespace mmp::cpu

@@ -2,6 +2,7 @@
 // never wins, a NaN does (the last one in the window).
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/parallel.h"
@@ -15,29 +16,45 @@ void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tens
     T* py = static_cast<T*>(y.raw_data());
     int32_t* pi = indices.data<int32_t>();
     const int64_t planes = g.n * g.c, in_plane = g.h * g.w, out_plane = g.ho * g.wo;
+    const int64_t padded_w = (g.wo - 1) * g.stride + g.kw;  // columns any window reads, from -pad
     parallel_for(planes, std::max<int64_t>(1, kParallelGrain / (out_plane * g.kh * g.kw)), [&](int64_t begin, int64_t end) {
+      // One input row with -inf beyond the image, so windows need no bounds checks.
+      std::vector<T> row(padded_w);
+      std::vector<T> best(g.wo);
+      std::vector<int32_t> arg(g.wo);
       for (int64_t p = begin; p < end; ++p) {
         const T* src = px + p * in_plane;
-        for (int64_t oh = 0; oh < g.ho; ++oh)
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          // Scan the window in PyTorch's order (ki, then kj), vectorised across the row of
+          // outputs: start from the first in-image element, take strictly greater or NaN.
+          const int64_t ih0 = std::max<int64_t>(oh * g.stride - g.pad, 0);
           for (int64_t ow = 0; ow < g.wo; ++ow) {
-            T best = -std::numeric_limits<T>::infinity();
-            int32_t arg = -1;
-            for (int64_t ki = 0; ki < g.kh; ++ki) {
-              const int64_t ih = oh * g.stride - g.pad + ki;
-              if (ih < 0 || ih >= g.h) continue;
-              for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const int64_t iw = ow * g.stride - g.pad + kj;
-                if (iw < 0 || iw >= g.w) continue;
-                const T v = src[ih * g.w + iw];
-                if (arg < 0 || v > best || std::isnan(v)) {
-                  best = v;
-                  arg = static_cast<int32_t>(ih * g.w + iw);
-                }
+            best[ow] = -std::numeric_limits<T>::infinity();
+            arg[ow] = static_cast<int32_t>(ih0 * g.w + std::max<int64_t>(ow * g.stride - g.pad, 0));
+          }
+          for (int64_t ki = 0; ki < g.kh; ++ki) {
+            const int64_t ih = oh * g.stride - g.pad + ki;
+            if (ih < 0 || ih >= g.h) continue;
+            for (int64_t j = 0; j < padded_w; ++j) {
+              const int64_t iw = j - g.pad;
+              row[j] = (iw >= 0 && iw < g.w) ? src[ih * g.w + iw] : -std::numeric_limits<T>::infinity();
+            }
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+              const int32_t base = static_cast<int32_t>(ih * g.w - g.pad + kj);
+              const int32_t step = static_cast<int32_t>(g.stride);
+              const T* r = row.data() + kj;
+              _Pragma("omp simd")
+              for (int64_t ow = 0; ow < g.wo; ++ow) {
+                const T v = r[ow * g.stride];
+                const bool take = v > best[ow] || v != v;  // v != v: NaN
+                best[ow] = take ? v : best[ow];
+                arg[ow] = take ? base + static_cast<int32_t>(ow) * step : arg[ow];
               }
             }
-            py[p * out_plane + oh * g.wo + ow] = best;
-            pi[p * out_plane + oh * g.wo + ow] = arg;
           }
+          std::copy(best.begin(), best.end(), py + p * out_plane + oh * g.wo);
+          std::copy(arg.begin(), arg.end(), pi + p * out_plane + oh * g.wo);
+        }
       }
     });
   });

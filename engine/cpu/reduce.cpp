@@ -13,7 +13,7 @@ template <class T>
 double dense_dot(const T* a, const T* b, int64_t n) {
   double total = 0;
   const int64_t threads = std::clamp<int64_t>(n / kParallelGrain, 1, omp_get_max_threads());
-#pragma omp parallel for reduction(+ : total) num_threads(static_cast<int>(threads)) if (threads > 1)
+#pragma omp parallel for simd reduction(+ : total) num_threads(static_cast<int>(threads)) if (threads > 1)
   for (int64_t i = 0; i < n; ++i) total += static_cast<double>(a[i]) * static_cast<double>(b[i]);
   return total;
 }
@@ -22,7 +22,7 @@ template <class T>
 double dense_sum(const T* a, int64_t n) {
   double total = 0;
   const int64_t threads = std::clamp<int64_t>(n / kParallelGrain, 1, omp_get_max_threads());
-#pragma omp parallel for reduction(+ : total) num_threads(static_cast<int>(threads)) if (threads > 1)
+#pragma omp parallel for simd reduction(+ : total) num_threads(static_cast<int>(threads)) if (threads > 1)
   for (int64_t i = 0; i < n; ++i) total += static_cast<double>(a[i]);
   return total;
 }

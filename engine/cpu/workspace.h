@@ -1,7 +1,7 @@
 #pragma once
-// Scratch memory for CPU kernels (im2col columns and the like), kept per thread and
-// per slot and grown as needed, so a training step does not map fresh pages for
-// every convolution.
+// Scratch memory for CPU kernels (im2col columns, packed GEMM panels, ...), kept per
+// thread and per slot and grown as needed, so a training step does not map fresh
+// pages for every convolution.
 #include <cstddef>
 #include <memory>
 
@@ -9,13 +9,22 @@
 
 namespace mmp::cpu {
 
+// Who uses which buffer: kernels that run nested (a GEMM inside a convolution) need
+// different slots.
+enum WorkspaceSlot {
+  kConvColumns, kConvOutputColumns,                                  // conv.cpp
+  kWinogradFilter, kWinogradData, kWinogradGrad, kWinogradProduct,   // winograd.cpp
+  kPackA, kPackB,                                                    // sgemm.cpp
+  kWorkspaceSlots
+};
+
 template <class T>
-T* workspace(int slot, size_t elements) {
+T* workspace(WorkspaceSlot slot, size_t elements) {
   struct Buffer {
     std::unique_ptr<void, void (*)(void*)> data{nullptr, cpu_deallocate};
     size_t bytes = 0;
   };
-  thread_local Buffer buffers[4];
+  thread_local Buffer buffers[kWorkspaceSlots];
   Buffer& b = buffers[slot];
   const size_t bytes = elements * sizeof(T);
   if (b.bytes < bytes) {

@@ -140,7 +140,8 @@ constexpr Scale kOne{1.0f, 1.0}, kZero{0.0f, 0.0};
 
 }  // namespace
 
-void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g) {
+void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& out, const ConvGeometry& g,
+                                 ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
   const Tensor ws = workspace(p.fwd_bytes, device_);
@@ -150,7 +151,7 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
 }
 
 void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
-                                        const ConvGeometry& g) {
+                                        const ConvGeometry& g, ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, grad_out.dtype(), g);
   const Tensor ws = workspace(p.bwd_data_bytes, device_);

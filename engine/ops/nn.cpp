@@ -52,16 +52,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   ProfileScope profile(name, x.device());
   const Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
   Tensor out = Tensor::empty({g.n, g.co, g.ho, g.wo}, x.dtype(), x.device());
-  if (out.numel() > 0) backend(x.device()).conv2d_forward(xc, wc, out, g);
+  auto state = std::make_shared<ConvState>();
+  if (out.numel() > 0) backend(x.device()).conv2d_forward(xc, wc, out, g, *state);
   if (should_record({x, weight})) {
     const Tensor keep_x = weight.requires_grad() ? xc : Tensor();
     const Tensor keep_w = x.requires_grad() ? wc : Tensor();
-    out = record(name, {x, weight}, out, [keep_x, keep_w, g](const Tensor& gy, const std::vector<bool>& needs) {
+    if (!x.requires_grad()) state.reset();  // only the input gradient reads it
+    out = record(name, {x, weight}, out, [keep_x, keep_w, g, state](const Tensor& gy, const std::vector<bool>& needs) {
       const Tensor gyc = gy.contiguous();
       Tensor gx, gw;
       if (needs[0]) {
         gx = Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
-        backend(gy.device()).conv2d_backward_input(gyc, keep_w, gx, g);
+        backend(gy.device()).conv2d_backward_input(gyc, keep_w, gx, g, *state);
       }
       if (needs[1]) {
         gw = Tensor::empty({g.co, g.c, g.kh, g.kw}, gy.dtype(), gy.device());

@@ -67,6 +67,8 @@ const std::vector<OpCase>& op_cases() {
     // Convolution: every kernel path (one sample per GEMM, several, a partial last chunk),
     // strides, padding, bias, 1x1, and a non-contiguous input.
     c.push_back({"conv2d/3x3_pad1", {{2, 3, 5, 6}, {4, 3, 3, 3}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 1); }});
+    c.push_back({"conv2d/3x3_pad0_odd", {{2, 3, 7, 5}, {2, 3, 3, 3}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 0); }});
+    c.push_back({"conv2d/3x3_pad2", {{1, 2, 4, 5}, {3, 2, 3, 3}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 2); }});
     c.push_back({"conv2d/7x7_stride2_pad3", {{2, 1, 9, 8}, {2, 1, 7, 7}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 3); }});
     c.push_back({"conv2d/1x1_stride2", {{2, 3, 5, 5}, {4, 3, 1, 1}}, [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 0); }});
     c.push_back({"conv2d/bias_stride2", {{3, 2, 7, 7}, {3, 2, 3, 3}, {3}}, [](const V& x) { return conv2d(x[0], x[1], x[2], 2, 1); }});

@@ -1,0 +1,385 @@
+// Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016) for 3x3 stride-1 layers: each 2x2 output tile costs 16
+// multiplications per channel pair instead of 36, as 16 GEMMs in the transformed
+// domain. Backward passes use the adjoint transforms (exact in exact arithmetic):
+//   y  = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+//   dd = B [ Σ_co (G g Gᵀ) ⊙ (A dy Aᵀ) ] Bᵀ        (scattered back over overlapping tiles)
+//   dg = Gᵀ [ Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ d B) ] G
+// Tiles are processed in chunks so the transformed data stays in cache.
+#include "engine/cpu/winograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engine/cpu/dense_gemm.h"
+#include "engine/cpu/parallel.h"
+#include "engine/cpu/workspace.h"
+
+namespace mmp::cpu {
+namespace {
+
+struct Tiling {
+  int64_t tiles_h, tiles_w, per_image, total;
+  Tiling(const ConvGeometry& g)
+      : tiles_h((g.ho + 1) / 2), tiles_w((g.wo + 1) / 2), per_image(tiles_h * tiles_w), total(g.n * per_image) {}
+};
+
+// Filters are transformed in blocks of this many (co, c) pairs, transposed so each
+// step is a vector operation across the block and the stores are contiguous.
+constexpr int64_t kFilterBlock = 16;
+
+// The 3x3 filter gradient Gᵀ r G from the 4x4 accumulated products r[ξ][co][c].
+template <class T>
+void filter_transform_adjoint(const T* r, const ConvGeometry& g, T* gw) {
+  const int64_t pairs = g.co * g.c, blocks = (pairs + kFilterBlock - 1) / kFilterBlock;
+  parallel_for(blocks, 16, [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t blk = b_begin; blk < b_end; ++blk) {
+      const int64_t p0 = blk * kFilterBlock, count = std::min(kFilterBlock, pairs - p0);
+      T s[16][kFilterBlock] = {}, e[12][kFilterBlock], k[9][kFilterBlock];
+      for (int x = 0; x < 16; ++x)
+        for (int64_t q = 0; q < count; ++q) s[x][q] = r[x * pairs + p0 + q];
+      for (int j = 0; j < 4; ++j)  // Gᵀ s: 3 rows x 4 columns
+        for (int64_t q = 0; q < kFilterBlock; ++q) {
+          const T s0 = s[0 * 4 + j][q], s1 = s[1 * 4 + j][q], s2 = s[2 * 4 + j][q], s3 = s[3 * 4 + j][q];
+          e[0 * 4 + j][q] = s0 + T(0.5) * (s1 + s2);
+          e[1 * 4 + j][q] = T(0.5) * (s1 - s2);
+          e[2 * 4 + j][q] = T(0.5) * (s1 + s2) + s3;
+        }
+      for (int i = 0; i < 3; ++i)  // (Gᵀ s) G
+        for (int64_t q = 0; q < kFilterBlock; ++q) {
+          const T e0 = e[i * 4 + 0][q], e1 = e[i * 4 + 1][q], e2 = e[i * 4 + 2][q], e3 = e[i * 4 + 3][q];
+          k[i * 3 + 0][q] = e0 + T(0.5) * (e1 + e2);
+          k[i * 3 + 1][q] = T(0.5) * (e1 - e2);
+          k[i * 3 + 2][q] = T(0.5) * (e1 + e2) + e3;
+        }
+      for (int64_t q = 0; q < count; ++q)
+        for (int x = 0; x < 9; ++x) gw[(p0 + q) * 9 + x] = k[x][q];
+    }
+  });
+}
+
+// Tile t = (tile row R, column tx) with R = n * tiles_h + ty; a chunk is a range of
+// whole tile rows, so that each transform works on contiguous runs of tiles: for one
+// channel and tile row, the 4 input rows are combined vertically, split into even
+// and odd columns (tile tx starts at padded column 2 tx), and every transformed
+// value is then a vector expression over tx, stored contiguously.
+
+// The 4 input rows of tile row R of plane `c`, with the vertical half of Bᵀ d B
+// applied: e[k][2 + j] holds padded column j (index -p .. ), zero outside the image.
+template <class T>
+void vertical_input_rows(const T* plane, const T* zero_row, const ConvGeometry& g, int64_t ty, int64_t padded_w,
+                         T* e[4]) {
+  const T* rows[4];
+  for (int a = 0; a < 4; ++a) {
+    const int64_t y = 2 * ty - g.pad + a;
+    rows[a] = ((y >= 0 && y < g.h) ? plane + y * g.w : zero_row) - g.pad;  // indexed by padded column
+  }
+  // Only padded columns [p, p + W) hold image pixels; the rest stay zero.
+  const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);
+  for (int k = 0; k < 4; ++k) {
+    std::fill(e[k], e[k] + lo, T(0));
+    std::fill(e[k] + hi, e[k] + padded_w, T(0));
+  }
+  const T *d0 = rows[0], *d1 = rows[1], *d2 = rows[2], *d3 = rows[3];
+#pragma omp simd
+  for (int64_t j = lo; j < hi; ++j) {
+    e[0][j] = d0[j] - d2[j];
+    e[1][j] = d1[j] + d2[j];
+    e[2][j] = d2[j] - d1[j];
+    e[3][j] = d1[j] - d3[j];
+  }
+}
+
+// V[ξ][c][(R - r0) * tiles_w + tx] for tile rows [r0, r1) of x [N, C, H, W].
+template <class T>
+void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, int64_t r0, int64_t r1, T* v) {
+  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.c * count;
+  const int64_t padded_w = 2 * tl.tiles_w + 2, half = tl.tiles_w + 1;
+  parallel_for(g.c, 1, [&](int64_t c_begin, int64_t c_end) {
+    std::vector<T> scratch(4 * padded_w + 8 * half + g.w, T(0));
+    const T* zero_row = scratch.data() + 4 * padded_w + 8 * half;
+    T* e[4];
+    for (int k = 0; k < 4; ++k) e[k] = scratch.data() + k * padded_w;
+    T* even = scratch.data() + 4 * padded_w;  // 4 rows of `half`
+    T* odd = even + 4 * half;
+    for (int64_t c = c_begin; c < c_end; ++c)
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
+        vertical_input_rows(x + (n * g.c + c) * g.h * g.w, zero_row, g, ty, padded_w, e);
+        for (int k = 0; k < 4; ++k)
+          for (int64_t j = 0; j < half; ++j) {
+            even[k * half + j] = e[k][2 * j];
+            odd[k * half + j] = e[k][2 * j + 1];
+          }
+        T* out = v + c * count + (r - r0) * tl.tiles_w;
+        for (int k = 0; k < 4; ++k) {
+          const T* E = even + k * half;
+          const T* O = odd + k * half;
+          T* o0 = out + (k * 4 + 0) * stride_xi;
+          T* o1 = out + (k * 4 + 1) * stride_xi;
+          T* o2 = out + (k * 4 + 2) * stride_xi;
+          T* o3 = out + (k * 4 + 3) * stride_xi;
+#pragma omp simd
+          for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
+            o0[tx] = E[tx] - E[tx + 1];
+            o1[tx] = O[tx] + E[tx + 1];
+            o2[tx] = E[tx + 1] - O[tx];
+            o3[tx] = O[tx] - O[tx + 1];
+          }
+        }
+      }
+  });
+}
+
+// Q[ξ][co][(R - r0) * tiles_w + tx] = A dy Aᵀ for the 2x2 tiles of gy [N, Co, Ho, Wo].
+template <class T>
+void transform_grad_tiles(const T* gy, const ConvGeometry& g, const Tiling& tl, int64_t r0, int64_t r1, T* q) {
+  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.co * count;
+  parallel_for(g.co, 1, [&](int64_t c_begin, int64_t c_end) {
+    std::vector<T> scratch(4 * tl.tiles_w);
+    T* ev[2] = {scratch.data(), scratch.data() + tl.tiles_w};  // even columns of the 2 rows
+    T* od[2] = {scratch.data() + 2 * tl.tiles_w, scratch.data() + 3 * tl.tiles_w};
+    for (int64_t co = c_begin; co < c_end; ++co)
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
+        const T* plane = gy + (n * g.co + co) * g.ho * g.wo;
+        for (int a = 0; a < 2; ++a) {
+          const int64_t y = 2 * ty + a;
+          const T* row = y < g.ho ? plane + y * g.wo : nullptr;
+          for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
+            ev[a][tx] = row ? row[2 * tx] : T(0);
+            od[a][tx] = (row && 2 * tx + 1 < g.wo) ? row[2 * tx + 1] : T(0);
+          }
+        }
+        T* out = q + co * count + (r - r0) * tl.tiles_w;
+        // Rows of A dy: (dy0, dy0 + dy1, dy0 - dy1, -dy1); columns likewise.
+        for (int k = 0; k < 4; ++k) {
+          T* o0 = out + (k * 4 + 0) * stride_xi;
+          T* o1 = out + (k * 4 + 1) * stride_xi;
+          T* o2 = out + (k * 4 + 2) * stride_xi;
+          T* o3 = out + (k * 4 + 3) * stride_xi;
+          const T sa = k == 3 ? T(0) : T(1);                      // weight of row 0
+          const T sb = k == 0 ? T(0) : (k == 1 ? T(1) : T(-1));  // weight of row 1
+#pragma omp simd
+          for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
+            const T e0 = sa * ev[0][tx] + sb * ev[1][tx];
+            const T e1 = sa * od[0][tx] + sb * od[1][tx];
+            o0[tx] = e0;
+            o1[tx] = e0 + e1;
+            o2[tx] = e0 - e1;
+            o3[tx] = -e1;
+          }
+        }
+      }
+  });
+}
+
+// Runs f(ξ) for the 16 transformed-domain products, spread over the threads (each
+// GEMM then runs on one thread, which suits their modest sizes).
+template <class F>
+void for_each_xi(F&& f) {
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int xi = 0; xi < 16; ++xi) f(xi);
+}
+
+// Tile rows per chunk: the transformed input, gradient and product of a chunk stay
+// near 8 MB, with at least 64 tiles so the GEMMs have columns to work with.
+template <class T>
+int64_t rows_per_chunk(const ConvGeometry& g, const Tiling& t) {
+  const int64_t per_row = 16 * (g.c + g.co) * t.tiles_w * static_cast<int64_t>(sizeof(T));
+  const int64_t min_rows = (64 + t.tiles_w - 1) / t.tiles_w;
+  return std::clamp<int64_t>((int64_t(8) << 20) / per_row, min_rows, g.n * t.tiles_h);
+}
+
+}  // namespace
+
+template <class T>
+void winograd_filter_transform(const T* w, const ConvGeometry& g, T* u) {
+  const int64_t pairs = g.co * g.c, blocks = (pairs + kFilterBlock - 1) / kFilterBlock;
+  parallel_for(blocks, 16, [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t blk = b_begin; blk < b_end; ++blk) {
+      const int64_t p0 = blk * kFilterBlock, count = std::min(kFilterBlock, pairs - p0);
+      T k[9][kFilterBlock] = {}, e[12][kFilterBlock];
+      for (int64_t q = 0; q < count; ++q)
+        for (int x = 0; x < 9; ++x) k[x][q] = w[(p0 + q) * 9 + x];
+      for (int j = 0; j < 3; ++j)  // G g: 4 rows x 3 columns
+        for (int64_t q = 0; q < kFilterBlock; ++q) {
+          const T k0 = k[0 * 3 + j][q], k1 = k[1 * 3 + j][q], k2 = k[2 * 3 + j][q];
+          e[0 * 3 + j][q] = k0;
+          e[1 * 3 + j][q] = T(0.5) * (k0 + k1 + k2);
+          e[2 * 3 + j][q] = T(0.5) * (k0 - k1 + k2);
+          e[3 * 3 + j][q] = k2;
+        }
+      for (int i = 0; i < 4; ++i) {  // (G g) Gᵀ, stored as U[ξ = 4 i + j][co][c]
+        T* row[4];
+        for (int j = 0; j < 4; ++j) row[j] = u + (i * 4 + j) * pairs + p0;
+        for (int64_t q = 0; q < count; ++q) {
+          const T a = e[i * 3 + 0][q], b = e[i * 3 + 1][q], c = e[i * 3 + 2][q];
+          row[0][q] = a;
+          row[1][q] = T(0.5) * (a + b + c);
+          row[2][q] = T(0.5) * (a - b + c);
+          row[3][q] = c;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void winograd_forward(const T* x, const T* u, T* y, const ConvGeometry& g) {
+  const Tiling tl(g);
+  const int64_t rows = rows_per_chunk<T>(g, tl), total_rows = g.n * tl.tiles_h;
+  const int64_t max_count = rows * tl.tiles_w;
+  T* v = workspace<T>(kWinogradData, 16 * g.c * max_count);
+  T* m = workspace<T>(kWinogradProduct, 16 * g.co * max_count);
+  for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
+    const int64_t r1 = std::min(total_rows, r0 + rows), count = (r1 - r0) * tl.tiles_w;
+    transform_input_tiles(x, g, tl, r0, r1, v);
+    for_each_xi([&](int xi) {
+      dense_gemm(false, false, g.co, count, g.c, u + xi * g.co * g.c, v + xi * g.c * count, m + xi * g.co * count);
+    });
+    // Aᵀ m A per tile, vectorised over the tiles of a row, then interleaved into the output rows.
+    parallel_for(g.co, 1, [&](int64_t c_begin, int64_t c_end) {
+      std::vector<T> scratch(4 * tl.tiles_w + 2 * (2 * tl.tiles_w));
+      T* col[4];  // per column j of the tile: the vertical half of Aᵀ m A, for output rows 0 and 1
+      for (int j = 0; j < 4; ++j) col[j] = scratch.data() + j * tl.tiles_w;
+      T* out_rows = scratch.data() + 4 * tl.tiles_w;  // 2 rows of 2 * tiles_w
+      for (int64_t co = c_begin; co < c_end; ++co)
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* mt = m + co * count + (r - r0) * tl.tiles_w;
+          const int64_t stride_xi = g.co * count;
+          for (int a = 0; a < 2; ++a) {
+            for (int j = 0; j < 4; ++j) {
+              const T* m0 = mt + (0 * 4 + j) * stride_xi;
+              const T* m1 = mt + (1 * 4 + j) * stride_xi;
+              const T* m2 = mt + (2 * 4 + j) * stride_xi;
+              const T* m3 = mt + (3 * 4 + j) * stride_xi;
+              T* cj = col[j];
+              if (a == 0) {
+#pragma omp simd
+                for (int64_t tx = 0; tx < tl.tiles_w; ++tx) cj[tx] = m0[tx] + m1[tx] + m2[tx];
+              } else {
+#pragma omp simd
+                for (int64_t tx = 0; tx < tl.tiles_w; ++tx) cj[tx] = m1[tx] - m2[tx] - m3[tx];
+              }
+            }
+            T* orow = out_rows + a * 2 * tl.tiles_w;
+            for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
+              orow[2 * tx] = col[0][tx] + col[1][tx] + col[2][tx];
+              orow[2 * tx + 1] = col[1][tx] - col[2][tx] - col[3][tx];
+            }
+          }
+          const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
+          T* plane = y + (n * g.co + co) * g.ho * g.wo;
+          for (int a = 0; a < 2; ++a)
+            if (2 * ty + a < g.ho) std::memcpy(plane + (2 * ty + a) * g.wo, out_rows + a * 2 * tl.tiles_w, g.wo * sizeof(T));
+        }
+    });
+  }
+}
+
+template <class T>
+void winograd_backward_input(const T* gy, const T* u, T* gx, const ConvGeometry& g) {
+  const Tiling tl(g);
+  const int64_t rows = rows_per_chunk<T>(g, tl), total_rows = g.n * tl.tiles_h;
+  const int64_t max_count = rows * tl.tiles_w;
+  T* q = workspace<T>(kWinogradGrad, 16 * g.co * max_count);
+  T* s = workspace<T>(kWinogradProduct, 16 * g.c * max_count);
+  std::fill(gx, gx + g.n * g.c * g.h * g.w, T(0));
+  const int64_t padded_w = 2 * tl.tiles_w + 2, half = tl.tiles_w + 1;
+  for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
+    const int64_t r1 = std::min(total_rows, r0 + rows), count = (r1 - r0) * tl.tiles_w;
+    transform_grad_tiles(gy, g, tl, r0, r1, q);
+    for_each_xi([&](int xi) {  // S[ξ] = U[ξ]ᵀ · Q[ξ]
+      dense_gemm(true, false, g.c, count, g.co, u + xi * g.co * g.c, q + xi * g.co * count, s + xi * g.c * count);
+    });
+    // B s Bᵀ per tile: horizontally first (into the even/odd columns of 4 padded rows,
+    // where neighbouring tiles overlap by one even and one odd column), then vertically
+    // into the image rows. One thread per channel plane, as tiles overlap.
+    parallel_for(g.c, 1, [&](int64_t c_begin, int64_t c_end) {
+      std::vector<T> scratch(8 * half + 4 * padded_w);
+      T* even = scratch.data();       // 4 rows of `half`
+      T* odd = even + 4 * half;
+      T* prow = odd + 4 * half;       // 4 padded rows
+      const int64_t stride_xi = g.c * count;
+      for (int64_t c = c_begin; c < c_end; ++c)
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* st = s + c * count + (r - r0) * tl.tiles_w;
+          std::fill(even, even + 8 * half, T(0));
+          for (int k = 0; k < 4; ++k) {
+            const T* s0 = st + (k * 4 + 0) * stride_xi;
+            const T* s1 = st + (k * 4 + 1) * stride_xi;
+            const T* s2 = st + (k * 4 + 2) * stride_xi;
+            const T* s3 = st + (k * 4 + 3) * stride_xi;
+            T* E = even + k * half;
+            T* O = odd + k * half;
+            // d[.][0] = s0, d[.][1] = s1 - s2 + s3, d[.][2] = s1 + s2 - s0, d[.][3] = -s3, at
+            // padded columns 2tx, 2tx+1, 2tx+2, 2tx+3.
+            for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
+              E[tx] += s0[tx];
+              O[tx] += s1[tx] - s2[tx] + s3[tx];
+              E[tx + 1] += s1[tx] + s2[tx] - s0[tx];
+              O[tx + 1] -= s3[tx];
+            }
+          }
+          for (int k = 0; k < 4; ++k)
+            for (int64_t j = 0; j < half; ++j) {
+              prow[k * padded_w + 2 * j] = even[k * half + j];
+              prow[k * padded_w + 2 * j + 1] = odd[k * half + j];
+            }
+          // Vertically: image rows y0 + a get (row0, row1 - row2 + row3, row1 + row2 - row0, -row3).
+          const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
+          T* plane = gx + (n * g.c + c) * g.h * g.w;
+          const T* p0 = prow;
+          const T* p1 = prow + padded_w;
+          const T* p2 = prow + 2 * padded_w;
+          const T* p3 = prow + 3 * padded_w;
+          const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);
+          for (int a = 0; a < 4; ++a) {
+            const int64_t yy = 2 * ty - g.pad + a;
+            if (yy < 0 || yy >= g.h) continue;
+            T* dst = plane + yy * g.w - g.pad;
+#pragma omp simd
+            for (int64_t j = lo; j < hi; ++j) {
+              const T v = a == 0 ? p0[j] : a == 1 ? p1[j] - p2[j] + p3[j] : a == 2 ? p1[j] + p2[j] - p0[j] : -p3[j];
+              dst[j] += v;
+            }
+          }
+        }
+    });
+  }
+}
+
+template <class T>
+void winograd_backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
+  const Tiling tl(g);
+  const int64_t rows = rows_per_chunk<T>(g, tl), total_rows = g.n * tl.tiles_h;
+  const int64_t max_count = rows * tl.tiles_w;
+  T* r = workspace<T>(kWinogradFilter, 16 * g.co * g.c);
+  T* v = workspace<T>(kWinogradData, 16 * g.c * max_count);
+  T* q = workspace<T>(kWinogradGrad, 16 * g.co * max_count);
+  for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
+    const int64_t r1 = std::min(total_rows, r0 + rows), count = (r1 - r0) * tl.tiles_w;
+    transform_input_tiles(x, g, tl, r0, r1, v);
+    transform_grad_tiles(gy, g, tl, r0, r1, q);
+    for_each_xi([&](int xi) {  // R[ξ] += Q[ξ] · V[ξ]ᵀ
+      dense_gemm(false, true, g.co, g.c, count, q + xi * g.co * count, v + xi * g.c * count,
+                    r + xi * g.co * g.c, /*accumulate=*/r0 > 0);
+    });
+  }
+  filter_transform_adjoint(r, g, gw);
+}
+
+bool winograd_applies(const ConvGeometry& g) { return g.kh == 3 && g.kw == 3 && g.stride == 1; }
+
+template void winograd_filter_transform<float>(const float*, const ConvGeometry&, float*);
+template void winograd_filter_transform<double>(const double*, const ConvGeometry&, double*);
+template void winograd_forward<float>(const float*, const float*, float*, const ConvGeometry&);
+template void winograd_forward<double>(const double*, const double*, double*, const ConvGeometry&);
+template void winograd_backward_input<float>(const float*, const float*, float*, const ConvGeometry&);
+template void winograd_backward_input<double>(const double*, const double*, double*, const ConvGeometry&);
+template void winograd_backward_weight<float>(const float*, const float*, float*, const ConvGeometry&);
+template void winograd_backward_weight<double>(const double*, const double*, double*, const ConvGeometry&);
+
+}  // namespace mmp::cpu
