@@ -65,57 +65,49 @@ void filter_transform_adjoint(const T* r, const ConvGeometry& g, T* gw) {
 // and odd columns (tile tx starts at padded column 2 tx), and every transformed
 // value is then a vector expression over tx, stored contiguously.
 
-// The 4 input rows of tile row R of plane `c`, with the vertical half of Bᵀ d B
-// applied: e[k][2 + j] holds padded column j (index -p .. ), zero outside the image.
-template <class T>
-void vertical_input_rows(const T* plane, const T* zero_row, const ConvGeometry& g, int64_t ty, int64_t padded_w,
-                         T* e[4]) {
-  const T* rows[4];
-  for (int a = 0; a < 4; ++a) {
-    const int64_t y = 2 * ty - g.pad + a;
-    rows[a] = ((y >= 0 && y < g.h) ? plane + y * g.w : zero_row) - g.pad;  // indexed by padded column
-  }
-  // Only padded columns [p, p + W) hold image pixels; the rest stay zero.
-  const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);
-  for (int k = 0; k < 4; ++k) {
-    std::fill(e[k], e[k] + lo, T(0));
-    std::fill(e[k] + hi, e[k] + padded_w, T(0));
-  }
-  const T *d0 = rows[0], *d1 = rows[1], *d2 = rows[2], *d3 = rows[3];
-#pragma omp simd
-  for (int64_t j = lo; j < hi; ++j) {
-    e[0][j] = d0[j] - d2[j];
-    e[1][j] = d1[j] + d2[j];
-    e[2][j] = d2[j] - d1[j];
-    e[3][j] = d1[j] - d3[j];
-  }
-}
-
-// V[ξ][c][(R - r0) * tiles_w + tx] for tile rows [r0, r1) of x [N, C, H, W].
+// V[ξ][c][(R - r0) * tiles_w + tx] for tile rows [r0, r1) of x [N, C, H, W]. Per
+// channel and tile row: the 4 input rows are copied into zero-padded rows, the
+// vertical half of Bᵀ d B is taken on their even and odd columns (tile tx starts at
+// padded column 2 tx), and the horizontal half is then a vector expression over tx.
 template <class T>
 void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, int64_t r0, int64_t r1, T* v) {
   const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.c * count;
   const int64_t padded_w = 2 * tl.tiles_w + 2, half = tl.tiles_w + 1;
+  const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);  // padded columns inside the image
   parallel_for(g.c, 1, [&](int64_t c_begin, int64_t c_end) {
-    std::vector<T> scratch(4 * padded_w + 8 * half + g.w, T(0));
-    const T* zero_row = scratch.data() + 4 * padded_w + 8 * half;
-    T* e[4];
-    for (int k = 0; k < 4; ++k) e[k] = scratch.data() + k * padded_w;
-    T* even = scratch.data() + 4 * padded_w;  // 4 rows of `half`
-    T* odd = even + 4 * half;
+    std::vector<T> scratch(4 * padded_w + 8 * half, T(0));
+    T* rows = scratch.data();  // 4 padded input rows
+    T* even = rows + 4 * padded_w;  // per vertical combination k: even then odd columns
     for (int64_t c = c_begin; c < c_end; ++c)
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
-        vertical_input_rows(x + (n * g.c + c) * g.h * g.w, zero_row, g, ty, padded_w, e);
-        for (int k = 0; k < 4; ++k)
-          for (int64_t j = 0; j < half; ++j) {
-            even[k * half + j] = e[k][2 * j];
-            odd[k * half + j] = e[k][2 * j + 1];
+        const T* plane = x + (n * g.c + c) * g.h * g.w;
+        for (int a = 0; a < 4; ++a) {
+          const int64_t y = 2 * ty - g.pad + a;
+          T* row = rows + a * padded_w;
+          if (y < 0 || y >= g.h) {
+            std::fill(row + lo, row + hi, T(0));
+          } else {
+            std::memcpy(row + lo, plane + y * g.w, (hi - lo) * sizeof(T));
           }
+        }
+        const T *p0 = rows, *p1 = rows + padded_w, *p2 = rows + 2 * padded_w, *p3 = rows + 3 * padded_w;
+        T *e0 = even, *e1 = even + 2 * half, *e2 = even + 4 * half, *e3 = even + 6 * half;  // [even | odd]
+        for (int parity = 0; parity < 2; ++parity) {
+          const int64_t o = parity * half;
+#pragma omp simd
+          for (int64_t j = 0; j < half; ++j) {
+            const int64_t col = 2 * j + parity;
+            e0[o + j] = p0[col] - p2[col];
+            e1[o + j] = p1[col] + p2[col];
+            e2[o + j] = p2[col] - p1[col];
+            e3[o + j] = p1[col] - p3[col];
+          }
+        }
         T* out = v + c * count + (r - r0) * tl.tiles_w;
         for (int k = 0; k < 4; ++k) {
-          const T* E = even + k * half;
-          const T* O = odd + k * half;
+          const T* E = even + 2 * k * half;
+          const T* O = E + half;
           T* o0 = out + (k * 4 + 0) * stride_xi;
           T* o1 = out + (k * 4 + 1) * stride_xi;
           T* o2 = out + (k * 4 + 2) * stride_xi;
@@ -135,40 +127,52 @@ void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, 
 // Q[ξ][co][(R - r0) * tiles_w + tx] = A dy Aᵀ for the 2x2 tiles of gy [N, Co, Ho, Wo].
 template <class T>
 void transform_grad_tiles(const T* gy, const ConvGeometry& g, const Tiling& tl, int64_t r0, int64_t r1, T* q) {
-  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.co * count;
+  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.co * count, w2 = 2 * tl.tiles_w;
   parallel_for(g.co, 1, [&](int64_t c_begin, int64_t c_end) {
-    std::vector<T> scratch(4 * tl.tiles_w);
-    T* ev[2] = {scratch.data(), scratch.data() + tl.tiles_w};  // even columns of the 2 rows
-    T* od[2] = {scratch.data() + 2 * tl.tiles_w, scratch.data() + 3 * tl.tiles_w};
+    std::vector<T> scratch(2 * w2 + 8 * tl.tiles_w, T(0));
+    T* rows = scratch.data();  // the tile row's 2 gradient rows, zero-padded to 2 tiles_w
+    T* comb = rows + 2 * w2;   // rows of A dy: 4 x (even, odd)
     for (int64_t co = c_begin; co < c_end; ++co)
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
         const T* plane = gy + (n * g.co + co) * g.ho * g.wo;
         for (int a = 0; a < 2; ++a) {
           const int64_t y = 2 * ty + a;
-          const T* row = y < g.ho ? plane + y * g.wo : nullptr;
-          for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
-            ev[a][tx] = row ? row[2 * tx] : T(0);
-            od[a][tx] = (row && 2 * tx + 1 < g.wo) ? row[2 * tx + 1] : T(0);
+          if (y < g.ho) {
+            std::memcpy(rows + a * w2, plane + y * g.wo, g.wo * sizeof(T));
+          } else {
+            std::fill(rows + a * w2, rows + a * w2 + g.wo, T(0));
+          }
+        }
+        const T* d0 = rows;
+        const T* d1 = rows + w2;
+        T* c0 = comb;  // (dy0, dy0 + dy1, dy0 - dy1, -dy1), even then odd columns
+        const int64_t tw = tl.tiles_w;
+        for (int parity = 0; parity < 2; ++parity) {
+          const int64_t o = parity * tw;
+#pragma omp simd
+          for (int64_t tx = 0; tx < tw; ++tx) {
+            const T a = d0[2 * tx + parity], b = d1[2 * tx + parity];
+            c0[0 * 2 * tw + o + tx] = a;
+            c0[1 * 2 * tw + o + tx] = a + b;
+            c0[2 * 2 * tw + o + tx] = a - b;
+            c0[3 * 2 * tw + o + tx] = -b;
           }
         }
         T* out = q + co * count + (r - r0) * tl.tiles_w;
-        // Rows of A dy: (dy0, dy0 + dy1, dy0 - dy1, -dy1); columns likewise.
         for (int k = 0; k < 4; ++k) {
+          const T* E = comb + k * 2 * tw;
+          const T* O = E + tw;
           T* o0 = out + (k * 4 + 0) * stride_xi;
           T* o1 = out + (k * 4 + 1) * stride_xi;
           T* o2 = out + (k * 4 + 2) * stride_xi;
           T* o3 = out + (k * 4 + 3) * stride_xi;
-          const T sa = k == 3 ? T(0) : T(1);                      // weight of row 0
-          const T sb = k == 0 ? T(0) : (k == 1 ? T(1) : T(-1));  // weight of row 1
 #pragma omp simd
-          for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
-            const T e0 = sa * ev[0][tx] + sb * ev[1][tx];
-            const T e1 = sa * od[0][tx] + sb * od[1][tx];
-            o0[tx] = e0;
-            o1[tx] = e0 + e1;
-            o2[tx] = e0 - e1;
-            o3[tx] = -e1;
+          for (int64_t tx = 0; tx < tw; ++tx) {
+            o0[tx] = E[tx];
+            o1[tx] = E[tx] + O[tx];
+            o2[tx] = E[tx] - O[tx];
+            o3[tx] = -O[tx];
           }
         }
       }
