@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/functors.h"
+#include "engine/optim_math.h"
 #include "engine/tensor.h"
 
 namespace mmp {
@@ -100,6 +101,12 @@ class Backend {
                                   const ConvGeometry& g) = 0;
   virtual void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x,
                                    const ConvGeometry& g) = 0;
+
+  // ---- optimizer updates, in place on contiguous tensors of one shape ----
+  virtual void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                        const SgdParams& p) = 0;
+  virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                         const AdamParams& p) = 0;
 
   // ---- random numbers: Philox4x32-10 keyed by seed, counter from offset ----
   virtual void fill_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) = 0;

@@ -65,6 +65,10 @@ AVClassifierConfig infer_config(const NamedTensors& state, const std::string& so
   return c;
 }
 
+std::pair<Tensor, Tensor> AVClassifier::modality_logits(const Tensor& audio_feature, const Tensor& visual_feature) const {
+  return head_->modality_logits(audio_feature, visual_feature);
+}
+
 NamedTensors AVClassifier::prefixed(const std::string& prefix, NamedTensors params) {
   for (auto& [name, t] : params) name = prefix + name;
   return params;

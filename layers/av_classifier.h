@@ -34,6 +34,10 @@ class AVClassifier : public Module {
   // audio [B, Ca, F, T], visual [B, T, Cv, H, W]
   AVOutputs forward(const Tensor& audio, const Tensor& visual);
   const AVClassifierConfig& config() const { return config_; }
+  // Each modality's contribution to the fused logits, for modality-balancing methods
+  // (OGM-GE): for concat, a·W[:, :d]ᵀ + b/2 and v·W[:, d:]ᵀ + b/2; for sum, fc_x(a), fc_y(v).
+  // Other fusions mix the modalities inside the head and have none; they throw.
+  std::pair<Tensor, Tensor> modality_logits(const Tensor& audio_feature, const Tensor& visual_feature) const;
 
   // The parameters of each part, for per-part gradient treatment.
   NamedTensors audio_encoder_parameters() const { return prefixed("audio_net.", audio_net_.named_parameters()); }

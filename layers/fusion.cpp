@@ -16,6 +16,11 @@ class ConcatFusion : public Fusion {
     register_parameter("bias", &bias);
   }
   Tensor forward(const Tensor& a, const Tensor& v) override { return linear(cat({a, v}, 1), weight, bias); }
+  std::pair<Tensor, Tensor> modality_logits(const Tensor& a, const Tensor& v) const override {
+    const int64_t d = a.shape()[1];
+    const Tensor half_bias = mul_scalar(bias, 0.5);
+    return {linear(a, slice(weight, 1, 0, d), half_bias), linear(v, slice(weight, 1, d, 2 * d), half_bias)};
+  }
   Tensor weight, bias;
 };
 
@@ -27,6 +32,9 @@ class SumFusion : public Fusion {
     register_module("fc_y", &fc_y_);
   }
   Tensor forward(const Tensor& a, const Tensor& v) override { return add(fc_x_.forward(a), fc_y_.forward(v)); }
+  std::pair<Tensor, Tensor> modality_logits(const Tensor& a, const Tensor& v) const override {
+    return {fc_x_.forward(a), fc_y_.forward(v)};
+  }
 
  private:
   Linear fc_x_, fc_y_;
@@ -68,6 +76,10 @@ class GatedFusion : public Fusion {
 };
 
 }  // namespace
+
+std::pair<Tensor, Tensor> Fusion::modality_logits(const Tensor&, const Tensor&) const {
+  MMP_THROW("this fusion mixes the modalities inside the head: no per-modality logits (use concat or sum)");
+}
 
 FusionKind parse_fusion(const std::string& name) {
   if (name == "concat") return FusionKind::Concat;

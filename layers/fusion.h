@@ -18,6 +18,8 @@ class Fusion : public Module {
  public:
   // a, v: [B, dim] features of the first (audio) and second (visual) modality.
   virtual Tensor forward(const Tensor& a, const Tensor& v) = 0;
+  // The logits each modality alone contributes, where the fusion is additive in them.
+  virtual std::pair<Tensor, Tensor> modality_logits(const Tensor& a, const Tensor& v) const;
 };
 
 std::unique_ptr<Fusion> make_fusion(FusionKind kind, int64_t dim, int64_t classes, Generator& gen);

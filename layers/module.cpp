@@ -107,6 +107,18 @@ void Module::to(Device device) {
   });
 }
 
+void Module::to(DType dtype) {
+  visit("", [dtype](const std::string&, const Module& m) {
+    for (const auto& [name, slot] : m.parameters_) {
+      if (slot->dtype() == dtype) continue;
+      *slot = slot->detach().to(dtype);
+      slot->set_requires_grad(true);
+    }
+    for (const auto& [name, slot] : m.buffers_)
+      if (is_floating(slot->dtype()) && slot->dtype() != dtype) *slot = slot->detach().to(dtype);
+  });
+}
+
 Device Module::device() const {
   const NamedTensors params = named_parameters();
   return params.empty() ? Device::cpu() : params.front().second.device();

@@ -36,6 +36,8 @@ class Module {
   bool is_training() const { return training_; }
   // Moves every parameter and buffer; parameters stay leaves that require grad.
   void to(Device device);
+  // Converts every parameter and floating buffer (f64 models check gradients exactly).
+  void to(DType dtype);
   Device device() const;
   void zero_grad();
 

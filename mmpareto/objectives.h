@@ -5,20 +5,10 @@
 #include <array>
 #include <string>
 
+#include "data/batch.h"
 #include "layers/av_classifier.h"
 
 namespace mmp {
-
-struct Batch {
-  Tensor audio;   // [B, 1, F, T] f32
-  Tensor visual;  // [B, T, 3, H, W] f32
-  Tensor label;   // [B] i64
-  int64_t size() const { return label.numel(); }
-  Batch to(Device device) const;
-};
-
-// Reads a batch file (tensors `audio`, `visual`, `label`) and checks its shapes.
-Batch load_batch(const std::string& path);
 
 enum Objective { kMultimodal = 0, kAudio = 1, kVisual = 2 };
 inline constexpr int kObjectives = 3;

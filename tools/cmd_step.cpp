@@ -1,9 +1,11 @@
 // `mmp step`: one training step on one batch, with everything it computed written
-// out for inspection or comparison with PyTorch.
+// out for inspection or comparison with PyTorch. Without --method it stops after the
+// per-objective gradients; with one it integrates them and updates the weights.
 #include <cstdio>
+#include <filesystem>
 
 #include "engine/safetensors.h"
-#include "mmpareto/objectives.h"
+#include "mmpareto/train_step.h"
 #include "tools/commands.h"
 
 namespace mmp::cli {
@@ -14,19 +16,36 @@ struct StepOptions {
   int64_t classes = 0;  // 0: read from the weights
   std::string fusion;   // empty: read from the weights
   std::string device = "cpu";
+  std::string method;   // empty: gradients only
+  std::string state;    // optimizer state file, read if present and written back
+  OptimizerOptions optimizer;
+  IntegratorOptions integrator;
+  std::string rescale = "tensor";
+  int epoch = 0;
+  uint64_t seed = 0;
 };
 
-void run_step(const StepOptions& o) {
+void add_objective_outputs(const ObjectiveGradients& r, const AVClassifier& model, NamedTensors& out) {
+  out.insert(out.end(), {{"out", r.outputs.out}, {"out_audio", r.outputs.out_audio}, {"out_visual", r.outputs.out_visual}});
+  for (int k = 0; k < kObjectives; ++k) out.emplace_back(std::string("loss_") + kObjectiveNames[k], r.losses[k]);
+  for (int k = 0; k < kObjectives; ++k)
+    for (size_t j = 0; j < r.parameters.size(); ++j)
+      if (r.grads[k][j].defined())
+        out.emplace_back(std::string("grad/") + kObjectiveNames[k] + "/" + r.parameters[j].first, r.grads[k][j]);
+  for (const auto& [name, buffer] : model.named_buffers()) out.emplace_back("buffers/" + name, buffer);
+}
+
+void run_step(StepOptions o) {
   const SafetensorsFile weights = load_safetensors(o.weights);
   AVClassifierConfig config = infer_config(weights.tensors, o.weights);
-  if (o.classes > 0) {
+  if (o.classes > 0)
     MMP_CHECK(o.classes == config.classes, "--classes ", o.classes, " but ", o.weights, " has heads for ",
               config.classes, " classes");
-  }
-  if (!o.fusion.empty()) {
+  if (!o.fusion.empty())
     MMP_CHECK(parse_fusion(o.fusion) == config.fusion, "--fusion ", o.fusion, " but ", o.weights, " holds a ",
               fusion_name(config.fusion), " head");
-  }
+  MMP_CHECK(o.rescale == "tensor" || o.rescale == "encoder", "--rescale must be tensor or encoder, got '", o.rescale, "'");
+  o.integrator.rescale_per_tensor = o.rescale == "tensor";
   const Device device = parse_device(o.device);
   Generator gen(0);
   AVClassifier model(config, gen);
@@ -35,30 +54,61 @@ void run_step(const StepOptions& o) {
   model.train();
   const Batch batch = load_batch(o.batch).to(device);
 
-  const ObjectiveGradients r = compute_objective_gradients(model, batch);
-  NamedTensors out{{"out", r.outputs.out}, {"out_audio", r.outputs.out_audio}, {"out_visual", r.outputs.out_visual}};
-  for (int k = 0; k < kObjectives; ++k) out.emplace_back(std::string("loss_") + kObjectiveNames[k], r.losses[k]);
-  for (int k = 0; k < kObjectives; ++k)
-    for (size_t j = 0; j < r.parameters.size(); ++j)
-      if (r.grads[k][j].defined())
-        out.emplace_back(std::string("grad/") + kObjectiveNames[k] + "/" + r.parameters[j].first, r.grads[k][j]);
-  for (const auto& [name, buffer] : model.named_buffers()) out.emplace_back("buffers/" + name, buffer);
-  save_safetensors(o.out, out, {{"weights", o.weights}, {"batch", o.batch}, {"device", device.str()}});
-  std::printf("loss_mm %.6f  loss_audio %.6f  loss_visual %.6f  -> %s (%zu tensors)\n", r.losses[0].item(),
-              r.losses[1].item(), r.losses[2].item(), o.out.c_str(), out.size());
+  NamedTensors out;
+  std::string summary;
+  if (o.method.empty()) {
+    const ObjectiveGradients r = compute_objective_gradients(model, batch);
+    add_objective_outputs(r, model, out);
+    summary = str("loss_mm ", r.losses[0].item(), "  loss_audio ", r.losses[1].item(), "  loss_visual ",
+                  r.losses[2].item());
+  } else {
+    TrainStep step(model, make_integrator(o.method, o.integrator), make_optimizer(model.named_parameters(), o.optimizer),
+                   o.seed);
+    if (!o.state.empty() && std::filesystem::exists(o.state))
+      step.optimizer().load_state(load_safetensors(o.state).tensors, o.state);
+    const StepReport report = step.run(batch, o.epoch, o.optimizer.lr);
+    add_objective_outputs(report.objectives, model, out);
+    for (const auto& [name, p] : model.named_parameters()) out.emplace_back("final_grad/" + name, p.grad());
+    for (const auto& [name, p] : model.named_parameters()) out.emplace_back("param/" + name, p);
+    for (const auto& [name, value] : step_statistics(report))
+      out.emplace_back("stats/" + name, scalar_tensor(value, DType::F64));
+    if (!o.state.empty()) save_safetensors(o.state, step.optimizer().state(), {{"optimizer", o.optimizer.kind}});
+    summary = str(o.method, ": loss_mm ", report.losses[0], "  loss_audio ", report.losses[1], "  loss_visual ",
+                  report.losses[2]);
+    for (const GroupReport& g : report.groups)
+      if (g.objectives.size() == 2) summary += str("  cos_", g.group, " ", g.cosine(0, 1));
+  }
+  save_safetensors(o.out, out, {{"weights", o.weights}, {"batch", o.batch}, {"device", device.str()}, {"method", o.method}});
+  std::printf("%s -> %s (%zu tensors)\n", summary.c_str(), o.out.c_str(), out.size());
 }
 
 }  // namespace
 
 void add_step_command(CLI::App& app) {
   static StepOptions o;
-  CLI::App* step = app.add_subcommand("step", "One training-mode forward and the gradient of each loss, written to a file");
+  CLI::App* step = app.add_subcommand("step", "One training step on one batch, everything it computed written to a file");
   step->add_option("--weights", o.weights, "model weights (.safetensors, PyTorch state_dict names)")->required();
   step->add_option("--batch", o.batch, "batch (.safetensors with audio, visual, label)")->required();
   step->add_option("--out", o.out, "output .safetensors")->required();
   step->add_option("--classes", o.classes, "number of classes (checked against the weights)");
   step->add_option("--fusion", o.fusion, "concat, sum, film or gated (checked against the weights)");
   step->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+  step->add_option("--method", o.method,
+                   "integrate and update: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad or ogm-ge "
+                   "(without it: forward and per-objective gradients only)");
+  step->add_option("--optimizer", o.optimizer.kind, "sgd, adam or adamw")->capture_default_str();
+  step->add_option("--lr", o.optimizer.lr, "learning rate")->capture_default_str();
+  step->add_option("--momentum", o.optimizer.momentum, "SGD momentum")->capture_default_str();
+  step->add_option("--weight-decay", o.optimizer.weight_decay, "weight decay")->capture_default_str();
+  step->add_flag("--nesterov", o.optimizer.nesterov, "Nesterov momentum");
+  step->add_option("--gamma", o.integrator.gamma, "mmpareto: magnitude factor")->capture_default_str();
+  step->add_option("--rescale", o.rescale, "mmpareto: tensor (official code) or encoder (paper)")->capture_default_str();
+  step->add_option("--cagrad-c", o.integrator.cagrad_c, "cagrad: c")->capture_default_str();
+  step->add_option("--ogm-alpha", o.integrator.ogm_alpha, "ogm-ge: alpha")->capture_default_str();
+  step->add_flag("!--no-ogm-noise", o.integrator.ogm_noise, "ogm-ge: without the Gaussian enhancement");
+  step->add_option("--epoch", o.epoch, "the epoch the step belongs to (ogm-ge's window)")->capture_default_str();
+  step->add_option("--seed", o.seed, "seed of the randomised methods (pcgrad, ogm-ge)")->capture_default_str();
+  step->add_option("--state", o.state, "optimizer state (.safetensors): read if it exists, written after the step");
   step->callback([] { run_step(o); });
 }
 

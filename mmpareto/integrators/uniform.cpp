@@ -1,0 +1,40 @@
+// The two baselines without surgery: the multimodal loss alone, and the plain sum.
+#include "mmpareto/integrators/integrators.h"
+
+namespace mmp::integrators {
+namespace {
+
+// Only the multimodal objective reaches the encoders (the official one_joint_loss.py);
+// the unimodal heads still learn from their own losses, as probes of the features.
+class OneJoint : public Integrator {
+ public:
+  std::string name() const override { return "one-joint"; }
+  GroupReport integrate(const GroupGradients& group, const Tensor& out, StepContext&) override {
+    GroupReport r = start_report(group);
+    r.weights.assign(group.gradients.size(), 0.0);
+    r.weights[0] = 1.0;
+    out.copy_(group.gradients[0]);
+    r.norm_final = r.norm(0);
+    return r;
+  }
+};
+
+// Σ_k g_k: the gradient of the summed loss (the official uniform_baseline.py).
+class Uniform : public Integrator {
+ public:
+  std::string name() const override { return "uniform"; }
+  GroupReport integrate(const GroupGradients& group, const Tensor& out, StepContext&) override {
+    GroupReport r = start_report(group);
+    r.weights.assign(group.gradients.size(), 1.0);
+    write_combination(group.gradients, r.weights, out);
+    r.norm_final = r.norm_sum;
+    return r;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Integrator> one_joint() { return std::make_unique<OneJoint>(); }
+std::unique_ptr<Integrator> uniform() { return std::make_unique<Uniform>(); }
+
+}  // namespace mmp::integrators

@@ -1,0 +1,53 @@
+#pragma once
+// One training step with gradient integration: forward, per-objective gradients into
+// the gradient buffers, the integrator on each encoder, the summed gradient on the
+// heads, the optimizer update.
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "engine/optimizer.h"
+#include "mmpareto/gradient_buffers.h"
+#include "mmpareto/integrator.h"
+#include "mmpareto/objectives.h"
+
+namespace mmp {
+
+struct StepReport {
+  std::array<double, kObjectives> losses{};
+  std::vector<GroupReport> groups;  // one per encoder
+  ObjectiveGradients objectives;    // the forward's outputs and each objective's raw gradients
+};
+
+// The report's numbers as named scalars: stats/cos_<group>, stats/weight_<objective>_<group>,
+// stats/norm_<objective>_<group>, stats/norm_sum_<group>, stats/norm_final_<group>,
+// stats/scale_<group>, stats/conflict_<group>.
+std::vector<std::pair<std::string, double>> step_statistics(const StepReport& report);
+
+class TrainStep {
+ public:
+  TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator, std::unique_ptr<Optimizer> optimizer,
+            uint64_t seed);
+
+  // Throws (and leaves the model untouched) when a loss is not finite.
+  StepReport run(const Batch& batch, int epoch, double lr);
+
+  const GradientBuffers& buffers() const { return buffers_; }
+  Integrator& integrator() { return *integrator_; }
+  Optimizer& optimizer() { return *optimizer_; }
+  int64_t steps() const { return steps_; }
+
+ private:
+  AVClassifier& model_;
+  std::unique_ptr<Integrator> integrator_;
+  std::unique_ptr<Optimizer> optimizer_;
+  GradientBuffers buffers_;
+  std::vector<std::vector<size_t>> param_index_;  // group -> positions in model.named_parameters()
+  Generator rng_;
+  int64_t steps_ = 0;
+};
+
+// The encoder groups and the heads of an AVClassifier, in this order.
+std::vector<ParameterGroup> av_parameter_groups(const AVClassifier& model);
+
+}  // namespace mmp

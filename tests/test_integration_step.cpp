@@ -1,0 +1,111 @@
+// Every integration method, a whole training step and then a second one from the
+// optimizer state, against PyTorch: tests/fixtures/step_methods.safetensors, written
+// by tools/reference/step_fixture.py (the official MMPareto step transcribed). Both
+// sides compute in f64 from the same f32 values; the reference's results are stored
+// in f32, which bounds the agreement at about 1e-7.
+#include <catch2/catch.hpp>
+
+#include "mmpareto/train_step.h"
+#include "tests/support/compare.h"
+#include "tests/support/fixtures.h"
+
+using namespace mmp;
+using namespace mmp::testing;
+
+namespace {
+
+constexpr double kTolerance = 1e-5;
+
+struct Case {
+  const char* fixture_name;
+  const char* method;
+  bool per_tensor = true;
+};
+
+NamedTensors with_prefix(const SafetensorsFile& f, const std::string& prefix) {
+  NamedTensors out;
+  for (const auto& [name, t] : f.tensors)
+    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
+
+double stat(const std::vector<std::pair<std::string, double>>& stats, const std::string& name) {
+  for (const auto& [n, v] : stats)
+    if (n == name) return v;
+  FAIL("no statistic " << name);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("each integration method's step equals PyTorch's, twice", "[unit][mmpareto]") {
+  const SafetensorsFile fx = load_fixture("step_methods.safetensors");
+  for (const Case c : {Case{"one-joint", "one-joint"}, Case{"uniform", "uniform"}, Case{"mmpareto", "mmpareto"},
+                       Case{"mmpareto-encoder", "mmpareto", false}, Case{"mgda", "mgda"}, Case{"pcgrad", "pcgrad"},
+                       Case{"cagrad", "cagrad"}, Case{"ogm", "ogm-ge"}}) {
+    DYNAMIC_SECTION(c.fixture_name) {
+      const NamedTensors weights = with_prefix(fx, "weights/");
+      Generator gen(0);
+      AVClassifier model(infer_config(weights, "fixture"), gen);
+      model.load_state_dict(weights, "fixture");
+      model.to(DType::F64);  // as the reference: f64 from f32-representable starting values
+      model.train();
+      IntegratorOptions io;
+      io.rescale_per_tensor = c.per_tensor;
+      io.ogm_noise = false;  // the reference leaves out OGM-GE's random term
+      OptimizerOptions oo;
+      oo.lr = std::stod(fx.metadata.at("lr"));
+      oo.momentum = std::stod(fx.metadata.at("momentum"));
+      oo.weight_decay = std::stod(fx.metadata.at("weight_decay"));
+      TrainStep step(model, make_integrator(c.method, io), make_optimizer(model.named_parameters(), oo), 0);
+      const std::string p1 = std::string(c.fixture_name) + "/", p2 = p1 + "step2/";
+
+      const Batch first{fx.find("audio")->to(DType::F64), fx.find("visual")->to(DType::F64), *fx.find("label")};
+      const NamedTensors before = [&] {
+        NamedTensors copy;
+        for (const auto& [n, t] : model.named_parameters()) copy.emplace_back(n, t.clone());
+        return copy;
+      }();
+      const StepReport r1 = step.run(first, 0, oo.lr);
+      for (int k = 0; k < kObjectives; ++k)
+        CHECK(r1.losses[k] == Approx(fx.find(p1 + "loss_" + kObjectiveNames[k])->item()).epsilon(1e-5));
+      const auto params = model.named_parameters();
+      for (size_t j = 0; j < params.size(); ++j) {
+        const auto& [name, p] = params[j];
+        INFO(name);
+        CHECK(relative_error(p.grad(), *fx.find(p1 + "final_grad/" + name)) < kTolerance);
+        // The update, not the weights, is what the step computes: compare it.
+        CHECK(relative_error(sub(p, before[j].second), *fx.find(p1 + "update/" + name)) < kTolerance);
+      }
+      for (const auto& [name, b] : model.named_buffers()) CHECK(relative_error(b, *fx.find("buffers/" + name)) < kTolerance);
+      const auto s1 = step_statistics(r1);
+      for (const char* key : {"cos_audio", "cos_visual", "weight_mm_audio", "weight_audio_audio", "weight_mm_visual",
+                              "weight_visual_visual", "norm_mm_audio", "norm_sum_visual", "norm_final_audio",
+                              "norm_final_visual"}) {
+        INFO(key);
+        CHECK(stat(s1, key) == Approx(fx.find(p1 + "stats/" + key)->item()).epsilon(kTolerance).margin(1e-7));
+      }
+
+      // Step 2: conflicting gradients, and momentum from step 1.
+      const Batch second{fx.find("audio2")->to(DType::F64), fx.find("visual2")->to(DType::F64), *fx.find("label2")};
+      NamedTensors after_first;
+      for (const auto& [n, t] : model.named_parameters()) after_first.emplace_back(n, t.clone());
+      const StepReport r2 = step.run(second, 0, oo.lr);
+      const auto s2 = step_statistics(r2);
+      // The fixture's second batch makes an encoder's gradients conflict for every method,
+      // so the surgery branches run.
+      CHECK(stat(s2, "conflict_audio") + stat(s2, "conflict_visual") >= 1.0);
+      CHECK(std::min(stat(s2, "cos_audio"), stat(s2, "cos_visual")) < 0);
+      for (const char* key : {"cos_audio", "cos_visual", "weight_mm_audio", "weight_audio_audio", "weight_mm_visual",
+                              "weight_visual_visual", "norm_final_audio", "norm_final_visual"}) {
+        INFO("step 2 " << key);
+        CHECK(stat(s2, key) == Approx(fx.find(p2 + "stats/" + key)->item()).epsilon(kTolerance).margin(1e-7));
+      }
+      for (size_t j = 0; j < params.size(); ++j) {
+        const auto& [name, p] = params[j];
+        INFO("step 2 " << name);
+        CHECK(relative_error(sub(p, after_first[j].second), *fx.find(p2 + "update/" + name)) < kTolerance);
+      }
+    }
+  }
+}
