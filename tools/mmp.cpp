@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mmp: train multimodal models with MMPareto gradient integration"};
   app.set_version_flag("--version", std::string("mmp ") + MMP_VERSION);
   app.require_subcommand(0, 1);
+  mmp::cli::add_train_command(app);
   mmp::cli::add_step_command(app);
   mmp::cli::add_bench_command(app);
   try {

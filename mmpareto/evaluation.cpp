@@ -1,0 +1,71 @@
+#include "mmpareto/evaluation.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "engine/autograd.h"
+
+namespace mmp {
+
+HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vector<int64_t>& predictions,
+                             int64_t classes) {
+  MMP_CHECK(labels.size() == predictions.size(), "scores: ", labels.size(), " labels, ", predictions.size(),
+            " predictions");
+  HeadScores s;
+  if (labels.empty()) return s;
+  std::vector<int64_t> tp(classes, 0), fp(classes, 0), fn(classes, 0);
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] == predictions[i]) {
+      ++correct;
+      ++tp[labels[i]];
+    } else {
+      ++fn[labels[i]];
+      ++fp[predictions[i]];
+    }
+  }
+  s.accuracy = static_cast<double>(correct) / static_cast<double>(labels.size());
+  double f1_total = 0;
+  int64_t present = 0;
+  for (int64_t c = 0; c < classes; ++c) {
+    if (tp[c] + fp[c] + fn[c] == 0) continue;  // neither a label nor a prediction
+    ++present;
+    f1_total += 2.0 * tp[c] / static_cast<double>(2 * tp[c] + fp[c] + fn[c]);
+  }
+  s.macro_f1 = present ? f1_total / static_cast<double>(present) : 0.0;
+  return s;
+}
+
+Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device) {
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  std::vector<int64_t> labels, pred_mm, pred_a, pred_v;
+  double loss_total = 0;
+  for (int64_t start = 0; start < data.size(); start += batch_size) {
+    std::vector<int64_t> indices(std::min(batch_size, data.size() - start));
+    std::iota(indices.begin(), indices.end(), start);
+    const Batch batch = make_batch(data, indices, 0).to(device);
+    const AVOutputs out = model.forward(batch.audio, batch.visual);
+    loss_total += cross_entropy(out.out, batch.label).item() * static_cast<double>(indices.size());
+    auto append = [](std::vector<int64_t>& dst, const Tensor& logits) {
+      const auto p = argmax(logits, 1).to_vector<int64_t>();
+      dst.insert(dst.end(), p.begin(), p.end());
+    };
+    append(pred_mm, out.out);
+    append(pred_a, out.out_audio);
+    append(pred_v, out.out_visual);
+    const auto y = batch.label.to_vector<int64_t>();
+    labels.insert(labels.end(), y.begin(), y.end());
+  }
+  model.train(was_training);
+  Evaluation e;
+  e.samples = static_cast<int64_t>(labels.size());
+  e.multimodal = score_predictions(labels, pred_mm, data.classes());
+  e.audio = score_predictions(labels, pred_a, data.classes());
+  e.visual = score_predictions(labels, pred_v, data.classes());
+  e.loss_mm = e.samples ? loss_total / static_cast<double>(e.samples) : 0.0;
+  return e;
+}
+
+}  // namespace mmp

@@ -1,0 +1,30 @@
+#pragma once
+// Evaluation of the three heads: accuracy and macro-F1 (as sklearn's f1_score with
+// average="macro" over the classes that occur in the labels or the predictions).
+#include <cstdint>
+#include <vector>
+
+#include "data/dataset.h"
+#include "layers/av_classifier.h"
+
+namespace mmp {
+
+struct HeadScores {
+  double accuracy = 0;
+  double macro_f1 = 0;
+};
+
+HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vector<int64_t>& predictions,
+                             int64_t classes);
+
+struct Evaluation {
+  HeadScores multimodal, audio, visual;
+  double loss_mm = 0;  // mean cross-entropy of the multimodal head
+  int64_t samples = 0;
+};
+
+// Runs the model in eval mode without gradients over the whole dataset, then restores
+// its training mode.
+Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device);
+
+}  // namespace mmp

@@ -1,0 +1,186 @@
+#include "mmpareto/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "mmpareto/train_step.h"
+
+namespace mmp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string clock_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+// Appends one JSON object per line; flushed each line so a crash keeps what was logged.
+class MetricsLog {
+ public:
+  explicit MetricsLog(const std::string& path) {
+    if (path.empty()) return;
+    out_.open(path, std::ios::trunc);
+    MMP_CHECK(out_.good(), path, ": cannot write the metrics log");
+  }
+  void write(const json& line) {
+    if (out_.is_open()) out_ << line.dump() << "\n" << std::flush;
+  }
+
+ private:
+  std::ofstream out_;
+};
+
+// The one-line display: rewritten in place on a terminal, printed once per epoch otherwise.
+class Progress {
+ public:
+  Progress(std::string label, bool enabled) : label_(std::move(label)), enabled_(enabled), tty_(isatty(2)) {}
+  void update(int epoch, int epochs, int64_t step, int64_t steps_per_epoch, double samples_per_s, double eta,
+              double loss) {
+    if (!enabled_ || !tty_) return;
+    const double done = static_cast<double>(step) / static_cast<double>(steps_per_epoch);
+    const int filled = static_cast<int>(done * 20);
+    std::fprintf(stderr, "\r%-10s epoch %d/%d |%s%s| %3.0f%% %7.1f samples/s  ETA %s  loss %.4f ", label_.c_str(),
+                 epoch + 1, epochs, std::string(filled, '#').c_str(), std::string(20 - filled, ' ').c_str(),
+                 100 * done, samples_per_s, clock_text(eta).c_str(), loss);
+    std::fflush(stderr);
+  }
+  void epoch_done(const EpochSummary& e, int epochs) {
+    if (!enabled_) return;
+    std::fprintf(stderr, "%s%-10s epoch %d/%d  loss %.4f  acc mm %.3f audio %.3f visual %.3f  conflict a %.2f v %.2f  %.1f samples/s\n",
+                 tty_ ? "\r" : "", label_.c_str(), e.epoch + 1, epochs, e.loss_mm, e.test.multimodal.accuracy,
+                 e.test.audio.accuracy, e.test.visual.accuracy, e.conflict_audio, e.conflict_visual,
+                 e.samples_per_second);
+  }
+
+ private:
+  std::string label_;
+  bool enabled_, tty_;
+};
+
+json evaluation_json(const Evaluation& e) {
+  return {{"acc_mm", e.multimodal.accuracy}, {"f1_mm", e.multimodal.macro_f1}, {"acc_audio", e.audio.accuracy},
+          {"f1_audio", e.audio.macro_f1},    {"acc_visual", e.visual.accuracy}, {"f1_visual", e.visual.macro_f1},
+          {"test_loss_mm", e.loss_mm}};
+}
+
+void save_checkpoint(const std::string& path, const AVClassifier& model, const EpochSummary& e, const std::string& method) {
+  save_safetensors(path, model.state_dict(),
+                   {{"epoch", std::to_string(e.epoch)},
+                    {"method", method},
+                    {"acc_mm", std::to_string(e.test.multimodal.accuracy)},
+                    {"fusion", fusion_name(model.config().fusion)}});
+}
+
+}  // namespace
+
+TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset& test_data, const TrainOptions& o) {
+  MMP_CHECK(o.epochs >= 1, "train: epochs must be at least 1, got ", o.epochs);
+  MMP_CHECK(o.batch_size >= 2, "train: batch size must be at least 2 (batch norm), got ", o.batch_size);
+  MMP_CHECK(train_data.size() >= o.batch_size, "train: ", train_data.size(), " training samples, fewer than a batch of ",
+            o.batch_size);
+  MMP_CHECK(train_data.classes() == model.config().classes, "train: the data has ", train_data.classes(),
+            " classes, the model ", model.config().classes);
+  std::string dir;
+  if (!o.out_dir.empty()) {
+    dir = o.out_dir + "/" + o.method;
+    std::filesystem::create_directories(dir);
+  }
+  MetricsLog log(dir.empty() ? "" : dir + "/metrics.jsonl");
+  Progress progress(o.method, o.progress);
+
+  model.to(o.device);
+  model.train();
+  TrainStep step(model, make_integrator(o.method, o.integrator), make_optimizer(model.named_parameters(), o.optimizer),
+                 o.seed + 1);
+  Generator shuffle_rng(o.seed + 2);
+  const int64_t steps_per_epoch = train_data.size() / o.batch_size;  // the last partial batch is dropped
+  TrainResult result;
+  result.method = o.method;
+  const auto start = Clock::now();
+  double step_seconds = 0;
+
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    const double lr = scheduled_lr(o.optimizer.lr, o.schedule, epoch);
+    // A fresh permutation per epoch from the seed: sort indices by random keys.
+    const std::vector<double> keys = rand({train_data.size()}, shuffle_rng, DType::F64).to_vector<double>();
+    std::vector<int64_t> order(train_data.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+
+    EpochSummary e;
+    e.epoch = epoch;
+    e.lr = lr;
+    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+      const std::vector<int64_t> indices(order.begin() + s * o.batch_size, order.begin() + (s + 1) * o.batch_size);
+      const Batch batch = make_batch(train_data, indices, epoch).to(o.device);
+      const auto t0 = Clock::now();
+      const StepReport report = step.run(batch, epoch, lr);
+      const double dt = seconds_since(t0);
+      step_seconds += dt;
+      e.loss_mm += report.losses[kMultimodal] / steps_per_epoch;
+      e.loss_audio += report.losses[kAudio] / steps_per_epoch;
+      e.loss_visual += report.losses[kVisual] / steps_per_epoch;
+      for (const GroupReport& g : report.groups) {
+        const double cos = g.objectives.size() == 2 ? g.cosine(0, 1) : 0.0;
+        (g.group == "audio" ? e.conflict_audio : e.conflict_visual) += (g.conflict ? 1.0 : 0.0) / steps_per_epoch;
+        (g.group == "audio" ? e.cos_audio : e.cos_visual) += cos / steps_per_epoch;
+      }
+      json line{{"kind", "step"},
+                {"epoch", epoch},
+                {"step", step.steps()},
+                {"lr", lr},
+                {"loss_mm", report.losses[kMultimodal]},
+                {"loss_audio", report.losses[kAudio]},
+                {"loss_visual", report.losses[kVisual]},
+                {"samples_per_s", static_cast<double>(o.batch_size) / dt}};
+      for (const auto& [name, value] : step_statistics(report)) line[name] = value;
+      log.write(line);
+      const double elapsed = seconds_since(start);
+      const double done = static_cast<double>(epoch * steps_per_epoch + s + 1);
+      const double total = static_cast<double>(o.epochs * steps_per_epoch);
+      progress.update(epoch, o.epochs, s + 1, steps_per_epoch, static_cast<double>(o.batch_size) / dt,
+                      elapsed / done * (total - done), report.losses[kMultimodal]);
+    }
+    e.test = evaluate(model, test_data, o.batch_size, o.device);
+    e.seconds = seconds_since(epoch_start);
+    e.samples_per_second = static_cast<double>(steps_per_epoch * o.batch_size) / e.seconds;
+    result.epochs.push_back(e);
+    json line{{"kind", "epoch"},           {"epoch", epoch},
+              {"lr", lr},                  {"loss_mm", e.loss_mm},
+              {"loss_audio", e.loss_audio}, {"loss_visual", e.loss_visual},
+              {"conflict_audio", e.conflict_audio}, {"conflict_visual", e.conflict_visual},
+              {"cos_audio", e.cos_audio},  {"cos_visual", e.cos_visual},
+              {"seconds", e.seconds},      {"samples_per_s", e.samples_per_second}};
+    line.update(evaluation_json(e.test));
+    log.write(line);
+    if (result.best_epoch < 0 || e.test.multimodal.accuracy > result.best().test.multimodal.accuracy) {
+      result.best_epoch = epoch;
+      if (!dir.empty()) save_checkpoint(dir + "/best.safetensors", model, e, o.method);
+    }
+    if (!dir.empty()) {
+      save_checkpoint(dir + "/last.safetensors", model, e, o.method);
+      save_safetensors(dir + "/last_optimizer.safetensors", step.optimizer().state(),
+                       {{"epoch", std::to_string(epoch)}, {"optimizer", o.optimizer.kind}});
+    }
+    progress.epoch_done(e, o.epochs);
+  }
+  result.steps = step.steps();
+  result.seconds_per_step = result.steps ? step_seconds / static_cast<double>(result.steps) : 0.0;
+  return result;
+}
+
+}  // namespace mmp

@@ -1,0 +1,51 @@
+#pragma once
+// The training loop: epochs over shuffled batches, one integrated step per batch,
+// evaluation of the three heads after every epoch, checkpoints (best and last,
+// written atomically), a metrics log per step and per epoch, and a one-line
+// progress display.
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "engine/optimizer.h"
+#include "mmpareto/evaluation.h"
+#include "mmpareto/integrator.h"
+
+namespace mmp {
+
+struct TrainOptions {
+  std::string method = "mmpareto";
+  IntegratorOptions integrator;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  int epochs = 10;
+  int64_t batch_size = 32;
+  uint64_t seed = 0;
+  Device device = Device::cpu();
+  std::string out_dir;  // <out_dir>/<method>/{metrics.jsonl, best.safetensors, last.safetensors}; empty: no files
+  bool progress = true;  // the progress line on stderr
+};
+
+struct EpochSummary {
+  int epoch = 0;
+  double lr = 0;
+  double loss_mm = 0, loss_audio = 0, loss_visual = 0;  // training means
+  Evaluation test;
+  double conflict_audio = 0, conflict_visual = 0;  // fraction of steps whose gradients conflict
+  double cos_audio = 0, cos_visual = 0;            // mean cosine of the multimodal and unimodal gradients
+  double seconds = 0, samples_per_second = 0;
+};
+
+struct TrainResult {
+  std::string method;
+  std::vector<EpochSummary> epochs;
+  int best_epoch = -1;  // by multimodal accuracy
+  int64_t steps = 0;
+  double seconds_per_step = 0;
+  const EpochSummary& best() const { return epochs.at(best_epoch); }
+  const EpochSummary& last() const { return epochs.back(); }
+};
+
+TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset& test_data, const TrainOptions& options);
+
+}  // namespace mmp

@@ -1,0 +1,149 @@
+// `mmp train`: trains one method, or several from the same seed (--compare, the
+// default), on the built-in synthetic data, and prints one comparison table.
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "data/synthetic.h"
+#include "mmpareto/trainer.h"
+#include "tools/commands.h"
+
+namespace mmp::cli {
+namespace {
+
+struct TrainCommandOptions {
+  std::string method;
+  std::string compare = "one-joint,uniform,mmpareto";
+  TrainOptions train;
+  int64_t width = 8;
+  std::string fusion = "concat";
+  int64_t samples = 1200, test_samples = 600;
+  std::string rescale = "tensor";
+  bool quiet = false;
+};
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+double mean_over_epochs(const TrainResult& r, double EpochSummary::*field) {
+  double total = 0;
+  for (const auto& e : r.epochs) total += e.*field;
+  return total / static_cast<double>(r.epochs.size());
+}
+
+void print_table(const std::vector<TrainResult>& results) {
+  std::printf("\n%-10s | %-13s | %-13s | %-13s | %-9s | %-17s | %8s\n", "method", "multimodal", "audio head",
+              "visual head", "macro-F1", "conflict a / v", "s/step");
+  std::printf("%-10s | %-13s | %-13s | %-13s | %-9s | %-17s | %8s\n", "", "best   last", "best   last", "best   last",
+              "mm best", "(share of steps)", "");
+  std::printf("%s\n", std::string(103, '-').c_str());
+  for (const auto& r : results) {
+    auto best_of = [&](double HeadScores::*f, HeadScores Evaluation::*head) {
+      double best = 0;
+      for (const auto& e : r.epochs) best = std::max(best, e.test.*head.*f);
+      return best;
+    };
+    const Evaluation& last = r.last().test;
+    std::printf("%-10s | %5.3f  %5.3f | %5.3f  %5.3f | %5.3f  %5.3f | %9.3f | %7.2f / %-7.2f | %8.3f\n", r.method.c_str(),
+                r.best().test.multimodal.accuracy, last.multimodal.accuracy,
+                best_of(&HeadScores::accuracy, &Evaluation::audio), last.audio.accuracy,
+                best_of(&HeadScores::accuracy, &Evaluation::visual), last.visual.accuracy,
+                r.best().test.multimodal.macro_f1, mean_over_epochs(r, &EpochSummary::conflict_audio),
+                mean_over_epochs(r, &EpochSummary::conflict_visual), r.seconds_per_step);
+  }
+}
+
+void run_train(TrainCommandOptions o) {
+  const std::vector<std::string> methods = o.method.empty() ? split(o.compare) : std::vector<std::string>{o.method};
+  MMP_CHECK(!methods.empty(), "--compare: no methods given");
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines in order with the progress on stderr
+  for (const auto& m : methods) make_integrator(m);  // fails early on a bad name
+  MMP_CHECK(o.rescale == "tensor" || o.rescale == "encoder", "--rescale must be tensor or encoder, got '", o.rescale, "'");
+  o.train.integrator.rescale_per_tensor = o.rescale == "tensor";
+  o.train.progress = !o.quiet;
+  o.train.schedule.total_epochs = o.train.epochs;
+
+  SyntheticOptions train_options;
+  train_options.samples = o.samples;
+  train_options.seed = o.train.seed;
+  SyntheticOptions test_options = train_options;
+  test_options.samples = o.test_samples;
+  test_options.first_index = o.samples;  // disjoint from the training samples
+  const SyntheticAV train_data(train_options), test_data(test_options);
+  std::printf("data: built-in synthetic audio-visual set, %lld train / %lld test samples, %lld classes, audio %s, "
+              "visual %s (audio is the easy modality)\n",
+              static_cast<long long>(train_data.size()), static_cast<long long>(test_data.size()),
+              static_cast<long long>(train_data.classes()), shape_str(train_data.audio_shape()).c_str(),
+              shape_str(train_data.visual_shape()).c_str());
+  std::printf("model: AVClassifier, ResNet-18 width %lld, %s fusion; %s lr %g, batch %lld, %d epochs, seed %llu, %s\n",
+              static_cast<long long>(o.width), o.fusion.c_str(), o.train.optimizer.kind.c_str(), o.train.optimizer.lr,
+              static_cast<long long>(o.train.batch_size), o.train.epochs,
+              static_cast<unsigned long long>(o.train.seed), o.train.device.str().c_str());
+
+  std::vector<TrainResult> results;
+  for (const auto& method : methods) {
+    Generator gen(o.train.seed);  // the same initial weights for every method
+    AVClassifierConfig config;
+    config.classes = train_data.classes();
+    config.width = o.width;
+    config.fusion = parse_fusion(o.fusion);
+    AVClassifier model(config, gen);
+    TrainOptions options = o.train;
+    options.method = method;
+    results.push_back(train(model, train_data, test_data, options));
+  }
+  print_table(results);
+  if (!o.train.out_dir.empty())
+    std::printf("\ncheckpoints and metrics (JSON lines) in %s/<method>/\n", o.train.out_dir.c_str());
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  static TrainCommandOptions o;
+  o.train.epochs = 10;
+  o.train.batch_size = 32;
+  o.train.optimizer.lr = 0.01;
+  o.train.out_dir = "runs";
+  static std::string device = "cpu";
+  CLI::App* cmd = app.add_subcommand("train", "Train with gradient integration; compares methods by default");
+  cmd->add_option("--method", o.method, "one method: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad, ogm-ge");
+  cmd->add_option("--compare", o.compare, "methods to train from the same seed, comma-separated")->capture_default_str();
+  cmd->add_option("--epochs", o.train.epochs, "epochs")->capture_default_str();
+  cmd->add_option("--batch", o.train.batch_size, "batch size")->capture_default_str();
+  cmd->add_option("--optimizer", o.train.optimizer.kind, "sgd, adam or adamw")->capture_default_str();
+  cmd->add_option("--lr", o.train.optimizer.lr, "learning rate")->capture_default_str();
+  cmd->add_option("--momentum", o.train.optimizer.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", o.train.optimizer.weight_decay, "weight decay")->capture_default_str();
+  cmd->add_flag("--nesterov", o.train.optimizer.nesterov, "Nesterov momentum");
+  cmd->add_option("--schedule", o.train.schedule.kind, "learning-rate schedule: constant, step or cosine")
+      ->capture_default_str();
+  cmd->add_option("--step-size", o.train.schedule.step_size, "step schedule: epochs between decays")->capture_default_str();
+  cmd->add_option("--decay", o.train.schedule.gamma, "step schedule: decay factor")->capture_default_str();
+  cmd->add_option("--gamma", o.train.integrator.gamma, "mmpareto: magnitude factor")->capture_default_str();
+  cmd->add_option("--rescale", o.rescale, "mmpareto: tensor (official code) or encoder (paper)")->capture_default_str();
+  cmd->add_option("--cagrad-c", o.train.integrator.cagrad_c, "cagrad: c")->capture_default_str();
+  cmd->add_option("--ogm-alpha", o.train.integrator.ogm_alpha, "ogm-ge: alpha")->capture_default_str();
+  cmd->add_option("--ogm-start", o.train.integrator.ogm_start_epoch, "ogm-ge: first modulated epoch")->capture_default_str();
+  cmd->add_option("--ogm-end", o.train.integrator.ogm_end_epoch, "ogm-ge: last modulated epoch")->capture_default_str();
+  cmd->add_flag("!--no-ogm-noise", o.train.integrator.ogm_noise, "ogm-ge: without the Gaussian enhancement");
+  cmd->add_option("--width", o.width, "ResNet-18 width (64 in the paper)")->capture_default_str();
+  cmd->add_option("--fusion", o.fusion, "concat, sum, film or gated")->capture_default_str();
+  cmd->add_option("--samples", o.samples, "synthetic training samples")->capture_default_str();
+  cmd->add_option("--test-samples", o.test_samples, "synthetic test samples")->capture_default_str();
+  cmd->add_option("--seed", o.train.seed, "seed of the weights, the data and the shuffling")->capture_default_str();
+  cmd->add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_option("--out", o.train.out_dir, "folder for checkpoints and metrics ('' for none)")->capture_default_str();
+  cmd->add_flag("--quiet", o.quiet, "no progress display");
+  cmd->callback([] {
+    o.train.device = parse_device(device);
+    run_train(o);
+  });
+}
+
+}  // namespace mmp::cli
