@@ -66,6 +66,10 @@ class Integrator {
   virtual void begin_step(StepContext& ctx) {}
   // Writes the group's gradient into `out` (flat, the buffers' length).
   virtual GroupReport integrate(const GroupGradients& group, const Tensor& out, StepContext& ctx) = 0;
+  // For the methods whose result is a fixed combination of the objectives (one-joint,
+  // uniform): its weights, by objective. The step may then skip the per-objective
+  // gradients and run one backward sweep of the weighted losses.
+  virtual std::vector<double> fixed_weights() const { return {}; }
 };
 
 // one-joint, uniform, mmpareto, mgda, pcgrad, cagrad, ogm-ge

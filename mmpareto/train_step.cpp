@@ -3,6 +3,8 @@
 #include <cmath>
 #include <map>
 
+#include "engine/autograd.h"
+
 namespace mmp {
 
 std::vector<ParameterGroup> av_parameter_groups(const AVClassifier& model) {
@@ -10,11 +12,12 @@ std::vector<ParameterGroup> av_parameter_groups(const AVClassifier& model) {
 }
 
 TrainStep::TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator, std::unique_ptr<Optimizer> optimizer,
-                     uint64_t seed)
+                     uint64_t seed, bool measure)
     : model_(model),
       integrator_(std::move(integrator)),
       optimizer_(std::move(optimizer)),
       buffers_(av_parameter_groups(model), kObjectives),
+      measure_(measure),
       rng_(seed) {
   std::map<std::string, size_t> position;
   const NamedTensors params = model.named_parameters();
@@ -26,13 +29,63 @@ TrainStep::TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator
   }
 }
 
+void TrainStep::run_fixed(const std::vector<double>& weights, ObjectiveGradients& r) {
+  // Encoders: one sweep of Σ w_k L_k. Heads: each learns from the losses that reach it,
+  // whatever the encoders' weights; asking for head parameters only keeps the second
+  // sweep out of the encoders.
+  std::vector<Tensor> encoder_params, head_params, roots, seeds, all_roots;
+  const int heads = buffers_.group_count() - 1;
+  for (int g = 0; g < heads; ++g)
+    for (const auto& [name, p] : buffers_.group(g).parameters) encoder_params.push_back(p);
+  for (const auto& [name, p] : buffers_.group(heads).parameters) head_params.push_back(p);
+  for (int k = 0; k < kObjectives; ++k) {
+    all_roots.push_back(r.losses[k]);
+    if (weights[k] == 0) continue;
+    roots.push_back(r.losses[k]);
+    seeds.push_back(full({}, weights[k], r.losses[k].dtype(), r.losses[k].device()));
+  }
+  const std::vector<Tensor> encoder_grads = grad(roots, encoder_params, seeds, /*keep_tape=*/true);
+  const std::vector<Tensor> head_grads = grad(all_roots, head_params);
+  size_t at = 0;
+  for (int g = 0; g < heads; ++g) {
+    const auto& params = buffers_.group(g).parameters;
+    for (size_t i = 0; i < params.size(); ++i, ++at) {
+      const Tensor dst = buffers_.view(buffers_.final_buffer(g), g, i);
+      if (encoder_grads[at].defined()) dst.copy_(encoder_grads[at]);
+      else dst.fill_(0);
+    }
+  }
+  for (size_t i = 0; i < head_grads.size(); ++i) {
+    const Tensor dst = buffers_.view(buffers_.final_buffer(heads), heads, i);
+    if (head_grads[i].defined()) dst.copy_(head_grads[i]);
+    else dst.fill_(0);
+  }
+}
+
 StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
-  ObjectiveGradients r = compute_objective_gradients(model_, batch);
+  const std::vector<double> fixed = integrator_->fixed_weights();
+  const bool per_objective = measure_ || fixed.empty();
+  ObjectiveGradients r;
+  if (per_objective) {
+    r = compute_objective_gradients(model_, batch);
+  } else {
+    r.outputs = model_.forward(batch.audio, batch.visual);
+    r.losses = {cross_entropy(r.outputs.out, batch.label), cross_entropy(r.outputs.out_audio, batch.label),
+                cross_entropy(r.outputs.out_visual, batch.label)};
+  }
   StepReport report;
   for (int k = 0; k < kObjectives; ++k) {
     report.losses[k] = r.losses[k].item();
     MMP_CHECK(std::isfinite(report.losses[k]), "step ", steps_ + 1, " (epoch ", epoch, "): loss_", kObjectiveNames[k],
               " is ", report.losses[k], "; the parameters were not updated (lower the learning rate, or check the data)");
+  }
+  if (!per_objective) {
+    run_fixed(fixed, r);
+    buffers_.attach_final_gradients();
+    optimizer_->step(lr);
+    ++steps_;
+    report.objectives = std::move(r);
+    return report;
   }
   for (int g = 0; g < buffers_.group_count(); ++g)
     for (int k = 0; k < kObjectives; ++k) {

@@ -26,11 +26,20 @@ std::vector<std::pair<std::string, double>> step_statistics(const StepReport& re
 
 class TrainStep {
  public:
+  // With `measure` (the default), every method computes the per-objective gradients,
+  // so its report holds cosines and conflicts; without it, one-joint and uniform run
+  // the single backward sweep they need and report nothing per group.
   TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator, std::unique_ptr<Optimizer> optimizer,
-            uint64_t seed);
+            uint64_t seed, bool measure = true);
 
   // Throws (and leaves the model untouched) when a loss is not finite.
   StepReport run(const Batch& batch, int epoch, double lr);
+
+ private:
+  // The fixed-weight methods' step without per-objective gradients.
+  void run_fixed(const std::vector<double>& weights, ObjectiveGradients& r);
+
+ public:
 
   const GradientBuffers& buffers() const { return buffers_; }
   Integrator& integrator() { return *integrator_; }
@@ -42,6 +51,7 @@ class TrainStep {
   std::unique_ptr<Integrator> integrator_;
   std::unique_ptr<Optimizer> optimizer_;
   GradientBuffers buffers_;
+  bool measure_;
   std::vector<std::vector<size_t>> param_index_;  // group -> positions in model.named_parameters()
   Generator rng_;
   int64_t steps_ = 0;

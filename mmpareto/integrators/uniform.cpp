@@ -9,6 +9,7 @@ namespace {
 class OneJoint : public Integrator {
  public:
   std::string name() const override { return "one-joint"; }
+  std::vector<double> fixed_weights() const override { return {1.0, 0.0, 0.0}; }
   GroupReport integrate(const GroupGradients& group, const Tensor& out, StepContext&) override {
     GroupReport r = start_report(group);
     r.weights.assign(group.gradients.size(), 0.0);
@@ -23,6 +24,7 @@ class OneJoint : public Integrator {
 class Uniform : public Integrator {
  public:
   std::string name() const override { return "uniform"; }
+  std::vector<double> fixed_weights() const override { return {1.0, 1.0, 1.0}; }
   GroupReport integrate(const GroupGradients& group, const Tensor& out, StepContext&) override {
     GroupReport r = start_report(group);
     r.weights.assign(group.gradients.size(), 1.0);
