@@ -60,7 +60,7 @@ void run_step(StepOptions o) {
     const ObjectiveGradients r = compute_objective_gradients(model, batch);
     add_objective_outputs(r, model, out);
     summary = str("loss_mm ", r.losses[0].item(), "  loss_audio ", r.losses[1].item(), "  loss_visual ",
-                  r.losses[2].item());
+                  r.losses[2].item(), " ");
   } else {
     TrainStep step(model, make_integrator(o.method, o.integrator), make_optimizer(model.named_parameters(), o.optimizer),
                    o.seed);
@@ -74,12 +74,21 @@ void run_step(StepOptions o) {
       out.emplace_back("stats/" + name, scalar_tensor(value, DType::F64));
     if (!o.state.empty()) save_safetensors(o.state, step.optimizer().state(), {{"optimizer", o.optimizer.kind}});
     summary = str(o.method, ": loss_mm ", report.losses[0], "  loss_audio ", report.losses[1], "  loss_visual ",
-                  report.losses[2]);
-    for (const GroupReport& g : report.groups)
-      if (g.objectives.size() == 2) summary += str("  cos_", g.group, " ", g.cosine(0, 1));
+                  report.losses[2], "\n");
+    char line[256];
+    std::snprintf(line, sizeof line, "%-8s %8s %9s %9s %9s %9s %9s %9s %8s\n", "encoder", "cos", "w_mm", "w_uni",
+                  "|g_mm|", "|g_uni|", "|sum|", "|final|", "conflict");
+    summary += line;
+    for (const GroupReport& g : report.groups) {
+      if (g.objectives.size() != 2) continue;
+      std::snprintf(line, sizeof line, "%-8s %8.4f %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f %8s\n", g.group.c_str(),
+                    g.cosine(0, 1), g.weights[0], g.weights[1], g.norm(0), g.norm(1), g.norm_sum, g.norm_final,
+                    g.conflict ? "yes" : "no");
+      summary += line;
+    }
   }
   save_safetensors(o.out, out, {{"weights", o.weights}, {"batch", o.batch}, {"device", device.str()}, {"method", o.method}});
-  std::printf("%s -> %s (%zu tensors)\n", summary.c_str(), o.out.c_str(), out.size());
+  std::printf("%s-> %s (%zu tensors)\n", summary.c_str(), o.out.c_str(), out.size());
 }
 
 }  // namespace
