@@ -3,6 +3,8 @@
 // product has enough columns to run well while its column buffer stays in cache.
 #include <algorithm>
 #include <cstring>
+#include <omp.h>
+#include <vector>
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dense_gemm.h"
@@ -91,14 +93,16 @@ const T* gather_columns(const T* nchw, const ConvGeometry& g, int64_t n0, int64_
   return buffer;
 }
 
+// The three passes over samples [first, last): called once per thread on its own
+// samples (for_thread_ranges), or once for all, where the loops inside parallelise.
 template <class T>
-void forward(const T* x, const T* w, T* y, const ConvGeometry& g) {
+void forward_samples(const T* x, const T* w, T* y, const ConvGeometry& g, int64_t first, int64_t last) {
   const int64_t plane = g.ho * g.wo, rows = g.c * g.kh * g.kw, in_size = g.c * g.h * g.w;
-  const int64_t chunk = samples_per_chunk<T>(g);
+  const int64_t chunk = std::min(samples_per_chunk<T>(g), last - first);
   T* col = workspace<T>(kConvColumns, chunk * plane * rows);
   T* out_cols = chunk > 1 ? workspace<T>(kConvOutputColumns, chunk * plane * g.co) : nullptr;
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0), cols = nb * plane;
+  for (int64_t n0 = first; n0 < last; n0 += chunk) {
+    const int64_t nb = std::min(chunk, last - n0), cols = nb * plane;
     for (int64_t j = 0; j < nb; ++j) im2col(x + (n0 + j) * in_size, g, col + j * plane, cols);
     T* dst = nb == 1 ? y + n0 * g.co * plane : out_cols;
     dense_gemm(false, false, g.co, cols, rows, w, col, dst);
@@ -110,31 +114,59 @@ void forward(const T* x, const T* w, T* y, const ConvGeometry& g) {
 }
 
 template <class T>
-void backward_input(const T* gy, const T* w, T* gx, const ConvGeometry& g) {
+void backward_input_samples(const T* gy, const T* w, T* gx, const ConvGeometry& g, int64_t first, int64_t last) {
   const int64_t plane = g.ho * g.wo, rows = g.c * g.kh * g.kw, in_size = g.c * g.h * g.w;
-  const int64_t chunk = samples_per_chunk<T>(g);
+  const int64_t chunk = std::min(samples_per_chunk<T>(g), last - first);
   T* col = workspace<T>(kConvColumns, chunk * plane * rows);
   T* gy_cols = chunk > 1 ? workspace<T>(kConvOutputColumns, chunk * plane * g.co) : nullptr;
-  std::fill(gx, gx + g.n * in_size, T(0));
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0), cols = nb * plane;
+  std::fill(gx + first * in_size, gx + last * in_size, T(0));
+  for (int64_t n0 = first; n0 < last; n0 += chunk) {
+    const int64_t nb = std::min(chunk, last - n0), cols = nb * plane;
     const T* gyc = gather_columns(gy, g, n0, nb, gy_cols);
     dense_gemm(true, false, rows, cols, g.co, w, gyc, col);  // Wᵀ · gy
     for (int64_t j = 0; j < nb; ++j) col2im_add(col + j * plane, cols, g, gx + (n0 + j) * in_size);
   }
 }
 
+// The weight gradient of samples [first, last) into `gw`.
 template <class T>
-void backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
+void backward_weight_samples(const T* x, const T* gy, T* gw, const ConvGeometry& g, int64_t first, int64_t last) {
   const int64_t plane = g.ho * g.wo, rows = g.c * g.kh * g.kw, in_size = g.c * g.h * g.w;
-  const int64_t chunk = samples_per_chunk<T>(g);
+  const int64_t chunk = std::min(samples_per_chunk<T>(g), last - first);
   T* col = workspace<T>(kConvColumns, chunk * plane * rows);
   T* gy_cols = chunk > 1 ? workspace<T>(kConvOutputColumns, chunk * plane * g.co) : nullptr;
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0), cols = nb * plane;
+  for (int64_t n0 = first; n0 < last; n0 += chunk) {
+    const int64_t nb = std::min(chunk, last - n0), cols = nb * plane;
     for (int64_t j = 0; j < nb; ++j) im2col(x + (n0 + j) * in_size, g, col + j * plane, cols);
     const T* gyc = gather_columns(gy, g, n0, nb, gy_cols);
-    dense_gemm(false, true, g.co, rows, cols, gyc, col, gw, /*accumulate=*/n0 > 0);  // gy · colᵀ
+    dense_gemm(false, true, g.co, rows, cols, gyc, col, gw, /*accumulate=*/n0 > first);  // gy · colᵀ
+  }
+}
+
+template <class T>
+void forward(const T* x, const T* w, T* y, const ConvGeometry& g) {
+  for_thread_ranges(g.n, [&](int64_t first, int64_t last, int) { forward_samples(x, w, y, g, first, last); });
+}
+
+template <class T>
+void backward_input(const T* gy, const T* w, T* gx, const ConvGeometry& g) {
+  for_thread_ranges(g.n, [&](int64_t first, int64_t last, int) { backward_input_samples(gy, w, gx, g, first, last); });
+}
+
+template <class T>
+void backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
+  // Thread 0 writes gw; the others their own partial sums, added at the end.
+  const int64_t size = g.co * g.c * g.kh * g.kw;
+  std::vector<T*> parts(omp_get_max_threads(), nullptr);
+  const int used = for_thread_ranges(g.n, [&](int64_t first, int64_t last, int t) {
+    parts[t] = t == 0 ? gw : workspace<T>(kConvWeightPartial, size);
+    backward_weight_samples(x, gy, parts[t], g, first, last);
+  });
+  for (int t = 1; t < used; ++t) {
+    const T* part = parts[t];
+    parallel_for(size, kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) gw[i] += part[i];
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The CPU backend: Eigen for GEMM, OpenMP loops over the shared functors elsewhere.
 #include "engine/backend.h"
+#include "engine/cpu/parallel.h"
 
 namespace mmp::cpu {
 
@@ -41,8 +42,5 @@ class CpuBackend final : public Backend {
 };
 
 CpuBackend& backend();
-
-// Work below this many elements runs on one thread: spawning costs more.
-inline constexpr int64_t kParallelGrain = 1 << 15;
 
 }  // namespace mmp::cpu

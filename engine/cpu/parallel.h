@@ -10,6 +10,9 @@
 
 namespace mmp::cpu {
 
+// Work below this many elements runs on one thread: spawning costs more.
+inline constexpr int64_t kParallelGrain = 1 << 15;
+
 // Calls f(begin, end) on disjoint chunks of [0, n) from up to all OpenMP threads,
 // each chunk at least `grain` long.
 template <class F>
@@ -27,6 +30,26 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
     const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
     if (begin < end) f(begin, end);
   }
+}
+
+// Runs body(begin, end, part) on one contiguous range of [0, n) per thread, in one
+// parallel region, and returns the number of parts. Kernels give each thread whole
+// images this way, so their inner loops (running single-threaded inside the region)
+// need no synchronisation until the end. With fewer items than threads, or inside a
+// parallel region, runs body(0, n, 0) here and returns 1.
+template <class F>
+int for_thread_ranges(int64_t n, F&& body) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads <= 1 || n < threads) {
+    body(int64_t{0}, n, 0);
+    return 1;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    body(n * t / threads, n * (t + 1) / threads, t);
+  }
+  return threads;
 }
 
 // Walks the elements of a loop plan in linear order, in parallel, as runs along the

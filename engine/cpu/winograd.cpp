@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <omp.h>
 #include <vector>
 
 #include "engine/cpu/dense_gemm.h"
@@ -230,15 +231,20 @@ void winograd_filter_transform(const T* w, const ConvGeometry& g, T* u) {
   });
 }
 
+namespace {
+
+// The three passes over the tile rows of images [n0, n1). Called once per thread on
+// its own images (for_thread_ranges), or once for all images, where the loops inside
+// parallelise themselves.
 template <class T>
-void winograd_forward(const T* x, const T* u, T* y, const ConvGeometry& g) {
+void forward_images(const T* x, const T* u, T* y, const ConvGeometry& g, int64_t n0, int64_t n1) {
   const Tiling tl(g);
-  const int64_t rows = rows_per_chunk<T>(g, tl), total_rows = g.n * tl.tiles_h;
+  const int64_t rows = rows_per_chunk<T>(g, tl), end_row = n1 * tl.tiles_h;
   const int64_t max_count = rows * tl.tiles_w;
   T* v = workspace<T>(kWinogradData, 16 * g.c * max_count);
   T* m = workspace<T>(kWinogradProduct, 16 * g.co * max_count);
-  for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
-    const int64_t r1 = std::min(total_rows, r0 + rows), count = (r1 - r0) * tl.tiles_w;
+  for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
+    const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
     transform_input_tiles(x, g, tl, r0, r1, v);
     for_each_xi([&](int xi) {
       dense_gemm(false, false, g.co, count, g.c, u + xi * g.co * g.c, v + xi * g.c * count, m + xi * g.co * count);
@@ -284,16 +290,16 @@ void winograd_forward(const T* x, const T* u, T* y, const ConvGeometry& g) {
 }
 
 template <class T>
-void winograd_backward_input(const T* gy, const T* u, T* gx, const ConvGeometry& g) {
+void backward_input_images(const T* gy, const T* u, T* gx, const ConvGeometry& g, int64_t n0, int64_t n1) {
   const Tiling tl(g);
-  const int64_t rows = rows_per_chunk<T>(g, tl), total_rows = g.n * tl.tiles_h;
+  const int64_t rows = rows_per_chunk<T>(g, tl), end_row = n1 * tl.tiles_h;
   const int64_t max_count = rows * tl.tiles_w;
   T* q = workspace<T>(kWinogradGrad, 16 * g.co * max_count);
   T* s = workspace<T>(kWinogradProduct, 16 * g.c * max_count);
-  std::fill(gx, gx + g.n * g.c * g.h * g.w, T(0));
+  std::fill(gx + n0 * g.c * g.h * g.w, gx + n1 * g.c * g.h * g.w, T(0));
   const int64_t padded_w = 2 * tl.tiles_w + 2, half = tl.tiles_w + 1;
-  for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
-    const int64_t r1 = std::min(total_rows, r0 + rows), count = (r1 - r0) * tl.tiles_w;
+  for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
+    const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
     transform_grad_tiles(gy, g, tl, r0, r1, q);
     for_each_xi([&](int xi) {  // S[ξ] = U[ξ]ᵀ · Q[ξ]
       dense_gemm(true, false, g.c, count, g.co, u + xi * g.co * g.c, q + xi * g.co * count, s + xi * g.c * count);
@@ -355,24 +361,56 @@ void winograd_backward_input(const T* gy, const T* u, T* gx, const ConvGeometry&
   }
 }
 
+// The transformed-domain weight gradient R[ξ] of images [n0, n1), in this thread's
+// workspace.
 template <class T>
-void winograd_backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
+T* backward_weight_images(const T* x, const T* gy, const ConvGeometry& g, int64_t n0, int64_t n1) {
   const Tiling tl(g);
-  const int64_t rows = rows_per_chunk<T>(g, tl), total_rows = g.n * tl.tiles_h;
+  const int64_t rows = rows_per_chunk<T>(g, tl), end_row = n1 * tl.tiles_h;
   const int64_t max_count = rows * tl.tiles_w;
   T* r = workspace<T>(kWinogradFilter, 16 * g.co * g.c);
   T* v = workspace<T>(kWinogradData, 16 * g.c * max_count);
   T* q = workspace<T>(kWinogradGrad, 16 * g.co * max_count);
-  for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
-    const int64_t r1 = std::min(total_rows, r0 + rows), count = (r1 - r0) * tl.tiles_w;
+  for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
+    const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
     transform_input_tiles(x, g, tl, r0, r1, v);
     transform_grad_tiles(gy, g, tl, r0, r1, q);
     for_each_xi([&](int xi) {  // R[ξ] += Q[ξ] · V[ξ]ᵀ
-      dense_gemm(false, true, g.co, g.c, count, q + xi * g.co * count, v + xi * g.c * count,
-                    r + xi * g.co * g.c, /*accumulate=*/r0 > 0);
+      dense_gemm(false, true, g.co, g.c, count, q + xi * g.co * count, v + xi * g.c * count, r + xi * g.co * g.c,
+                 /*accumulate=*/r0 > n0 * tl.tiles_h);
     });
   }
-  filter_transform_adjoint(r, g, gw);
+  return r;
+}
+
+}  // namespace
+
+template <class T>
+void winograd_forward(const T* x, const T* u, T* y, const ConvGeometry& g) {
+  for_thread_ranges(g.n, [&](int64_t n0, int64_t n1, int) { forward_images(x, u, y, g, n0, n1); });
+}
+
+template <class T>
+void winograd_backward_input(const T* gy, const T* u, T* gx, const ConvGeometry& g) {
+  for_thread_ranges(g.n, [&](int64_t n0, int64_t n1, int) { backward_input_images(gy, u, gx, g, n0, n1); });
+}
+
+template <class T>
+void winograd_backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
+  // Each thread sums its images' part; the parts are added, then transformed back.
+  std::vector<T*> parts(omp_get_max_threads(), nullptr);
+  const int used = for_thread_ranges(g.n, [&](int64_t n0, int64_t n1, int t) {
+    parts[t] = backward_weight_images(x, gy, g, n0, n1);
+  });
+  T* total = parts[0];
+  const int64_t size = 16 * g.co * g.c;
+  for (int t = 1; t < used; ++t) {
+    const T* part = parts[t];
+    parallel_for(size, kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) total[i] += part[i];
+    });
+  }
+  filter_transform_adjoint(total, g, gw);
 }
 
 bool winograd_applies(const ConvGeometry& g) { return g.kh == 3 && g.kw == 3 && g.stride == 1; }

@@ -12,7 +12,7 @@ namespace mmp::cpu {
 // Who uses which buffer: kernels that run nested (a GEMM inside a convolution) need
 // different slots.
 enum WorkspaceSlot {
-  kConvColumns, kConvOutputColumns,                                  // conv.cpp
+  kConvColumns, kConvOutputColumns, kConvWeightPartial,              // conv.cpp
   kWinogradFilter, kWinogradData, kWinogradGrad, kWinogradProduct,   // winograd.cpp
   kPackA, kPackB,                                                    // sgemm.cpp
   kWorkspaceSlots
