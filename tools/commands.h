@@ -7,5 +7,6 @@ namespace mmp::cli {
 void add_bench_command(CLI::App& app);
 void add_step_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_features_command(CLI::App& app);
 
 }  // namespace mmp::cli

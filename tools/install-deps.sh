@@ -10,6 +10,8 @@ packages=(
   catch2               # tests (Catch2 v2)
   nlohmann-json3-dev   # safetensors headers, metrics logs
   libcli11-dev         # the mmp command line
+  libavformat-dev libavcodec-dev libswresample-dev libswscale-dev libavutil-dev  # media decoding (FFmpeg)
+  libstb-dev           # JPEG/PNG frames
 )
 
 missing=()

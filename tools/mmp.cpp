@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   mmp::cli::add_train_command(app);
   mmp::cli::add_step_command(app);
+  mmp::cli::add_features_command(app);
   mmp::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

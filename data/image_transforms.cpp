@@ -1,0 +1,173 @@
+#include "data/image_transforms.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/error.h"
+
+namespace mmp {
+namespace {
+
+// PIL's Resample.c: precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+struct Coefficients {
+  int ksize = 0;
+  std::vector<int> bounds;   // per output pixel: first input pixel, count
+  std::vector<int32_t> kk;   // per output pixel: ksize fixed-point weights
+};
+
+Coefficients bilinear_coefficients(int in_size, int out_size) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filter_scale = std::max(scale, 1.0);
+  const double support = 1.0 * filter_scale;  // the bilinear filter's support is 1
+  Coefficients c;
+  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  c.bounds.resize(2 * out_size);
+  c.kk.assign(static_cast<size_t>(out_size) * c.ksize, 0);
+  std::vector<double> k(c.ksize);
+  for (int xx = 0; xx < out_size; ++xx) {
+    const double center = (xx + 0.5) * scale;
+    const double ss = 1.0 / filter_scale;
+    int xmin = static_cast<int>(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    int xmax = static_cast<int>(center + support + 0.5);
+    if (xmax > in_size) xmax = in_size;
+    xmax -= xmin;
+    double ww = 0;
+    for (int x = 0; x < xmax; ++x) {
+      const double t = std::fabs((x + xmin - center + 0.5) * ss);
+      k[x] = t < 1.0 ? 1.0 - t : 0.0;
+      ww += k[x];
+    }
+    for (int x = 0; x < xmax; ++x) {
+      const double w = ww != 0.0 ? k[x] / ww : k[x];
+      c.kk[xx * c.ksize + x] =
+          static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+    }
+    c.bounds[2 * xx] = xmin;
+    c.bounds[2 * xx + 1] = xmax;
+  }
+  return c;
+}
+
+inline uint8_t clip8(int64_t v) {
+  v >>= kPrecisionBits;
+  return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+}  // namespace
+
+Image resize_bilinear(const Image& src, int width, int height) {
+  MMP_CHECK(src.width > 0 && src.height > 0 && width > 0 && height > 0, "resize of an empty image or to ", width,
+            "x", height);
+  if (src.width == width && src.height == height) return src;
+  const Coefficients horizontal = bilinear_coefficients(src.width, width);
+  const Coefficients vertical = bilinear_coefficients(src.height, height);
+  // Horizontal pass over the rows the vertical pass reads, as PIL does.
+  const int y_first = vertical.bounds[0];
+  const int y_last = vertical.bounds[2 * (height - 1)] + vertical.bounds[2 * (height - 1) + 1];
+  Image mid;
+  mid.width = width;
+  mid.height = y_last - y_first;
+  mid.rgb.resize(static_cast<size_t>(mid.width) * mid.height * 3);
+  for (int y = 0; y < mid.height; ++y) {
+    const uint8_t* row = src.rgb.data() + static_cast<size_t>(y + y_first) * src.width * 3;
+    uint8_t* out = mid.rgb.data() + static_cast<size_t>(y) * width * 3;
+    for (int xx = 0; xx < width; ++xx) {
+      const int xmin = horizontal.bounds[2 * xx], xmax = horizontal.bounds[2 * xx + 1];
+      const int32_t* k = horizontal.kk.data() + xx * horizontal.ksize;
+      for (int ch = 0; ch < 3; ++ch) {
+        int64_t ss = int64_t(1) << (kPrecisionBits - 1);
+        for (int x = 0; x < xmax; ++x) ss += static_cast<int64_t>(row[(x + xmin) * 3 + ch]) * k[x];
+        out[xx * 3 + ch] = clip8(ss);
+      }
+    }
+  }
+  Image dst;
+  dst.width = width;
+  dst.height = height;
+  dst.rgb.resize(static_cast<size_t>(width) * height * 3);
+  for (int yy = 0; yy < height; ++yy) {
+    const int ymin = vertical.bounds[2 * yy] - y_first, ymax = vertical.bounds[2 * yy + 1];
+    const int32_t* k = vertical.kk.data() + yy * vertical.ksize;
+    uint8_t* out = dst.rgb.data() + static_cast<size_t>(yy) * width * 3;
+    for (int i = 0; i < width * 3; ++i) {
+      int64_t ss = int64_t(1) << (kPrecisionBits - 1);
+      for (int y = 0; y < ymax; ++y) ss += static_cast<int64_t>(mid.rgb[static_cast<size_t>(y + ymin) * width * 3 + i]) * k[y];
+      out[i] = clip8(ss);
+    }
+  }
+  return dst;
+}
+
+Image crop(const Image& src, int top, int left, int height, int width) {
+  MMP_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= src.height && left + width <= src.width,
+            "crop (", top, ", ", left, ", ", height, ", ", width, ") outside a ", src.width, "x", src.height, " image");
+  Image dst;
+  dst.width = width;
+  dst.height = height;
+  dst.rgb.resize(static_cast<size_t>(width) * height * 3);
+  for (int y = 0; y < height; ++y)
+    std::copy_n(src.rgb.data() + (static_cast<size_t>(top + y) * src.width + left) * 3, width * 3,
+                dst.rgb.data() + static_cast<size_t>(y) * width * 3);
+  return dst;
+}
+
+Image flip_horizontal(const Image& src) {
+  Image dst = src;
+  for (int y = 0; y < src.height; ++y)
+    for (int x = 0; x < src.width; ++x)
+      for (int ch = 0; ch < 3; ++ch)
+        dst.rgb[(static_cast<size_t>(y) * src.width + x) * 3 + ch] =
+            src.rgb[(static_cast<size_t>(y) * src.width + (src.width - 1 - x)) * 3 + ch];
+  return dst;
+}
+
+CropBox random_resized_crop_box(int width, int height, UniformSource& rng, double scale_min, double scale_max,
+                                double ratio_min, double ratio_max) {
+  const double area = static_cast<double>(width) * height;
+  const double log_min = std::log(ratio_min), log_max = std::log(ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * (scale_min + (scale_max - scale_min) * rng.next());
+    const double aspect = std::exp(log_min + (log_max - log_min) * rng.next());
+    const int w = static_cast<int>(std::lround(std::sqrt(target_area * aspect)));
+    const int h = static_cast<int>(std::lround(std::sqrt(target_area / aspect)));
+    if (0 < w && w <= width && 0 < h && h <= height) {
+      // torch.randint(0, H - h + 1): uniform over the valid offsets
+      const int top = std::min(height - h, static_cast<int>(rng.next() * (height - h + 1)));
+      const int left = std::min(width - w, static_cast<int>(rng.next() * (width - w + 1)));
+      return {top, left, h, w};
+    }
+  }
+  const double in_ratio = static_cast<double>(width) / height;
+  int w = width, h = height;
+  if (in_ratio < ratio_min) {
+    h = static_cast<int>(std::lround(w / ratio_min));
+  } else if (in_ratio > ratio_max) {
+    w = static_cast<int>(std::lround(h * ratio_max));
+  }
+  return {(height - h) / 2, (width - w) / 2, h, w};
+}
+
+void to_normalized_chw(const Image& img, float* out) {
+  static constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
+  const size_t plane = static_cast<size_t>(img.width) * img.height;
+  for (int ch = 0; ch < 3; ++ch) {
+    float* o = out + ch * plane;
+    for (size_t i = 0; i < plane; ++i) o[i] = (img.rgb[i * 3 + ch] / 255.0f - kMean[ch]) / kStd[ch];
+  }
+}
+
+std::vector<int> pick_frames(int count, int frames, bool train, UniformSource& rng) {
+  MMP_CHECK(count >= 1 && frames >= 1, "frame sampling: ", count, " frames available, ", frames, " wanted");
+  std::vector<int> picked(frames);
+  const int segment = std::max(1, count / frames);
+  for (int i = 0; i < frames; ++i) {
+    const int offset = train ? std::min(segment - 1, static_cast<int>(rng.next() * segment)) : segment / 2;
+    picked[i] = std::min(count - 1, i * segment + offset);  // fewer frames than wanted: repeats
+  }
+  return picked;
+}
+
+}  // namespace mmp

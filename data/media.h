@@ -1,0 +1,30 @@
+#pragma once
+// Reading media: audio and video through FFmpeg's libraries (any container and codec
+// they know: wav, flv, mp4, ...), still images through stb_image. A missing, empty,
+// truncated or corrupt file gives one mmp::Error naming the file and the problem.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mmp {
+
+// Mono float samples in [-1, 1] at `sample_rate` Hz: channels averaged (as
+// librosa.load(mono=True)), then resampled with libswresample when the file's rate differs.
+std::vector<float> decode_audio(const std::string& path, int sample_rate);
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // height x width x 3, row-major
+};
+
+// Frames at `fps` per second: for each instant k / fps within the video, the decoded
+// frame nearest to it, converted to RGB8 (libswscale).
+std::vector<Image> decode_video_frames(const std::string& path, double fps);
+
+// A JPEG or PNG (anything stb_image reads) as RGB8.
+Image load_image(const std::string& path);
+
+// The sorted image files (.jpg, .jpeg, .png) of a folder of extracted frames.
+std::vector<std::string> list_frame_files(const std::string& folder);
+
+}  // namespace mmp

@@ -1,0 +1,92 @@
+// Image transforms against torchvision on PIL images (tests/fixtures/image_transforms,
+// written by tools/reference/image_fixture.py), and the random choices' rules.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "data/image_transforms.h"
+#include "engine/philox.h"
+#include "tests/support/compare.h"
+#include "tests/support/fixtures.h"
+
+using namespace mmp;
+using namespace mmp::testing;
+
+namespace {
+
+Image image_of(const Tensor& t) {
+  Image img;
+  img.height = static_cast<int>(t.shape()[0]);
+  img.width = static_cast<int>(t.shape()[1]);
+  img.rgb = t.to_vector<uint8_t>();
+  return img;
+}
+
+int max_pixel_difference(const Image& a, const Tensor& expected) {
+  const auto e = expected.to_vector<uint8_t>();
+  REQUIRE(a.rgb.size() == e.size());
+  int worst = 0;
+  for (size_t i = 0; i < e.size(); ++i) worst = std::max(worst, std::abs(int(a.rgb[i]) - int(e[i])));
+  return worst;
+}
+
+struct PhiloxUniform : UniformSource {
+  uint64_t counter = 0;
+  double next() override { return Philox4x32(5, counter++).uniform0(); }
+};
+
+}  // namespace
+
+TEST_CASE("bilinear resize equals PIL's, shrinking and enlarging", "[unit][data]") {
+  const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
+  for (const char* name : {"large", "small"}) {
+    INFO(name);
+    const Image resized = resize_bilinear(image_of(*fx.find(name)), 224, 224);
+    CHECK(max_pixel_difference(resized, *fx.find(std::string(name) + "_resized")) == 0);
+  }
+  // RandomResizedCrop's resize of a box.
+  const Image cropped = resize_bilinear(crop(image_of(*fx.find("large")), 23, 61, 150, 190), 224, 224);
+  CHECK(max_pixel_difference(cropped, *fx.find("large_cropped")) == 0);
+}
+
+TEST_CASE("ToTensor and ImageNet normalisation equal torchvision's", "[unit][data]") {
+  const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
+  const Image img = image_of(*fx.find("small"));
+  Tensor out = Tensor::empty({3, img.height, img.width});
+  to_normalized_chw(img, out.data<float>());
+  CHECK(max_abs_difference(out, *fx.find("small_normalized")) < 1e-6);
+}
+
+TEST_CASE("RandomResizedCrop boxes follow torchvision's rules", "[unit][data]") {
+  PhiloxUniform rng;
+  for (int trial = 0; trial < 2000; ++trial) {
+    const CropBox b = random_resized_crop_box(480, 360, rng);
+    REQUIRE(b.top >= 0);
+    REQUIRE(b.left >= 0);
+    REQUIRE(b.top + b.height <= 360);
+    REQUIRE(b.left + b.width <= 480);
+    const double share = static_cast<double>(b.width) * b.height / (480.0 * 360.0);
+    const double ratio = static_cast<double>(b.width) / b.height;
+    CHECK(share >= 0.07);  // 0.08 up to rounding of w and h
+    CHECK(ratio >= 0.70);
+    CHECK(ratio <= 1.42);
+  }
+  // An image too elongated for any draw: the centre crop with the ratio clamped to 4/3.
+  const CropBox fallback = random_resized_crop_box(1000, 10, rng);
+  CHECK(fallback.height == 10);
+  CHECK(fallback.width == 13);
+  CHECK(fallback.left == (1000 - 13) / 2);
+}
+
+TEST_CASE("frame sampling: one per segment, random in training, middle in evaluation", "[unit][data]") {
+  PhiloxUniform rng;
+  CHECK(pick_frames(9, 3, false, rng) == std::vector<int>{1, 4, 7});
+  CHECK(pick_frames(3, 2, false, rng) == std::vector<int>{0, 1});
+  CHECK(pick_frames(1, 2, false, rng) == std::vector<int>{0, 0});  // too few frames: repeated
+  for (int trial = 0; trial < 100; ++trial) {
+    const auto p = pick_frames(10, 2, true, rng);
+    CHECK(p[0] >= 0);
+    CHECK(p[0] < 5);
+    CHECK(p[1] >= 5);
+    CHECK(p[1] < 10);
+  }
+}
