@@ -2,12 +2,15 @@
 
 namespace mmp {
 
-Batch make_batch(const Dataset& data, const std::vector<int64_t>& indices, int epoch) {
+Batch make_batch(const Dataset& data, const std::vector<int64_t>& indices, int epoch, bool pinned) {
   const int64_t b = static_cast<int64_t>(indices.size());
   Shape audio_shape{b}, visual_shape{b};
   for (int64_t s : data.audio_shape()) audio_shape.push_back(s);
   for (int64_t s : data.visual_shape()) visual_shape.push_back(s);
-  Batch batch{Tensor::empty(audio_shape), Tensor::empty(visual_shape), Tensor::empty({b}, DType::I64)};
+  auto allocate = [pinned](const Shape& shape, DType dtype) {
+    return pinned ? pinned_empty(shape, dtype) : Tensor::empty(shape, dtype);
+  };
+  Batch batch{allocate(audio_shape, DType::F32), allocate(visual_shape, DType::F32), allocate({b}, DType::I64)};
   const int64_t audio_size = numel(data.audio_shape()), visual_size = numel(data.visual_shape());
   float* audio = batch.audio.data<float>();
   float* visual = batch.visual.data<float>();

@@ -22,8 +22,9 @@ class Dataset {
   virtual int64_t load(int64_t index, int epoch, float* audio, float* visual) const = 0;
 };
 
-// The samples `indices` as one CPU batch.
-Batch make_batch(const Dataset& data, const std::vector<int64_t>& indices, int epoch);
+// The samples `indices` as one CPU batch (in page-locked memory when `pinned` and a
+// CUDA device is present).
+Batch make_batch(const Dataset& data, const std::vector<int64_t>& indices, int epoch, bool pinned = false);
 
 // The labels of all samples (for class counts and metrics).
 std::vector<int64_t> all_labels(const Dataset& data);

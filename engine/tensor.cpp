@@ -6,6 +6,10 @@
 #include "engine/backend.h"
 #include "engine/ops.h"
 
+#ifdef MMP_HAVE_CUDA
+#include "engine/cuda/cuda_backend.h"
+#endif
+
 namespace mmp {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
@@ -157,6 +161,17 @@ Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape,
 Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
 Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
+
+Tensor pinned_empty(const Shape& shape, DType dtype) {
+#ifdef MMP_HAVE_CUDA
+  if (cuda_available()) {
+    const size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
+    auto storage = std::make_shared<Storage>(cuda::pinned_allocate(bytes), bytes, Device::cpu(), cuda::pinned_free);
+    return Tensor::from_storage(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
+  }
+#endif
+  return Tensor::empty(shape, dtype);
+}
 
 Tensor arange(int64_t n, DType dtype, Device device) {
   std::vector<double> values(n);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "data/loader.h"
 #include "engine/autograd.h"
 
 namespace mmp {
@@ -42,12 +43,17 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
   NoGradGuard no_grad;
   std::vector<int64_t> labels, pred_mm, pred_a, pred_v;
   double loss_total = 0;
-  for (int64_t start = 0; start < data.size(); start += batch_size) {
-    std::vector<int64_t> indices(std::min(batch_size, data.size() - start));
-    std::iota(indices.begin(), indices.end(), start);
-    const Batch batch = make_batch(data, indices, 0).to(device);
+  LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.pin_memory = device.is_cuda();
+  DataLoader loader(data, lo);
+  loader.start_epoch(0);
+  for (Batch host; loader.next(host);) {
+    const Batch batch = host.to(device);
     const AVOutputs out = model.forward(batch.audio, batch.visual);
-    loss_total += cross_entropy(out.out, batch.label).item() * static_cast<double>(indices.size());
+    loss_total += cross_entropy(out.out, batch.label).item() * static_cast<double>(batch.size());
     auto append = [](std::vector<int64_t>& dst, const Tensor& logits) {
       const auto p = argmax(logits, 1).to_vector<int64_t>();
       dst.insert(dst.end(), p.begin(), p.end());

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "data/loader.h"
 #include "mmpareto/train_step.h"
 
 namespace mmp {
@@ -105,8 +106,13 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   model.train();
   TrainStep step(model, make_integrator(o.method, o.integrator), make_optimizer(model.named_parameters(), o.optimizer),
                  o.seed + 1);
-  Generator shuffle_rng(o.seed + 2);
-  const int64_t steps_per_epoch = train_data.size() / o.batch_size;  // the last partial batch is dropped
+  LoaderOptions lo;
+  lo.batch_size = o.batch_size;
+  lo.seed = o.seed + 2;
+  lo.workers = o.loader_workers;
+  lo.pin_memory = o.device.is_cuda();
+  DataLoader loader(train_data, lo);
+  const int64_t steps_per_epoch = loader.batches_per_epoch();  // the last partial batch is dropped
   TrainResult result;
   result.method = o.method;
   const auto start = Clock::now();
@@ -115,18 +121,14 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   for (int epoch = 0; epoch < o.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     const double lr = scheduled_lr(o.optimizer.lr, o.schedule, epoch);
-    // A fresh permutation per epoch from the seed: sort indices by random keys.
-    const std::vector<double> keys = rand({train_data.size()}, shuffle_rng, DType::F64).to_vector<double>();
-    std::vector<int64_t> order(train_data.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+    loader.start_epoch(epoch);
 
     EpochSummary e;
     e.epoch = epoch;
     e.lr = lr;
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      const std::vector<int64_t> indices(order.begin() + s * o.batch_size, order.begin() + (s + 1) * o.batch_size);
-      const Batch batch = make_batch(train_data, indices, epoch).to(o.device);
+    Batch host_batch;
+    for (int64_t s = 0; loader.next(host_batch); ++s) {
+      const Batch batch = host_batch.to(o.device);
       const auto t0 = Clock::now();
       const StepReport report = step.run(batch, epoch, lr);
       const double dt = seconds_since(t0);

@@ -24,6 +24,7 @@ struct TrainOptions {
   Device device = Device::cpu();
   std::string out_dir;  // <out_dir>/<method>/{metrics.jsonl, best.safetensors, last.safetensors}; empty: no files
   bool progress = true;  // the progress line on stderr
+  int loader_workers = 1;  // threads building batches ahead of the step
 };
 
 struct EpochSummary {

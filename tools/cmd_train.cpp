@@ -4,6 +4,7 @@
 #include <memory>
 #include <sstream>
 
+#include "data/cache.h"
 #include "data/synthetic.h"
 #include "mmpareto/trainer.h"
 #include "tools/commands.h"
@@ -20,6 +21,8 @@ struct TrainCommandOptions {
   int64_t samples = 1200, test_samples = 600;
   std::string rescale = "tensor";
   bool quiet = false;
+  std::string data;  // a prepared cache; empty: the built-in synthetic data
+  int frames = 2;    // frames per clip from a cache
 };
 
 std::vector<std::string> split(const std::string& list) {
@@ -68,18 +71,31 @@ void run_train(TrainCommandOptions o) {
   o.train.progress = !o.quiet;
   o.train.schedule.total_epochs = o.train.epochs;
 
-  SyntheticOptions train_options;
-  train_options.samples = o.samples;
-  train_options.seed = o.train.seed;
-  SyntheticOptions test_options = train_options;
-  test_options.samples = o.test_samples;
-  test_options.first_index = o.samples;  // disjoint from the training samples
-  const SyntheticAV train_data(train_options), test_data(test_options);
-  std::printf("data: built-in synthetic audio-visual set, %lld train / %lld test samples, %lld classes, audio %s, "
-              "visual %s (audio is the easy modality)\n",
-              static_cast<long long>(train_data.size()), static_cast<long long>(test_data.size()),
-              static_cast<long long>(train_data.classes()), shape_str(train_data.audio_shape()).c_str(),
-              shape_str(train_data.visual_shape()).c_str());
+  std::unique_ptr<Dataset> train_data, test_data;
+  if (o.data.empty()) {
+    SyntheticOptions train_options;
+    train_options.samples = o.samples;
+    train_options.seed = o.train.seed;
+    SyntheticOptions test_options = train_options;
+    test_options.samples = o.test_samples;
+    test_options.first_index = o.samples;  // disjoint from the training samples
+    train_data = std::make_unique<SyntheticAV>(train_options);
+    test_data = std::make_unique<SyntheticAV>(test_options);
+    std::printf("data: built-in synthetic audio-visual set (audio is the easy modality), ");
+  } else {
+    CacheReadOptions read;
+    read.frames = o.frames;
+    read.seed = o.train.seed;
+    train_data = std::make_unique<CacheDataset>(o.data, read);
+    read.split = "test";
+    read.augment = false;
+    test_data = std::make_unique<CacheDataset>(o.data, read);
+    std::printf("data: %s, ", o.data.c_str());
+  }
+  std::printf("%lld train / %lld test samples, %lld classes, audio %s, visual %s\n",
+              static_cast<long long>(train_data->size()), static_cast<long long>(test_data->size()),
+              static_cast<long long>(train_data->classes()), shape_str(train_data->audio_shape()).c_str(),
+              shape_str(train_data->visual_shape()).c_str());
   std::printf("model: AVClassifier, ResNet-18 width %lld, %s fusion; %s lr %g, batch %lld, %d epochs, seed %llu, %s\n",
               static_cast<long long>(o.width), o.fusion.c_str(), o.train.optimizer.kind.c_str(), o.train.optimizer.lr,
               static_cast<long long>(o.train.batch_size), o.train.epochs,
@@ -89,13 +105,13 @@ void run_train(TrainCommandOptions o) {
   for (const auto& method : methods) {
     Generator gen(o.train.seed);  // the same initial weights for every method
     AVClassifierConfig config;
-    config.classes = train_data.classes();
+    config.classes = train_data->classes();
     config.width = o.width;
     config.fusion = parse_fusion(o.fusion);
     AVClassifier model(config, gen);
     TrainOptions options = o.train;
     options.method = method;
-    results.push_back(train(model, train_data, test_data, options));
+    results.push_back(train(model, *train_data, *test_data, options));
   }
   print_table(results);
   if (!o.train.out_dir.empty())
@@ -140,8 +156,18 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--out", o.train.out_dir, "folder for checkpoints and metrics ('' for none)")->capture_default_str();
   cmd->add_flag("--quiet", o.quiet, "no progress display");
-  cmd->callback([] {
+  cmd->add_option("--data", o.data, "a cache made by mmp prepare (default: the built-in synthetic data)");
+  cmd->add_option("--frames", o.frames, "frames per clip from the cache")->capture_default_str();
+  cmd->add_option("--loader-workers", o.train.loader_workers, "threads building batches")->capture_default_str();
+  cmd->callback([cmd] {
     o.train.device = parse_device(device);
+    if (!o.data.empty()) {
+      // Real data: the official run's settings, where not given.
+      if (!cmd->count("--width")) o.width = 64;
+      if (!cmd->count("--lr")) o.train.optimizer.lr = 0.002;
+      if (!cmd->count("--batch")) o.train.batch_size = 64;
+      if (!cmd->count("--epochs")) o.train.epochs = 50;
+    }
     run_train(o);
   });
 }

@@ -8,5 +8,7 @@ void add_bench_command(CLI::App& app);
 void add_step_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_features_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+void add_prepare_command(CLI::App& app);
 
 }  // namespace mmp::cli

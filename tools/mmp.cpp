@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   mmp::cli::add_train_command(app);
   mmp::cli::add_step_command(app);
   mmp::cli::add_features_command(app);
+  mmp::cli::add_synth_command(app);
+  mmp::cli::add_prepare_command(app);
   mmp::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

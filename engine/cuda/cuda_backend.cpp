@@ -1,6 +1,7 @@
 // The CUDA backend's host-side parts: the registry, transfers, and cuBLAS GEMM.
 #include "engine/cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,14 @@ void copy_between_devices(const Tensor& src, const Tensor& dst) {
     synchronize(to.index);
   }
 }
+
+void* pinned_allocate(size_t bytes) {
+  void* ptr = nullptr;
+  MMP_CUDA_CHECK(cudaMallocHost(&ptr, std::max<size_t>(bytes, 1)));
+  return ptr;
+}
+
+void pinned_free(void* ptr) { cudaFreeHost(ptr); }
 
 void CudaBackend::gemm(const GemmArgs& g) {
   // cuBLAS is column-major: a row-major [r, c] matrix is its column-major transpose,

@@ -50,5 +50,8 @@ class CudaBackend final : public Backend {
 CudaBackend& backend(int device);
 int device_count();
 void copy_between_devices(const Tensor& src, const Tensor& dst);
+// Page-locked host memory (cudaMallocHost / cudaFreeHost).
+void* pinned_allocate(size_t bytes);
+void pinned_free(void* ptr);
 
 }  // namespace mmp::cuda

@@ -1,0 +1,452 @@
+#include "data/cache.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "data/audio_features.h"
+#include "data/image_transforms.h"
+#include "data/media.h"
+#include "data/media_writer.h"
+#include "engine/philox.h"
+
+namespace mmp {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+Shape feature_shape(const std::string& kind) {
+  if (kind == "stft") return {257, 188};
+  if (kind == "fbank") return {1024, 128};
+  MMP_THROW("audio feature must be stft or fbank, got '", kind, "'");
+}
+
+// ---- one sample's record: label, audio feature, frames ----------------------------------
+
+struct FrameBlob {
+  int32_t width = 0, height = 0;
+  std::vector<uint8_t> bytes;  // JPEG, or width*height*3 RGB
+};
+
+struct Record {
+  int64_t label = 0;
+  std::vector<float> audio;
+  std::vector<FrameBlob> frames;
+};
+
+constexpr char kMagic[4] = {'M', 'M', 'P', 'R'};
+
+template <class T>
+void put(std::string& out, const T& v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+std::string serialize(const Record& r) {
+  std::string out(kMagic, 4);
+  put(out, r.label);
+  put(out, static_cast<int64_t>(r.audio.size()));
+  out.append(reinterpret_cast<const char*>(r.audio.data()), r.audio.size() * sizeof(float));
+  put(out, static_cast<int32_t>(r.frames.size()));
+  for (const FrameBlob& f : r.frames) {
+    put(out, f.width);
+    put(out, f.height);
+    put(out, static_cast<int64_t>(f.bytes.size()));
+    out.append(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
+  }
+  return out;
+}
+
+Record deserialize(const std::string& bytes, const std::string& path) {
+  size_t at = 0;
+  auto get = [&](void* dst, size_t n) {
+    MMP_CHECK(at + n <= bytes.size(), path, ": truncated record");
+    std::memcpy(dst, bytes.data() + at, n);
+    at += n;
+  };
+  char magic[4];
+  get(magic, 4);
+  MMP_CHECK(std::memcmp(magic, kMagic, 4) == 0, path, ": not a cache record");
+  Record r;
+  int64_t audio = 0;
+  get(&r.label, 8);
+  get(&audio, 8);
+  r.audio.resize(audio);
+  get(r.audio.data(), audio * sizeof(float));
+  int32_t frames = 0;
+  get(&frames, 4);
+  r.frames.resize(frames);
+  for (FrameBlob& f : r.frames) {
+    int64_t n = 0;
+    get(&f.width, 4);
+    get(&f.height, 4);
+    get(&n, 8);
+    f.bytes.resize(n);
+    get(f.bytes.data(), n);
+  }
+  return r;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  MMP_CHECK(in.good(), path.string(), ": cannot read");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Writes `bytes` to `path` through a temporary file and a rename: readers see the whole
+// file or none.
+void write_atomically(const fs::path& path, const std::string& bytes) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    MMP_CHECK(out.good(), tmp.string(), ": cannot write");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    MMP_CHECK(out.good(), tmp.string(), ": write failed (disk full?)");
+  }
+  fs::rename(tmp, path);
+}
+
+Record process_sample(const MediaSample& s, const PrepareOptions& o) {
+  Record r;
+  r.label = s.label;
+  const Tensor feature = o.audio == "stft" ? ogm_spectrogram(decode_audio(s.audio, 22050))
+                                           : kaldi_fbank(decode_audio(s.audio, 16000));
+  r.audio = feature.to_vector<float>();
+  for (float v : r.audio) MMP_CHECK(std::isfinite(v), s.audio, ": the audio feature has non-finite values");
+  std::vector<Image> images;
+  if (!s.frames.empty()) {
+    for (const std::string& f : list_frame_files(s.frames)) images.push_back(load_image(f));
+  } else {
+    images = decode_video_frames(s.video, o.frames_per_second);
+  }
+  for (const Image& img : images) {
+    Image stored = img;
+    if (o.frame_short_side > 0 && std::min(img.width, img.height) > o.frame_short_side) {  // shrink only
+      const double scale = static_cast<double>(o.frame_short_side) / std::min(img.width, img.height);
+      stored = resize_bilinear(img, std::max(1, static_cast<int>(std::lround(img.width * scale))),
+                               std::max(1, static_cast<int>(std::lround(img.height * scale))));
+    }
+    FrameBlob blob;
+    blob.width = stored.width;
+    blob.height = stored.height;
+    blob.bytes = o.frame_format == "raw" ? stored.rgb : encode_jpeg(stored, o.jpeg_quality);
+    r.frames.push_back(std::move(blob));
+  }
+  return r;
+}
+
+json options_json(const PrepareOptions& o, const DatasetIndex& index) {
+  return {{"audio", o.audio},
+          {"frames_per_second", o.frames_per_second},
+          {"frame_short_side", o.frame_short_side},
+          {"frame_format", o.frame_format},
+          {"jpeg_quality", o.jpeg_quality},
+          {"dataset", index.dataset},
+          {"classes", index.classes}};
+}
+
+class ProgressLine {
+ public:
+  ProgressLine(int64_t total, bool enabled) : total_(total), enabled_(enabled), tty_(isatty(2)) {}
+  void update(int64_t done, size_t skipped, bool final = false) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!final && (!tty_ || now - last_ < std::chrono::milliseconds(200))) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = done / std::max(elapsed, 1e-9);
+    const int filled = total_ ? static_cast<int>(20.0 * done / total_) : 20;
+    std::fprintf(stderr, "%sprepare |%s%s| %lld/%lld clips  %.1f clips/s  ETA %.0f s  %zu skipped%s", tty_ ? "\r" : "",
+                 std::string(filled, '#').c_str(), std::string(20 - filled, ' ').c_str(), static_cast<long long>(done),
+                 static_cast<long long>(total_), rate, rate > 0 ? (total_ - done) / rate : 0.0, skipped,
+                 final || !tty_ ? "\n" : "");
+    std::fflush(stderr);
+  }
+
+ private:
+  int64_t total_;
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_;
+};
+
+}  // namespace
+
+PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_dir, const PrepareOptions& o) {
+  feature_shape(o.audio);
+  MMP_CHECK(o.frame_format == "jpeg" || o.frame_format == "raw", "frame format must be jpeg or raw, got '",
+            o.frame_format, "'");
+  MMP_CHECK(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, "JPEG quality must be in 1..100, got ", o.jpeg_quality);
+  MMP_CHECK(o.frames_per_second > 0, "frames per second must be positive, got ", o.frames_per_second);
+  const fs::path out(out_dir), partial = out / ".partial";
+  const json options = options_json(o, index);
+  PrepareReport report;
+  if (fs::exists(out / "manifest.json")) {
+    const json manifest = json::parse(read_file(out / "manifest.json"));
+    MMP_CHECK(manifest["options"] == options, out_dir, ": a cache made with other options is already there "
+                                                        "(remove it, or prepare into another folder)");
+    report.already_complete = true;
+    return report;
+  }
+  fs::create_directories(partial);
+  if (fs::exists(partial / "options.json")) {
+    MMP_CHECK(json::parse(read_file(partial / "options.json")) == options, out_dir,
+              ": an interrupted preparation with other options is there (remove ", partial.string(),
+              " or use the same options)");
+  } else {
+    write_atomically(partial / "options.json", options.dump());
+  }
+
+  // Every sample of both splits, with its record's name.
+  struct Job {
+    const MediaSample* sample;
+    std::string split;
+    size_t position;
+  };
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < index.train.size(); ++i) jobs.push_back({&index.train[i], "train", i});
+  for (size_t i = 0; i < index.test.size(); ++i) jobs.push_back({&index.test[i], "test", i});
+  auto record_path = [&](const Job& j, const char* ext) {
+    return partial / (j.split + "_" + std::to_string(j.position) + ext);
+  };
+
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> skipped_now{0};
+  std::mutex mutex;
+  std::string failure;
+  ProgressLine progress(static_cast<int64_t>(jobs.size()), o.progress);
+  auto work = [&] {
+    for (size_t i; !stop && (i = next++) < jobs.size();) {
+      const Job& job = jobs[i];
+      if (fs::exists(record_path(job, ".rec")) || fs::exists(record_path(job, ".skip"))) {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++report.resumed;
+      } else {
+        try {
+          write_atomically(record_path(job, ".rec"), serialize(process_sample(*job.sample, o)));
+          std::lock_guard<std::mutex> lock(mutex);
+          ++report.prepared;
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!o.skip_bad_samples) {
+            failure = str("sample ", job.sample->name, ": ", e.what());
+            stop = true;
+            break;
+          }
+          write_atomically(record_path(job, ".skip"), e.what());
+          ++report.prepared;
+          ++skipped_now;
+        }
+      }
+      ++done;
+      std::lock_guard<std::mutex> lock(mutex);
+      progress.update(done, skipped_now);
+    }
+  };
+  const int workers = o.workers > 0 ? o.workers : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < workers; ++t) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+  MMP_CHECK(failure.empty(), failure, " (--on-bad-sample skip would leave it out; the ", done.load(),
+            " finished samples are kept, and a rerun resumes)");
+
+  // Consolidate: the data files first, the manifest last.
+  const Shape shape = feature_shape(o.audio);
+  json manifest{{"format", "mmp-cache"},
+                {"version", kCacheVersion},
+                {"dataset", index.dataset},
+                {"classes", index.classes},
+                {"audio", {{"kind", o.audio}, {"shape", shape}}},
+                {"frames", {{"format", o.frame_format}, {"short_side", o.frame_short_side}}},
+                {"options", options}};
+  json samples = json::array(), skipped = json::array(), splits = {{"train", json::array()}, {"test", json::array()}};
+  {
+    std::ofstream audio(out / "audio.f32.tmp", std::ios::binary | std::ios::trunc),
+        frames(out / "frames.bin.tmp", std::ios::binary | std::ios::trunc);
+    MMP_CHECK(audio.good() && frames.good(), out_dir, ": cannot write the cache files");
+    int64_t frame_offset = 0;
+    for (const Job& job : jobs) {
+      if (fs::exists(record_path(job, ".skip"))) {
+        const std::string reason = read_file(record_path(job, ".skip"));
+        skipped.push_back({{"name", job.sample->name}, {"split", job.split}, {"reason", reason}});
+        report.skipped.emplace_back(job.sample->name, reason);
+        continue;
+      }
+      const Record r = deserialize(read_file(record_path(job, ".rec")), record_path(job, ".rec").string());
+      MMP_CHECK(static_cast<int64_t>(r.audio.size()) == numel(shape), record_path(job, ".rec").string(),
+                ": audio feature of the wrong size");
+      audio.write(reinterpret_cast<const char*>(r.audio.data()), static_cast<std::streamsize>(r.audio.size() * 4));
+      json frame_list = json::array();
+      for (const FrameBlob& f : r.frames) {
+        frames.write(reinterpret_cast<const char*>(f.bytes.data()), static_cast<std::streamsize>(f.bytes.size()));
+        frame_list.push_back({frame_offset, static_cast<int64_t>(f.bytes.size()), f.width, f.height});
+        frame_offset += static_cast<int64_t>(f.bytes.size());
+      }
+      splits[job.split].push_back(samples.size());
+      samples.push_back({{"name", job.sample->name}, {"label", r.label}, {"frames", frame_list}});
+    }
+    audio.flush();
+    frames.flush();
+    MMP_CHECK(audio.good() && frames.good(), out_dir, ": write failed (disk full?)");
+  }
+  MMP_CHECK(!samples.empty(), out_dir, ": every sample was skipped; nothing to cache");
+  manifest["samples"] = samples;
+  manifest["splits"] = splits;
+  manifest["skipped"] = skipped;
+  fs::rename(out / "audio.f32.tmp", out / "audio.f32");
+  fs::rename(out / "frames.bin.tmp", out / "frames.bin");
+  write_atomically(out / "manifest.json", manifest.dump());
+  fs::remove_all(partial);
+  progress.update(done, report.skipped.size(), true);
+  return report;
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+namespace {
+
+// A read-only memory map of a whole file.
+class MappedFile {
+ public:
+  explicit MappedFile(const fs::path& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY);
+    MMP_CHECK(fd_ >= 0, path.string(), ": cannot open (", std::strerror(errno), ")");
+    struct stat st {};
+    ::fstat(fd_, &st);
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
+      MMP_CHECK(data_ != MAP_FAILED, path.string(), ": cannot map (", std::strerror(errno), ")");
+    }
+  }
+  ~MappedFile() {
+    if (data_ && data_ != MAP_FAILED) ::munmap(data_, size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return static_cast<const uint8_t*>(data_); }
+  size_t size() const { return size_; }
+
+ private:
+  int fd_ = -1;
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+struct SampleRandom : UniformSource {
+  uint64_t key, counter;
+  SampleRandom(uint64_t k, uint64_t c) : key(k), counter(c) {}
+  double next() override { return Philox4x32(key, counter++).uniform0(); }
+};
+
+}  // namespace
+
+struct CacheDataset::Impl {
+  std::string dir;
+  CacheReadOptions options;
+  json manifest;
+  std::vector<int64_t> samples;  // positions in manifest["samples"] of this split
+  std::vector<std::string> classes;
+  Shape feature;
+  std::unique_ptr<MappedFile> audio, frames;
+  bool jpeg = true;
+};
+
+CacheDataset::CacheDataset(const std::string& cache_dir, const CacheReadOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.dir = cache_dir;
+  m.options = options;
+  const fs::path dir(cache_dir);
+  MMP_CHECK(fs::exists(dir / "manifest.json"), cache_dir, ": not a prepared cache (no manifest.json; run mmp prepare,"
+                                                          " or finish an interrupted one by running it again)");
+  try {
+    m.manifest = json::parse(read_file(dir / "manifest.json"));
+  } catch (const json::exception& e) {
+    MMP_THROW(cache_dir, "/manifest.json: malformed (", e.what(), ")");
+  }
+  MMP_CHECK(m.manifest.value("format", "") == "mmp-cache" && m.manifest.value("version", 0) == kCacheVersion,
+            cache_dir, ": cache format ", m.manifest.value("version", 0), ", this mmp reads version ", kCacheVersion,
+            " (prepare it again)");
+  MMP_CHECK(options.split == "train" || options.split == "test", "cache split must be train or test, got '",
+            options.split, "'");
+  MMP_CHECK(options.frames >= 1 && options.image_size >= 8, "cache reading: bad frame count or image size");
+  m.samples = m.manifest["splits"][options.split].get<std::vector<int64_t>>();
+  MMP_CHECK(!m.samples.empty(), cache_dir, ": the ", options.split, " split is empty");
+  m.classes = m.manifest["classes"].get<std::vector<std::string>>();
+  m.feature = m.manifest["audio"]["shape"].get<Shape>();
+  m.jpeg = m.manifest["frames"]["format"] == "jpeg";
+  m.audio = std::make_unique<MappedFile>(dir / "audio.f32");
+  m.frames = std::make_unique<MappedFile>(dir / "frames.bin");
+  const size_t samples_total = m.manifest["samples"].size();
+  MMP_CHECK(m.audio->size() == samples_total * numel(m.feature) * sizeof(float), cache_dir,
+            "/audio.f32: ", m.audio->size(), " bytes, the manifest needs ", samples_total * numel(m.feature) * 4,
+            " (truncated?)");
+}
+
+CacheDataset::~CacheDataset() = default;
+
+std::string CacheDataset::name() const { return impl_->dir + " (" + impl_->options.split + ")"; }
+int64_t CacheDataset::size() const { return static_cast<int64_t>(impl_->samples.size()); }
+int64_t CacheDataset::classes() const { return static_cast<int64_t>(impl_->classes.size()); }
+const std::vector<std::string>& CacheDataset::class_names() const { return impl_->classes; }
+Shape CacheDataset::audio_shape() const { return {1, impl_->feature[0], impl_->feature[1]}; }
+Shape CacheDataset::visual_shape() const {
+  return {impl_->options.frames, 3, impl_->options.image_size, impl_->options.image_size};
+}
+
+int64_t CacheDataset::load(int64_t index, int epoch, float* audio, float* visual) const {
+  const Impl& m = *impl_;
+  const int64_t position = m.samples.at(index);
+  const json& sample = m.manifest["samples"][position];
+  const int64_t feature = numel(m.feature);
+  std::memcpy(audio, m.audio->data() + position * feature * sizeof(float), feature * sizeof(float));
+
+  // Randomness per (seed, sample, epoch): the same whatever thread loads it.
+  SampleRandom rng(m.options.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(position),
+                   static_cast<uint64_t>(epoch) << 32);
+  const json& frames = sample["frames"];
+  MMP_CHECK(!frames.empty(), m.dir, ": sample ", sample["name"].get<std::string>(), " has no frames");
+  const std::vector<int> picked = pick_frames(static_cast<int>(frames.size()), m.options.frames, m.options.augment, rng);
+  const int size = m.options.image_size;
+  for (int t = 0; t < m.options.frames; ++t) {
+    const json& f = frames[picked[t]];
+    const int64_t offset = f[0], bytes = f[1];
+    MMP_CHECK(offset >= 0 && offset + bytes <= static_cast<int64_t>(m.frames->size()), m.dir,
+              "/frames.bin: a frame lies past its end (truncated?)");
+    Image img;
+    if (m.jpeg) {
+      img = decode_jpeg(m.frames->data() + offset, static_cast<size_t>(bytes), m.dir + "/frames.bin");
+    } else {
+      img.width = f[2];
+      img.height = f[3];
+      img.rgb.assign(m.frames->data() + offset, m.frames->data() + offset + bytes);
+    }
+    if (m.options.augment) {
+      const CropBox box = random_resized_crop_box(img.width, img.height, rng);
+      img = resize_bilinear(crop(img, box.top, box.left, box.height, box.width), size, size);
+      if (rng.next() < 0.5) img = flip_horizontal(img);
+    } else {
+      img = resize_bilinear(img, size, size);
+    }
+    to_normalized_chw(img, visual + static_cast<int64_t>(t) * 3 * size * size);
+  }
+  return sample["label"].get<int64_t>();
+}
+
+}  // namespace mmp

@@ -1,0 +1,108 @@
+#include "data/synth.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "data/dataset_index.h"
+#include "data/media_writer.h"
+#include "engine/error.h"
+#include "engine/philox.h"
+
+namespace mmp {
+namespace {
+
+struct Random {
+  uint64_t key, counter = 0;
+  double uniform() { return Philox4x32(key, counter++).uniform0(); }
+  double normal() { return philox_normal(key, counter++, 0.0, 1.0); }
+};
+
+constexpr double kPi = 3.14159265358979323846;
+
+// A voiced sound whose pitch and harmonics depend on the class, with noise.
+std::vector<float> class_audio(int label, double seconds, int rate, Random& rng) {
+  const int n = static_cast<int>(seconds * rate);
+  const double f0 = 140.0 * (1.0 + 0.3 * label) * (1.0 + 0.03 * (rng.uniform() - 0.5));
+  std::vector<float> x(n);
+  for (int i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i) / rate;
+    const double envelope = std::min(1.0, t * 8) * std::min(1.0, (seconds - t) * 8);
+    double v = 0;
+    for (int h = 1; h <= 3; ++h) v += std::sin(2 * kPi * f0 * h * t) / h;
+    x[i] = static_cast<float>(0.3 * envelope * v + 0.03 * rng.normal());
+  }
+  return x;
+}
+
+// A disc of the class's colour drifting over a noisy grey background.
+std::vector<Image> class_video(int label, double seconds, const SynthOptions& o, Random& rng) {
+  const int n = static_cast<int>(seconds * o.fps);
+  const double hue = 2 * kPi * label / kCremadClasses.size();
+  const double colour[3] = {127 + 120 * std::cos(hue), 127 + 120 * std::cos(hue + 2.09), 127 + 120 * std::cos(hue + 4.19)};
+  double cx = o.width * (0.3 + 0.4 * rng.uniform()), cy = o.height * (0.3 + 0.4 * rng.uniform());
+  const double vx = (rng.uniform() - 0.5) * 2, vy = (rng.uniform() - 0.5) * 2, radius = o.height * 0.2;
+  std::vector<Image> frames(n);
+  for (int f = 0; f < n; ++f) {
+    Image& img = frames[f];
+    img.width = o.width;
+    img.height = o.height;
+    img.rgb.resize(static_cast<size_t>(o.width) * o.height * 3);
+    cx += vx;
+    cy += vy;
+    for (int y = 0; y < o.height; ++y)
+      for (int x = 0; x < o.width; ++x) {
+        const bool inside = (x - cx) * (x - cx) + (y - cy) * (y - cy) < radius * radius;
+        const double noise = 20 * rng.normal();
+        for (int ch = 0; ch < 3; ++ch) {
+          const double v = (inside ? colour[ch] : 110.0) + noise;
+          img.rgb[(static_cast<size_t>(y) * o.width + x) * 3 + ch] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
+        }
+      }
+  }
+  return frames;
+}
+
+}  // namespace
+
+int synthesize_cremad(const std::string& dir, const SynthOptions& o) {
+  namespace fs = std::filesystem;
+  MMP_CHECK(o.clips_per_class >= 2, "synth: at least two clips per class (one to train on, one to test)");
+  fs::create_directories(fs::path(dir) / "AudioWAV");
+  fs::create_directories(fs::path(dir) / "VideoFlash");
+  std::ofstream train(fs::path(dir) / "train.csv"), test(fs::path(dir) / "test.csv");
+  MMP_CHECK(train.good() && test.good(), dir, ": cannot write the split files");
+  const int classes = static_cast<int>(kCremadClasses.size());
+  const int clips = classes * o.clips_per_class;
+  // At least one test clip per class, fewer than all.
+  const int test_per_class = std::clamp(static_cast<int>(std::lround(o.clips_per_class * o.test_share)), 1,
+                                        std::max(1, o.clips_per_class - 1));
+  for (int i = 0; i < clips; ++i) {
+    const int label = i % classes;
+    Random rng{o.seed * 1000003 + static_cast<uint64_t>(i)};
+    const double seconds = o.min_seconds + (o.max_seconds - o.min_seconds) * rng.uniform();
+    // CREMA-D names: actor_sentence_emotion_level
+    char name[64];
+    std::snprintf(name, sizeof name, "%04d_DFA_%s_XX", 1001 + i, kCremadClasses[label].c_str());
+    write_wav((fs::path(dir) / "AudioWAV" / (std::string(name) + ".wav")).string(),
+              class_audio(label, seconds, o.sample_rate, rng), o.sample_rate);
+    const std::vector<Image> frames = class_video(label, seconds, o, rng);
+    write_video((fs::path(dir) / "VideoFlash" / (std::string(name) + ".flv")).string(), frames, o.fps);
+    if (o.frame_folders) {
+      const fs::path folder = fs::path(dir) / "Image-01-FPS" / name;
+      fs::create_directories(folder);
+      for (int s = 0; s * o.fps < static_cast<int>(frames.size()); ++s) {
+        char file[32];
+        std::snprintf(file, sizeof file, "frame_%05d.jpg", s + 1);
+        write_jpeg((folder / file).string(), frames[s * o.fps], 95);
+      }
+    }
+    const bool is_test = (i / classes) >= o.clips_per_class - test_per_class;
+    (is_test ? test : train) << name << "," << kCremadClasses[label] << "\n";
+  }
+  return clips;
+}
+
+}  // namespace mmp

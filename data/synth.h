@@ -1,0 +1,24 @@
+#pragma once
+// `mmp synth`: a small dataset in CREMA-D's published layout made of real media files
+// (AudioWAV/*.wav, VideoFlash/*.flv, Image-01-FPS/<clip>/frame_*.jpg, train.csv and
+// test.csv), with class-dependent content, for tests and demos of the data path.
+#include <cstdint>
+#include <string>
+
+namespace mmp {
+
+struct SynthOptions {
+  int clips_per_class = 6;
+  double test_share = 0.25;
+  uint64_t seed = 0;
+  int sample_rate = 16000;         // CREMA-D's WAV files
+  int width = 160, height = 120;   // video frames
+  int fps = 15;
+  double min_seconds = 1.6, max_seconds = 3.2;
+  bool frame_folders = true;       // also extracted 1 fps JPEG frames
+};
+
+// Writes the dataset under `dir` and returns the number of clips.
+int synthesize_cremad(const std::string& dir, const SynthOptions& options);
+
+}  // namespace mmp

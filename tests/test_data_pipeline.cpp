@@ -1,0 +1,186 @@
+// The data path end to end on real media files the project writes itself: synth ->
+// decode -> prepare -> cache -> loader -> a training epoch; and bad files.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "data/cache.h"
+#include "data/loader.h"
+#include "data/media.h"
+#include "data/synth.h"
+#include "engine/ops.h"
+#include "mmpareto/trainer.h"
+#include "tests/support/cli.h"
+#include "tests/support/compare.h"
+
+using namespace mmp;
+using namespace mmp::testing;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A synthesized CREMA-D-layout dataset, made once per test run.
+const std::string& synth_dir() {
+  static const std::string dir = [] {
+    const std::string d = temp_dir("synth_dataset");
+    SynthOptions o;
+    o.clips_per_class = 2;
+    synthesize_cremad(d, o);
+    return d;
+  }();
+  return dir;
+}
+
+std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+PrepareOptions quiet_prepare() {
+  PrepareOptions o;
+  o.progress = false;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("decoding the synthesized WAV and FLV files", "[unit][data]") {
+  const auto wavs = files_in(fs::path(synth_dir()) / "AudioWAV");
+  REQUIRE(wavs.size() == 12);
+  const std::vector<float> audio = decode_audio(wavs[0], 16000);
+  CHECK(audio.size() > 16000);  // clips last at least 1.6 s
+  float peak = 0;
+  for (float v : audio) peak = std::max(peak, std::fabs(v));
+  CHECK(peak > 0.1f);
+  CHECK(peak <= 1.0f);
+  const std::vector<float> resampled = decode_audio(wavs[0], 22050);
+  CHECK(std::fabs(static_cast<double>(resampled.size()) / audio.size() - 22050.0 / 16000.0) < 0.01);
+
+  const auto videos = files_in(fs::path(synth_dir()) / "VideoFlash");
+  const std::vector<Image> frames = decode_video_frames(videos[0], 1.0);
+  REQUIRE(frames.size() >= 2);
+  CHECK(frames[0].width == 160);
+  CHECK(frames[0].height == 120);
+  // The decoded first frame looks like the extracted JPEG of the same instant.
+  const std::string name = fs::path(videos[0]).stem().string();
+  const Image jpeg = load_image((fs::path(synth_dir()) / "Image-01-FPS" / name / "frame_00001.jpg").string());
+  double diff = 0;
+  for (size_t i = 0; i < jpeg.rgb.size(); ++i) diff += std::abs(int(jpeg.rgb[i]) - int(frames[0].rgb[i]));
+  CHECK(diff / jpeg.rgb.size() < 15.0);  // two lossy codecs of the same picture
+}
+
+TEST_CASE("prepare a cache and load it: shapes, labels, determinism", "[unit][data]") {
+  for (const char* visual : {"video", "frames"}) {
+    DYNAMIC_SECTION(visual) {
+      const std::string cache = temp_dir(std::string("cache_") + visual);
+      const DatasetIndex index = index_dataset("cremad", synth_dir(), visual);
+      CHECK(index.train.size() + index.test.size() == 12);
+      const PrepareReport r = prepare_cache(index, cache, quiet_prepare());
+      CHECK(r.prepared == 12);
+      CHECK(r.skipped.empty());
+      CHECK(prepare_cache(index, cache, quiet_prepare()).already_complete);
+
+      CacheReadOptions read;
+      const CacheDataset train(cache, read);
+      read.split = "test";
+      read.augment = false;
+      const CacheDataset test(cache, read);
+      CHECK(train.size() == static_cast<int64_t>(index.train.size()));
+      CHECK(test.size() == static_cast<int64_t>(index.test.size()));
+      CHECK(train.classes() == 6);
+      CHECK(train.audio_shape() == Shape{1, 257, 188});
+      CHECK(train.visual_shape() == Shape{2, 3, 224, 224});
+      const Batch a = make_batch(train, {0, 1, 2}, 0), b = make_batch(train, {0, 1, 2}, 0);
+      CHECK(a.audio.to_vector<float>() == b.audio.to_vector<float>());
+      CHECK(a.visual.to_vector<float>() == b.visual.to_vector<float>());  // same epoch: same augmentation
+      CHECK(make_batch(train, {0, 1, 2}, 1).visual.to_vector<float>() != a.visual.to_vector<float>());
+      for (int64_t i = 0; i < 3; ++i) CHECK(a.label.to_vector<int64_t>()[i] == index.train[i].label);
+      // Evaluation frames do not depend on the epoch.
+      CHECK(make_batch(test, {0}, 0).visual.to_vector<float>() == make_batch(test, {0}, 5).visual.to_vector<float>());
+    }
+  }
+}
+
+TEST_CASE("the threaded loader gives the batches of the synchronous one", "[unit][data]") {
+  const std::string cache = temp_dir("cache_loader");
+  prepare_cache(index_dataset("cremad", synth_dir()), cache, quiet_prepare());
+  const CacheDataset data(cache, CacheReadOptions{});
+  auto epoch_batches = [&](int workers) {
+    LoaderOptions o;
+    o.batch_size = 3;
+    o.workers = workers;
+    o.seed = 4;
+    DataLoader loader(data, o);
+    std::vector<Batch> out;
+    loader.start_epoch(1);
+    for (Batch b; loader.next(b);) out.push_back(b);
+    return out;
+  };
+  const auto sync = epoch_batches(0), threaded = epoch_batches(2);
+  REQUIRE(sync.size() == static_cast<size_t>(data.size() / 3));
+  REQUIRE(threaded.size() == sync.size());
+  for (size_t i = 0; i < sync.size(); ++i) {
+    CHECK(sync[i].label.to_vector<int64_t>() == threaded[i].label.to_vector<int64_t>());
+    CHECK(sync[i].visual.to_vector<float>() == threaded[i].visual.to_vector<float>());
+  }
+}
+
+TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes", "[unit][data]") {
+  const std::string root = temp_dir("bad_dataset");
+  fs::copy(synth_dir(), root, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const auto wavs = files_in(fs::path(root) / "AudioWAV");
+  // Truncated to a third, garbage, empty, missing.
+  fs::resize_file(wavs[1], fs::file_size(wavs[1]) / 3);
+  std::ofstream(wavs[2], std::ios::trunc) << "this is not a wav file at all, just text pretending to be one";
+  std::ofstream(wavs[3], std::ios::trunc).close();
+  fs::remove(wavs[4]);
+  CHECK_THROWS_WITH(decode_audio(wavs[3], 16000), Contains(wavs[3]) && Contains("empty file"));
+  CHECK_THROWS_WITH(decode_audio(wavs[4], 16000), Contains(wavs[4]) && Contains("no such file"));
+  CHECK_THROWS_WITH(decode_audio(wavs[2], 16000), Contains(wavs[2]));
+  CHECK_THROWS_WITH(load_image(wavs[0]), Contains("cannot decode the image"));
+
+  // Fail: stops at a bad sample, writes no cache, keeps what it finished.
+  const std::string cache = temp_dir("bad_cache");
+  const DatasetIndex index = index_dataset("cremad", root, "video");
+  PrepareOptions o = quiet_prepare();
+  o.workers = 1;
+  CHECK_THROWS_WITH(prepare_cache(index, cache, o), Contains("sample") && Contains("a rerun resumes"));
+  CHECK_FALSE(fs::exists(fs::path(cache) / "manifest.json"));
+  // Skip: resumes the finished samples and leaves out the bad ones, saying why.
+  o.skip_bad_samples = true;
+  const PrepareReport r = prepare_cache(index, cache, o);
+  CHECK(r.resumed >= 1);
+  CHECK(r.skipped.size() >= 3);  // the truncated one may still decode as a shorter clip
+  for (const auto& [name, reason] : r.skipped) CHECK_FALSE(reason.empty());
+  // The cache holds exactly the training samples that were not skipped.
+  int64_t skipped_train = 0;
+  for (const auto& [name, reason] : r.skipped)
+    for (const auto& s : index.train) skipped_train += s.name == name;
+  const CacheDataset data(cache, CacheReadOptions{});
+  CHECK(data.size() == static_cast<int64_t>(index.train.size()) - skipped_train);
+  CHECK_THROWS_WITH(CacheDataset(temp_dir("not_a_cache"), CacheReadOptions{}), Contains("not a prepared cache"));
+}
+
+TEST_CASE("mmp synth, prepare, features and train on the cache from the command line", "[unit][cli]") {
+  const std::string dir = temp_dir("cli_data");
+  CommandResult r = run_mmp("synth --out " + dir + "/raw --clips-per-class 2");
+  REQUIRE(r.exit_code == 0);
+  r = run_mmp("prepare --root " + dir + "/raw --out " + dir + "/cache --no-progress");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("12 prepared now"));
+  r = run_mmp("features --kind fbank " + dir + "/raw/AudioWAV/1001_DFA_NEU_XX.wav --out " + dir + "/f.safetensors");
+  REQUIRE(r.exit_code == 0);
+  CHECK(load_safetensors(dir + "/f.safetensors").find("feature")->shape() == Shape{1024, 128});
+  r = run_mmp("train --data " + dir + "/cache --method uniform --epochs 1 --width 2 --batch 4 --quiet --out ''");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("uniform    |"));
+  r = run_mmp("prepare --root " + dir + "/missing --out " + dir + "/c2");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("no such dataset folder"));
+}
