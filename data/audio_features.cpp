@@ -71,7 +71,8 @@ Tensor ogm_spectrogram(const std::vector<float>& samples) {
     }
     const auto& spectrum = fft.transform(frame);
     for (int k = 0; k < kBins; ++k)
-      o[k * frames + t] = static_cast<float>(std::log(std::hypot(spectrum[k].re, spectrum[k].im) + 1e-7));
+      o[k * frames + t] = static_cast<float>(
+          std::log(std::sqrt(spectrum[k].re * spectrum[k].re + spectrum[k].im * spectrum[k].im) + 1e-7));
   }
   return out;
 }

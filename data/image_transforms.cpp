@@ -51,7 +51,7 @@ Coefficients bilinear_coefficients(int in_size, int out_size) {
   return c;
 }
 
-inline uint8_t clip8(int64_t v) {
+inline uint8_t clip8(int32_t v) {
   v >>= kPrecisionBits;
   return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
@@ -64,39 +64,48 @@ Image resize_bilinear(const Image& src, int width, int height) {
   if (src.width == width && src.height == height) return src;
   const Coefficients horizontal = bilinear_coefficients(src.width, width);
   const Coefficients vertical = bilinear_coefficients(src.height, height);
-  // Horizontal pass over the rows the vertical pass reads, as PIL does.
+  // Horizontal pass over the rows the vertical pass reads, as PIL does. The weights sum
+  // to 1 << 22, so a pixel's sum fits PIL's 32-bit accumulators.
   const int y_first = vertical.bounds[0];
   const int y_last = vertical.bounds[2 * (height - 1)] + vertical.bounds[2 * (height - 1) + 1];
-  Image mid;
-  mid.width = width;
-  mid.height = y_last - y_first;
-  mid.rgb.resize(static_cast<size_t>(mid.width) * mid.height * 3);
-  for (int y = 0; y < mid.height; ++y) {
+  const int mid_rows = y_last - y_first, row_size = width * 3;
+  std::vector<uint8_t> mid(static_cast<size_t>(mid_rows) * row_size);
+  for (int y = 0; y < mid_rows; ++y) {
     const uint8_t* row = src.rgb.data() + static_cast<size_t>(y + y_first) * src.width * 3;
-    uint8_t* out = mid.rgb.data() + static_cast<size_t>(y) * width * 3;
+    uint8_t* out = mid.data() + static_cast<size_t>(y) * row_size;
     for (int xx = 0; xx < width; ++xx) {
       const int xmin = horizontal.bounds[2 * xx], xmax = horizontal.bounds[2 * xx + 1];
       const int32_t* k = horizontal.kk.data() + xx * horizontal.ksize;
-      for (int ch = 0; ch < 3; ++ch) {
-        int64_t ss = int64_t(1) << (kPrecisionBits - 1);
-        for (int x = 0; x < xmax; ++x) ss += static_cast<int64_t>(row[(x + xmin) * 3 + ch]) * k[x];
-        out[xx * 3 + ch] = clip8(ss);
+      const uint8_t* p = row + xmin * 3;
+      int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+      for (int x = 0; x < xmax; ++x) {
+        s0 += p[3 * x] * k[x];
+        s1 += p[3 * x + 1] * k[x];
+        s2 += p[3 * x + 2] * k[x];
       }
+      out[3 * xx] = clip8(s0);
+      out[3 * xx + 1] = clip8(s1);
+      out[3 * xx + 2] = clip8(s2);
     }
   }
+  // Vertical pass: whole rows at a time, so the inner loop runs along memory.
   Image dst;
   dst.width = width;
   dst.height = height;
-  dst.rgb.resize(static_cast<size_t>(width) * height * 3);
+  dst.rgb.resize(static_cast<size_t>(row_size) * height);
+  std::vector<int32_t> acc(row_size);
   for (int yy = 0; yy < height; ++yy) {
     const int ymin = vertical.bounds[2 * yy] - y_first, ymax = vertical.bounds[2 * yy + 1];
     const int32_t* k = vertical.kk.data() + yy * vertical.ksize;
-    uint8_t* out = dst.rgb.data() + static_cast<size_t>(yy) * width * 3;
-    for (int i = 0; i < width * 3; ++i) {
-      int64_t ss = int64_t(1) << (kPrecisionBits - 1);
-      for (int y = 0; y < ymax; ++y) ss += static_cast<int64_t>(mid.rgb[static_cast<size_t>(y + ymin) * width * 3 + i]) * k[y];
-      out[i] = clip8(ss);
+    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+    for (int y = 0; y < ymax; ++y) {
+      const uint8_t* r = mid.data() + static_cast<size_t>(y + ymin) * row_size;
+      const int32_t w = k[y];
+#pragma omp simd
+      for (int i = 0; i < row_size; ++i) acc[i] += r[i] * w;
     }
+    uint8_t* out = dst.rgb.data() + static_cast<size_t>(yy) * row_size;
+    for (int i = 0; i < row_size; ++i) out[i] = clip8(acc[i]);
   }
   return dst;
 }
@@ -151,11 +160,23 @@ CropBox random_resized_crop_box(int width, int height, UniformSource& rng, doubl
 }
 
 void to_normalized_chw(const Image& img, float* out) {
-  static constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
+  // (v / 255 - mean) / std for every byte value, per channel, computed once.
+  static const auto table = [] {
+    constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
+    std::vector<float> t(3 * 256);
+    for (int ch = 0; ch < 3; ++ch)
+      for (int v = 0; v < 256; ++v) t[ch * 256 + v] = (v / 255.0f - kMean[ch]) / kStd[ch];
+    return t;
+  }();
   const size_t plane = static_cast<size_t>(img.width) * img.height;
-  for (int ch = 0; ch < 3; ++ch) {
-    float* o = out + ch * plane;
-    for (size_t i = 0; i < plane; ++i) o[i] = (img.rgb[i * 3 + ch] / 255.0f - kMean[ch]) / kStd[ch];
+  float* o0 = out;
+  float* o1 = out + plane;
+  float* o2 = out + 2 * plane;
+  const uint8_t* p = img.rgb.data();
+  for (size_t i = 0; i < plane; ++i) {
+    o0[i] = table[p[3 * i]];
+    o1[i] = table[256 + p[3 * i + 1]];
+    o2[i] = table[512 + p[3 * i + 2]];
   }
 }
 

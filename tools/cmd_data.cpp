@@ -16,6 +16,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--clips-per-class", o.clips_per_class, "clips of each of the 6 classes")->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the content")->capture_default_str();
   cmd->add_flag("!--no-frames", o.frame_folders, "no Image-01-FPS frame folders, videos only");
+  cmd->add_option("--width", o.width, "video width (CREMA-D: 480)")->capture_default_str();
+  cmd->add_option("--height", o.height, "video height (CREMA-D: 360)")->capture_default_str();
   cmd->callback([] {
     const int clips = synthesize_cremad(out, o);
     std::printf("%s: %d clips in CREMA-D's layout (AudioWAV/*.wav, VideoFlash/*.flv%s, train.csv, test.csv)\n",

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `mmp bench data` against the same work in Python (tools/bench/data.py: librosa,
+# PIL, torchvision), both on one core, in one run, on a synthesized CREMA-D-sized set.
+#   tools/bench/compare-data.sh [clips per class, default 20]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${MMP_BUILD_DIR:-$root/build}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+py="$("$root/tools/reference/setup-venv.sh")"
+"$build/tools/mmp" synth --out "$work/raw" --clips-per-class "${1:-20}" --width 480 --height 360 >/dev/null
+"$build/tools/mmp" prepare --root "$work/raw" --out "$work/cache" --visual frames --no-progress >/dev/null
+echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), one core each"
+ours=$(OMP_NUM_THREADS=1 "$build/tools/mmp" bench data --root "$work/raw" --cache "$work/cache" --threads 1)
+theirs=$(OMP_NUM_THREADS=1 "$py" "$root/tools/bench/data.py" --root "$work/raw")
+echo "$ours"
+echo "$theirs"
+echo
+echo "# ratio mmp / Python (above 1: mmp is faster)"
+paste <(echo "$ours" | awk 'NR>2{print $NF, $(NF-1)}') <(echo "$theirs" | awk 'NR>2{print $(NF-1)}') |
+  awk '{printf "%-8s mmp %8.1f  python %8.1f  ratio %.1f\n", $1, $2, $3, $2/$3}'
