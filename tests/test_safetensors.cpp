@@ -6,6 +6,7 @@
 
 #include "engine/ops.h"
 #include "engine/safetensors.h"
+#include "tests/support/cli.h"
 
 using namespace mmp;
 using Catch::Matchers::Contains;
@@ -14,9 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "mmp_tests";
-  fs::create_directories(dir);
-  return (dir / name).string();
+  static const std::string dir = mmp::testing::temp_dir("safetensors");
+  return (fs::path(dir) / name).string();
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {

@@ -1,10 +1,12 @@
 #include "tests/support/cli.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <vector>
 
 namespace mmp::testing {
 
@@ -21,9 +23,19 @@ CommandResult run_mmp(const std::string& args) {
 }
 
 std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("mmp_test_" + name);
+  // One folder per process (CTest runs test cases in parallel processes), removed at exit.
+  struct Cleanup {
+    std::vector<std::filesystem::path> dirs;
+    ~Cleanup() {
+      std::error_code ignored;
+      for (const auto& d : dirs) std::filesystem::remove_all(d, ignored);
+    }
+  };
+  static Cleanup cleanup;
+  const auto dir = std::filesystem::temp_directory_path() / ("mmp_test_" + name + "_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  cleanup.dirs.push_back(dir);
   return dir.string();
 }
 

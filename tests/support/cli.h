@@ -10,7 +10,7 @@ struct CommandResult {
 };
 
 CommandResult run_mmp(const std::string& args);
-// A fresh folder under the system temp dir for one test.
+// A fresh folder under the system temp dir for one test, removed when the process ends.
 std::string temp_dir(const std::string& name);
 
 }  // namespace mmp::testing
