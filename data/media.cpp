@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "data/ffmpeg_check.h"
 #include "engine/error.h"
 
 extern "C" {
@@ -20,19 +21,6 @@ extern "C" {
 
 namespace mmp {
 namespace {
-
-std::string av_error(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, buf, sizeof buf);
-  return buf;
-}
-
-// Checks an FFmpeg return code; the message names the file.
-#define MMP_AV_CHECK(call, path, what)                                                      \
-  do {                                                                                      \
-    const int mmp_av_rc_ = (call);                                                          \
-    if (mmp_av_rc_ < 0) MMP_THROW(path, ": ", what, " (", av_error(mmp_av_rc_), ")");       \
-  } while (0)
 
 struct FormatCloser {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }

@@ -3,6 +3,8 @@
 #include <omp.h>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -65,95 +67,91 @@ struct ModelBenchOptions {
   bool profile = false;
 };
 
-// One forward in training mode, and one training step (forward + backward of the
-// summed loss of the three heads), at CREMA-D shapes by default.
-void bench_model(const ModelBenchOptions& o) {
-  const Device device = parse_device(o.device);
+// The paper's model on the chosen device, and one random batch at the options' shapes.
+struct ModelSetup {
+  Device device;
+  std::unique_ptr<AVClassifier> model;
+  Batch batch;
+};
+
+ModelSetup model_setup(const ModelBenchOptions& o) {
+  ModelSetup s;
+  s.device = parse_device(o.device);
   Generator gen(0);
   AVClassifierConfig config;
   config.classes = o.classes;
-  AVClassifier model(config, gen);
-  model.to(device);
-  model.train();
-  const Tensor audio = randn({o.batch, 1, o.audio_f, o.audio_t}, gen, DType::F32, device);
-  const Tensor visual = randn({o.batch, o.frames, 3, o.image, o.image}, gen, DType::F32, device);
+  s.model = std::make_unique<AVClassifier>(config, gen);
+  s.model->to(s.device);
+  s.model->train();
+  s.batch.audio = randn({o.batch, 1, o.audio_f, o.audio_t}, gen, DType::F32, s.device);
+  s.batch.visual = randn({o.batch, o.frames, 3, o.image, o.image}, gen, DType::F32, s.device);
   std::vector<int64_t> labels(o.batch);
   for (int64_t i = 0; i < o.batch; ++i) labels[i] = i % o.classes;
-  const Tensor label = from_vector(labels, {o.batch}, device);
+  s.batch.label = from_vector(labels, {o.batch}, s.device);
+  return s;
+}
+
+// Runs `fn` once with every op timed, and prints where the time went.
+void print_profile(const std::function<void()>& fn, Device device) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ProfileSession session;
+  fn();
+  backend(device).synchronize();
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("\n# profile of one step (%.3f s)\n", total);
+  session.print(total);
+}
+
+// One forward in training mode, and one training step (forward + backward of the
+// summed loss of the three heads), at CREMA-D shapes by default.
+void bench_model(const ModelBenchOptions& o) {
+  ModelSetup s = model_setup(o);
+  AVClassifier& model = *s.model;
+  const Batch& b = s.batch;
   auto losses = [&](const AVOutputs& out) {
-    return add(add(cross_entropy(out.out, label), cross_entropy(out.out_audio, label)),
-               cross_entropy(out.out_visual, label));
+    return add(add(cross_entropy(out.out, b.label), cross_entropy(out.out_audio, b.label)),
+               cross_entropy(out.out_visual, b.label));
+  };
+  auto step = [&] {
+    model.zero_grad();
+    backward(losses(model.forward(b.audio, b.visual)));
+    backend(s.device).synchronize();
   };
   const Timing forward = time_median(
       [&] {
-        const Tensor loss = losses(model.forward(audio, visual));
-        backend(device).synchronize();
+        const Tensor loss = losses(model.forward(b.audio, b.visual));
+        backend(s.device).synchronize();
       },
       1, o.repeats, 0);
-  const Timing step = time_median(
-      [&] {
-        model.zero_grad();
-        backward(losses(model.forward(audio, visual)));
-        backend(device).synchronize();
-      },
-      1, o.repeats, 0);
+  const Timing steps = time_median(step, 1, o.repeats, 0);
   std::printf("# AVClassifier (ResNet-18 x2, concat), batch %lld: audio 1x%lldx%lld, visual %lldx3x%lldx%lld; %s, %d threads\n",
               static_cast<long long>(o.batch), static_cast<long long>(o.audio_f), static_cast<long long>(o.audio_t),
               static_cast<long long>(o.frames), static_cast<long long>(o.image), static_cast<long long>(o.image),
-              device.str().c_str(), omp_get_max_threads());
+              s.device.str().c_str(), omp_get_max_threads());
   std::printf("%-10s %12s %12s\n", "phase", "seconds", "samples/s");
   std::printf("%-10s %12.3f %12.2f\n", "forward", forward.median_s, o.batch / forward.median_s);
-  std::printf("%-10s %12.3f %12.2f\n", "step", step.median_s, o.batch / step.median_s);
-  if (o.profile) {
-    // One more step with every op timed (and synchronised): where the step's time goes.
-    const auto t0 = std::chrono::steady_clock::now();
-    ProfileSession session;
-    model.zero_grad();
-    backward(losses(model.forward(audio, visual)));
-    backend(device).synchronize();
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("\n# profile of one step (%.3f s)\n", total);
-    session.print(total);
-  }
+  std::printf("%-10s %12.3f %12.2f\n", "step", steps.median_s, o.batch / steps.median_s);
+  if (o.profile) print_profile(step, s.device);
 }
 
 // A whole training step of a gradient-integration method (forward, per-objective
 // gradients, integration, SGD update), at CREMA-D shapes by default.
 void bench_step(const ModelBenchOptions& o, const std::string& method) {
-  const Device device = parse_device(o.device);
-  Generator gen(0);
-  AVClassifierConfig config;
-  config.classes = o.classes;
-  AVClassifier model(config, gen);
-  model.to(device);
-  model.train();
-  Batch batch{randn({o.batch, 1, o.audio_f, o.audio_t}, gen, DType::F32, device),
-              randn({o.batch, o.frames, 3, o.image, o.image}, gen, DType::F32, device), Tensor()};
-  std::vector<int64_t> labels(o.batch);
-  for (int64_t i = 0; i < o.batch; ++i) labels[i] = i % o.classes;
-  batch.label = from_vector(labels, {o.batch}, device);
+  ModelSetup s = model_setup(o);
   OptimizerOptions opt;  // the official run: SGD, lr 0.002, momentum 0.9, weight decay 1e-4
   // Each method as cheaply as it can run: no per-objective gradients where none are needed.
-  TrainStep step(model, make_integrator(method), make_optimizer(model.named_parameters(), opt), 0, /*measure=*/false);
-  const Timing t = time_median(
-      [&] {
-        step.run(batch, 0, opt.lr);
-        backend(device).synchronize();
-      },
-      1, o.repeats, 0);
+  TrainStep step(*s.model, make_integrator(method), make_optimizer(s.model->named_parameters(), opt), 0,
+                 /*measure=*/false);
+  auto run = [&] {
+    step.run(s.batch, 0, opt.lr);
+    backend(s.device).synchronize();
+  };
+  const Timing t = time_median(run, 1, o.repeats, 0);
   std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s, %d threads\n",
-              method.c_str(), static_cast<long long>(o.batch), device.str().c_str(), omp_get_max_threads());
+              method.c_str(), static_cast<long long>(o.batch), s.device.str().c_str(), omp_get_max_threads());
   std::printf("%-10s %12s %12s\n", "method", "seconds", "samples/s");
   std::printf("%-10s %12.3f %12.2f\n", method.c_str(), t.median_s, o.batch / t.median_s);
-  if (o.profile) {
-    const auto t0 = std::chrono::steady_clock::now();
-    ProfileSession session;
-    step.run(batch, 0, opt.lr);
-    backend(device).synchronize();
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("\n# profile of one step (%.3f s)\n", total);
-    session.print(total);
-  }
+  if (o.profile) print_profile(run, s.device);
 }
 
 // The data path, on one thread unless told otherwise: (1) decoding a raw CREMA-D-layout

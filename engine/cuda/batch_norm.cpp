@@ -18,12 +18,6 @@ struct BatchNormDescriptors {
   TensorDescriptor param;  // scale, bias, means and variances: [1, C, 1, 1]
 };
 
-struct Scale {
-  float f;
-  double d;
-  const void* for_type(DType t) const { return t == DType::F64 ? static_cast<const void*>(&d) : &f; }
-};
-constexpr Scale kOne{1.0f, 1.0}, kZero{0.0f, 0.0};
 
 }  // namespace
 
@@ -33,7 +27,7 @@ void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const 
   DeviceGuard guard(device_);
   const BatchNormDescriptors d(x);
   MMP_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
-      cudnn(device_), CUDNN_BATCHNORM_SPATIAL, kOne.for_type(x.dtype()), kZero.for_type(x.dtype()), d.data.get(),
+      cudnn(device_), CUDNN_BATCHNORM_SPATIAL, kCudnnOne.for_type(x.dtype()), kCudnnZero.for_type(x.dtype()), d.data.get(),
       x.raw_data(), d.data.get(), y.raw_data(), d.param.get(), weight.raw_data(), bias.raw_data(), momentum,
       running_mean.defined() ? running_mean.raw_data() : nullptr,
       running_var.defined() ? running_var.raw_data() : nullptr, eps, save_mean.raw_data(), save_invstd.raw_data()));
@@ -50,8 +44,8 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
   const Tensor gb = grad_bias.defined() ? grad_bias : empty_like(weight);
   const DType t = x.dtype();
   MMP_CUDNN_CHECK(cudnnBatchNormalizationBackward(
-      cudnn(device_), CUDNN_BATCHNORM_SPATIAL, kOne.for_type(t), kZero.for_type(t), kOne.for_type(t),
-      kZero.for_type(t), d.data.get(), x.raw_data(), d.data.get(), grad_y.raw_data(), d.data.get(), gx.raw_data(),
+      cudnn(device_), CUDNN_BATCHNORM_SPATIAL, kCudnnOne.for_type(t), kCudnnZero.for_type(t), kCudnnOne.for_type(t),
+      kCudnnZero.for_type(t), d.data.get(), x.raw_data(), d.data.get(), grad_y.raw_data(), d.data.get(), gx.raw_data(),
       d.param.get(), weight.raw_data(), gw.raw_data(), gb.raw_data(), eps, save_mean.raw_data(),
       save_invstd.raw_data()));
 }

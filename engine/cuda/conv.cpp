@@ -130,13 +130,6 @@ Tensor workspace(size_t bytes, int device) {
   return Tensor::empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::U8, Device::cuda(device));
 }
 
-// cuDNN reads alpha/beta as double for double data and float otherwise.
-struct Scale {
-  float f;
-  double d;
-  const void* for_type(DType t) const { return t == DType::F64 ? static_cast<const void*>(&d) : &f; }
-};
-constexpr Scale kOne{1.0f, 1.0}, kZero{0.0f, 0.0};
 
 }  // namespace
 
@@ -145,9 +138,9 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
   const Tensor ws = workspace(p.fwd_bytes, device_);
-  MMP_CUDNN_CHECK(cudnnConvolutionForward(cudnn(device_), kOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
+  MMP_CUDNN_CHECK(cudnnConvolutionForward(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                           p.w.get(), weight.raw_data(), p.conv.get(), p.fwd_algo, ws.raw_data(),
-                                          p.fwd_bytes, kZero.for_type(x.dtype()), p.y.get(), out.raw_data()));
+                                          p.fwd_bytes, kCudnnZero.for_type(x.dtype()), p.y.get(), out.raw_data()));
 }
 
 void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
@@ -155,10 +148,10 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& we
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, grad_out.dtype(), g);
   const Tensor ws = workspace(p.bwd_data_bytes, device_);
-  MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(device_), kOne.for_type(grad_out.dtype()), p.w.get(),
+  MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(device_), kCudnnOne.for_type(grad_out.dtype()), p.w.get(),
                                                weight.raw_data(), p.y.get(), grad_out.raw_data(), p.conv.get(),
                                                p.bwd_data_algo, ws.raw_data(), p.bwd_data_bytes,
-                                               kZero.for_type(grad_out.dtype()), p.x.get(), grad_x.raw_data()));
+                                               kCudnnZero.for_type(grad_out.dtype()), p.x.get(), grad_x.raw_data()));
 }
 
 void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Tensor& grad_weight,
@@ -166,9 +159,9 @@ void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
   const Tensor ws = workspace(p.bwd_filter_bytes, device_);
-  MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn(device_), kOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
+  MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                                  p.y.get(), grad_out.raw_data(), p.conv.get(), p.bwd_filter_algo,
-                                                 ws.raw_data(), p.bwd_filter_bytes, kZero.for_type(x.dtype()),
+                                                 ws.raw_data(), p.bwd_filter_bytes, kCudnnZero.for_type(x.dtype()),
                                                  p.w.get(), grad_weight.raw_data()));
 }
 

@@ -20,6 +20,14 @@ inline cudnnDataType_t cudnn_type(DType dtype) {
   }
 }
 
+// cuDNN reads alpha/beta as double for double data and as float otherwise.
+struct CudnnScale {
+  float f;
+  double d;
+  const void* for_type(DType t) const { return t == DType::F64 ? static_cast<const void*>(&d) : &f; }
+};
+inline constexpr CudnnScale kCudnnOne{1.0f, 1.0}, kCudnnZero{0.0f, 0.0};
+
 class TensorDescriptor {
  public:
   TensorDescriptor(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w) {

@@ -10,15 +10,15 @@ import argparse
 import csv
 import os
 import random
-import statistics
 import tempfile
-import time
 
 import librosa
 import numpy as np
 import torch
 import torchvision.transforms as T
 from PIL import Image
+
+from bench_timing import median_seconds
 
 torch.set_num_threads(1)
 
@@ -61,16 +61,6 @@ class OfficialStyleDataset(torch.utils.data.Dataset):
         frames = [self.transform(Image.open(files[min(len(files) - 1, k * seg + random.randint(0, seg - 1))])
                                  .convert("RGB")).unsqueeze(0) for k in range(2)]
         return spec, torch.cat(frames), i % 6
-
-
-def median_seconds(fn, repeats):
-    fn()
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
 
 
 def main():

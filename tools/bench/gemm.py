@@ -2,21 +2,10 @@
 """numpy's SGEMM (OpenBLAS in the PyPI wheel) at the sizes of `mmp bench gemm`,
 timed the same way: warm-up, then the median of repeats over at least a second."""
 import argparse
-import statistics
-import time
 
 import numpy as np
 
-
-def median_seconds(fn, warmup=2, min_repeats=5, min_seconds=1.0):
-    for _ in range(warmup):
-        fn()
-    samples, start = [], time.perf_counter()
-    while len(samples) < min_repeats or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+from bench_timing import median_seconds
 
 
 def main():
@@ -29,7 +18,7 @@ def main():
     for n in args.sizes:
         a = rng.standard_normal((n, n), dtype=np.float32)
         b = rng.standard_normal((n, n), dtype=np.float32)
-        t = median_seconds(lambda: a @ b)
+        t = median_seconds(lambda: a @ b, repeats=5, warmup=2, min_seconds=1.0)
         print(f"{n:>6} {t * 1e3:>12.3f} {2 * n**3 / t * 1e-9:>10.1f}")
 
 

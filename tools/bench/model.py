@@ -5,25 +5,14 @@ after a warm-up): a forward in training mode, and forward + backward of the summ
 loss of the three heads."""
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 from av_model import AVClassifier  # noqa: E402
-
-
-def median_seconds(fn, repeats):
-    fn()
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+from bench_timing import median_seconds  # noqa: E402
 
 
 def main():

@@ -8,9 +8,7 @@ the summed loss, and the per-tensor surgery."""
 import argparse
 import os
 import re
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +16,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 from av_model import AVClassifier  # noqa: E402
+from bench_timing import median_seconds  # noqa: E402
 
 
 def min_norm_2(v11, v12, v22):  # MinNormSolver._min_norm_element_from2
@@ -102,13 +101,7 @@ def main():
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    step()
-    samples = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        step()
-        samples.append(time.perf_counter() - t0)
-    t = statistics.median(samples)
+    t = median_seconds(step, args.repeats)
     print(f"# official PyTorch {args.method} step, batch {args.batch}; {args.device}, {torch.get_num_threads()} threads")
     print(f"{'method':<10} {'seconds':>12} {'samples/s':>12}")
     print(f"{args.method:<10} {t:>12.3f} {args.batch / t:>12.2f}")
