@@ -431,7 +431,7 @@ int64_t CacheDataset::load(int64_t index, int epoch, float* audio, float* visual
               "/frames.bin: a frame lies past its end (truncated?)");
     Image img;
     if (m.jpeg) {
-      img = decode_jpeg(m.frames->data() + offset, static_cast<size_t>(bytes), m.dir + "/frames.bin");
+      img = decode_image(m.frames->data() + offset, static_cast<size_t>(bytes), m.dir + "/frames.bin");
     } else {
       img.width = f[2];
       img.height = f[3];

@@ -215,16 +215,32 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
   return frames;
 }
 
-Image load_image(const std::string& path) {
-  MMP_CHECK(std::filesystem::exists(path), path, ": no such file");
-  int w = 0, h = 0, channels = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3), stbi_image_free);
-  MMP_CHECK(pixels != nullptr, path, ": cannot decode the image (", stbi_failure_reason(), ")");
+namespace {
+
+// Takes ownership of pixels from stb_image (null when decoding failed).
+Image image_from_stb(stbi_uc* decoded, int w, int h, const std::string& what) {
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(decoded, stbi_image_free);
+  MMP_CHECK(pixels != nullptr, what, ": cannot decode the image (", stbi_failure_reason(), ")");
   Image img;
   img.width = w;
   img.height = h;
   img.rgb.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * h * 3);
   return img;
+}
+
+}  // namespace
+
+Image load_image(const std::string& path) {
+  MMP_CHECK(std::filesystem::exists(path), path, ": no such file");
+  int w = 0, h = 0, channels = 0;
+  stbi_uc* pixels = stbi_load(path.c_str(), &w, &h, &channels, 3);
+  return image_from_stb(pixels, w, h, path);
+}
+
+Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
+  int w = 0, h = 0, channels = 0;
+  stbi_uc* pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3);
+  return image_from_stb(pixels, w, h, what);
 }
 
 std::vector<std::string> list_frame_files(const std::string& folder) {

@@ -23,6 +23,8 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps);
 
 // A JPEG or PNG (anything stb_image reads) as RGB8.
 Image load_image(const std::string& path);
+// The same from encoded bytes in memory; `what` names them in errors.
+Image decode_image(const uint8_t* data, size_t size, const std::string& what);
 
 // The sorted image files (.jpg, .jpeg, .png) of a folder of extracted frames.
 std::vector<std::string> list_frame_files(const std::string& folder);

@@ -16,7 +16,6 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
 namespace mmp {
@@ -165,18 +164,6 @@ std::vector<uint8_t> encode_jpeg(const Image& img, int quality) {
   MMP_CHECK(stbi_write_jpg_to_func(append, &out, img.width, img.height, 3, img.rgb.data(), quality) != 0,
             "JPEG encoding of a ", img.width, "x", img.height, " image failed");
   return out;
-}
-
-Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
-  int w = 0, h = 0, channels = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3), stbi_image_free);
-  MMP_CHECK(pixels != nullptr, what, ": cannot decode the image (", stbi_failure_reason(), ")");
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.rgb.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * h * 3);
-  return img;
 }
 
 void write_jpeg(const std::string& path, const Image& img, int quality) {

@@ -15,9 +15,8 @@ void write_wav(const std::string& path, const std::vector<float>& samples, int s
 // CREMA-D's VideoFlash files, .mp4: MPEG-4 part 2).
 void write_video(const std::string& path, const std::vector<Image>& frames, int fps);
 
-// JPEG bytes of an image (stb_image_write), and decoding them back.
+// JPEG bytes of an image (stb_image_write); decode_image (media.h) reads them back.
 std::vector<uint8_t> encode_jpeg(const Image& img, int quality);
-Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what);
 
 void write_jpeg(const std::string& path, const Image& img, int quality);
 

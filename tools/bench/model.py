@@ -3,35 +3,16 @@
 tools/reference/av_model.py), the same shapes, timed the same way (median of repeats
 after a warm-up): a forward in training mode, and forward + backward of the summed
 loss of the three heads."""
-import argparse
-import os
-import sys
-
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-from av_model import AVClassifier  # noqa: E402
-from bench_timing import median_seconds  # noqa: E402
+from av_bench_setup import model_and_inputs, parse_args
+from bench_timing import median_seconds
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--frames", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    dev = torch.device(args.device)
-    torch.manual_seed(0)
-    model = AVClassifier(classes=6).to(dev).train()
-    audio = torch.randn(args.batch, 1, 257, 188, device=dev)
-    visual = torch.randn(args.batch, args.frames, 3, 224, 224, device=dev)
-    label = torch.arange(args.batch, device=dev) % 6
+    args = parse_args(__doc__)
+    dev, model, audio, visual, label = model_and_inputs(args)
 
     def sync():
         if dev.type == "cuda":

@@ -5,18 +5,13 @@ body transcribed, with the same model and SGD settings) at the same shapes, time
 same way. The MMPareto step is as released: one backward per loss with the graph
 retained, gradients cloned per parameter, the min-norm solver, a fourth backward of
 the summed loss, and the per-tensor surgery."""
-import argparse
-import os
 import re
-import sys
 
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "reference"))
-from av_model import AVClassifier  # noqa: E402
-from bench_timing import median_seconds  # noqa: E402
+from av_bench_setup import model_and_inputs, parse_args
+from bench_timing import median_seconds
 
 
 def min_norm_2(v11, v12, v22):  # MinNormSolver._min_norm_element_from2
@@ -72,24 +67,10 @@ def mmpareto_step(model, optimizer, spec, images, label, names_audio, names_visu
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--method", default="mmpareto", choices=["uniform", "mmpareto"])
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--frames", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    dev = torch.device(args.device)
-    torch.manual_seed(0)
-    model = AVClassifier(classes=6).to(dev).train()
+    args = parse_args(__doc__, lambda p: p.add_argument(
+        "--method", default="mmpareto", choices=["uniform", "mmpareto"]))
+    dev, model, spec, images, label = model_and_inputs(args)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.002, momentum=0.9, weight_decay=1e-4)
-    spec = torch.randn(args.batch, 1, 257, 188, device=dev)
-    images = torch.randn(args.batch, args.frames, 3, 224, 224, device=dev)
-    label = torch.arange(args.batch, device=dev) % 6
     names_audio = [(n, p) for n, p in model.named_parameters() if "head" not in n and "audio" in n]
     names_visual = [(n, p) for n, p in model.named_parameters() if "head" not in n and "visual" in n]
 

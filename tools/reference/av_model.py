@@ -104,3 +104,9 @@ class AVClassifier(nn.Module):
         a = torch.flatten(F.adaptive_avg_pool2d(a, 1), 1)
         v = torch.flatten(F.adaptive_avg_pool3d(v, 1), 1)
         return self.head.fuse(a, v), self.head_audio(a), self.head_video(v)
+
+
+def objective_losses(out, out_a, out_v, label):
+    """The three objectives mmp's TrainStep names: the multimodal head and one per modality."""
+    return {"mm": F.cross_entropy(out, label), "audio": F.cross_entropy(out_a, label),
+            "visual": F.cross_entropy(out_v, label)}

@@ -8,10 +8,9 @@ import argparse
 import os
 
 import torch
-import torch.nn.functional as F
 
 import safetensors_io
-from av_model import AVClassifier
+from av_model import AVClassifier, objective_losses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,8 +30,7 @@ def main():
         visual = torch.randn(2, 2, 3, 64, 64, dtype=torch.float64)
         label = torch.tensor([3, 5], dtype=torch.int64)
         out, out_a, out_v = model(audio, visual)
-        losses = {"mm": F.cross_entropy(out, label), "audio": F.cross_entropy(out_a, label),
-                  "visual": F.cross_entropy(out_v, label)}
+        losses = objective_losses(out, out_a, out_v, label)
         params = dict(model.named_parameters())
         record = {}
         for name, t in weights.items():

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import safetensors_io
-from av_model import AVClassifier
+from av_model import AVClassifier, objective_losses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LR, MOMENTUM, WEIGHT_DECAY, GAMMA = 0.05, 0.9, 1e-4, 1.5
@@ -152,8 +152,7 @@ def train_step(model, optimizer, method, audio, visual, label):
     model.audio_net.register_forward_hook(lambda m, i, o: feats.__setitem__("a", o))
     model.visual_net.register_forward_hook(lambda m, i, o: feats.__setitem__("v", o))
     out, out_a, out_v = model(audio, visual)
-    losses = {"mm": F.cross_entropy(out, label), "audio": F.cross_entropy(out_a, label),
-              "visual": F.cross_entropy(out_v, label)}
+    losses = objective_losses(out, out_a, out_v, label)
     params = dict(model.named_parameters())
     grads = {}
     for key, loss in losses.items():
