@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "data/ffmpeg_check.h"
@@ -18,6 +19,7 @@ extern "C" {
 }
 
 #include <stb/stb_image.h>
+#include <turbojpeg.h>
 
 namespace mmp {
 namespace {
@@ -217,9 +219,33 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
 
 namespace {
 
-// Takes ownership of pixels from stb_image (null when decoding failed).
-Image image_from_stb(stbi_uc* decoded, int w, int h, const std::string& what) {
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(decoded, stbi_image_free);
+// JPEG through libjpeg-turbo's TurboJPEG API with its defaults (accurate integer IDCT,
+// fancy chroma upsampling): the library and settings PIL decodes with, so frames come
+// out byte-identical to the official loader's Image.open(...).convert("RGB").
+// Warnings (a truncated or corrupt stream that libjpeg would patch with grey) fail too.
+Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
+  thread_local std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
+  MMP_CHECK(handle != nullptr, what, ": cannot start the JPEG decoder");
+  auto fail = [&] { return std::string(tjGetErrorStr2(handle.get())); };
+  int w = 0, h = 0, subsampling = 0, colorspace = 0;
+  MMP_CHECK(tjDecompressHeader3(handle.get(), data, static_cast<unsigned long>(size), &w, &h, &subsampling,
+                                &colorspace) == 0,
+            what, ": cannot decode the image (", fail(), ")");
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.rgb.resize(static_cast<size_t>(w) * h * 3);
+  MMP_CHECK(tjDecompress2(handle.get(), data, static_cast<unsigned long>(size), img.rgb.data(), w, 0, h, TJPF_RGB,
+                          TJFLAG_STOPONWARNING) == 0,
+            what, ": cannot decode the image (", fail(), ")");
+  return img;
+}
+
+// Anything else stb_image reads (PNG, BMP, ...).
+Image decode_with_stb(const uint8_t* data, size_t size, const std::string& what) {
+  int w = 0, h = 0, channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3), stbi_image_free);
   MMP_CHECK(pixels != nullptr, what, ": cannot decode the image (", stbi_failure_reason(), ")");
   Image img;
   img.width = w;
@@ -231,16 +257,19 @@ Image image_from_stb(stbi_uc* decoded, int w, int h, const std::string& what) {
 }  // namespace
 
 Image load_image(const std::string& path) {
-  MMP_CHECK(std::filesystem::exists(path), path, ": no such file");
-  int w = 0, h = 0, channels = 0;
-  stbi_uc* pixels = stbi_load(path.c_str(), &w, &h, &channels, 3);
-  return image_from_stb(pixels, w, h, path);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  MMP_CHECK(in.good(), path, ": no such file");
+  std::vector<uint8_t> bytes(static_cast<size_t>(in.tellg()));
+  MMP_CHECK(!bytes.empty(), path, ": empty file");
+  in.seekg(0);
+  MMP_CHECK(in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())), path,
+            ": cannot read the file");
+  return decode_image(bytes.data(), bytes.size(), path);
 }
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
-  int w = 0, h = 0, channels = 0;
-  stbi_uc* pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3);
-  return image_from_stb(pixels, w, h, what);
+  const bool jpeg = size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
+  return jpeg ? decode_jpeg(data, size, what) : decode_with_stb(data, size, what);
 }
 
 std::vector<std::string> list_frame_files(const std::string& folder) {

@@ -1,6 +1,6 @@
 #pragma once
 // Reading media: audio and video through FFmpeg's libraries (any container and codec
-// they know: wav, flv, mp4, ...), still images through stb_image. A missing, empty,
+// they know: wav, flv, mp4, ...), still images through libjpeg-turbo (JPEG, as PIL) and stb_image (PNG). A missing, empty,
 // truncated or corrupt file gives one mmp::Error naming the file and the problem.
 #include <cstdint>
 #include <string>
@@ -21,7 +21,7 @@ struct Image {
 // frame nearest to it, converted to RGB8 (libswscale).
 std::vector<Image> decode_video_frames(const std::string& path, double fps);
 
-// A JPEG or PNG (anything stb_image reads) as RGB8.
+// A JPEG (decoded exactly as PIL does) or PNG as RGB8.
 Image load_image(const std::string& path);
 // The same from encoded bytes in memory; `what` names them in errors.
 Image decode_image(const uint8_t* data, size_t size, const std::string& what);

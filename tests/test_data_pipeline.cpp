@@ -142,6 +142,13 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   CHECK_THROWS_WITH(decode_audio(wavs[4], 16000), Contains(wavs[4]) && Contains("no such file"));
   CHECK_THROWS_WITH(decode_audio(wavs[2], 16000), Contains(wavs[2]));
   CHECK_THROWS_WITH(load_image(wavs[0]), Contains("cannot decode the image"));
+  // A truncated JPEG frame fails (libjpeg would fill the rest with grey), naming the file.
+  const auto frames = files_in(fs::path(root) / "Image-01-FPS" / fs::path(wavs[0]).stem());
+  fs::resize_file(frames[0], fs::file_size(frames[0]) / 2);
+  CHECK_THROWS_WITH(load_image(frames[0]), Contains(frames[0]) && Contains("cannot decode the image"));
+  std::ofstream(frames[1], std::ios::trunc).close();
+  CHECK_THROWS_WITH(load_image(frames[1]), Contains(frames[1]) && Contains("empty file"));
+  CHECK_THROWS_WITH(load_image(frames[1] + ".missing.jpg"), Contains("no such file"));
 
   // Fail: stops at a bad sample, writes no cache, keeps what it finished.
   const std::string cache = temp_dir("bad_cache");

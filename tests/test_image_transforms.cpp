@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "data/image_transforms.h"
+#include "data/media.h"
 #include "engine/philox.h"
 #include "tests/support/compare.h"
 #include "tests/support/fixtures.h"
@@ -46,6 +47,19 @@ TEST_CASE("bilinear resize equals PIL's, shrinking and enlarging", "[unit][data]
   // RandomResizedCrop's resize of a box.
   const Image cropped = resize_bilinear(crop(image_of(*fx.find("large")), 23, 61, 150, 190), 224, 224);
   CHECK(max_pixel_difference(cropped, *fx.find("large_cropped")) == 0);
+}
+
+TEST_CASE("JPEG decoding equals PIL's Image.open(...).convert(\"RGB\")", "[unit][data]") {
+  const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
+  for (const char* name : {"jpeg_420", "jpeg_444", "jpeg_gray"}) {
+    INFO(name);
+    const std::vector<uint8_t> bytes = fx.find(name)->to_vector<uint8_t>();
+    const Tensor& expected = *fx.find(std::string(name) + "_decoded");
+    const Image img = decode_image(bytes.data(), bytes.size(), name);
+    CHECK(img.height == expected.shape()[0]);
+    CHECK(img.width == expected.shape()[1]);
+    CHECK(max_pixel_difference(img, expected) == 0);
+  }
 }
 
 TEST_CASE("ToTensor and ImageNet normalisation equal torchvision's", "[unit][data]") {

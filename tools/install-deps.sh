@@ -11,7 +11,8 @@ packages=(
   nlohmann-json3-dev   # safetensors headers, metrics logs
   libcli11-dev         # the mmp command line
   libavformat-dev libavcodec-dev libswresample-dev libswscale-dev libavutil-dev  # media decoding (FFmpeg)
-  libstb-dev           # JPEG/PNG frames
+  libturbojpeg0-dev    # JPEG frames, decoded as PIL does (libjpeg-turbo)
+  libstb-dev           # PNG frames, JPEG writing
 )
 
 missing=()

@@ -2,9 +2,11 @@
 """Writes tests/fixtures/image_transforms.safetensors: test images and what
 torchvision (on PIL images) makes of them: Resize((224, 224)) when shrinking and when
 enlarging, a resized crop as RandomResizedCrop applies it, and ToTensor + Normalize
-with ImageNet's mean and std. Run with /usr/bin/python3 (Debian's python3-torch,
+with ImageNet's mean and std; and JPEG files (colour with 4:2:0 and 4:4:4 chroma,
+greyscale) with what Image.open(...).convert("RGB") decodes from them. Run with /usr/bin/python3 (Debian's python3-torch,
 python3-torchvision and python3-pil)."""
 import argparse
+import io
 import os
 
 import numpy as np
@@ -41,6 +43,14 @@ def main():
     record["large_cropped"] = torch.from_numpy(np.asarray(crop).copy())
     normalized = TF.normalize(TF.to_tensor(Image.fromarray(small)), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     record["small_normalized"] = normalized
+    for name, img, options in (("jpeg_420", small, {"quality": 75}),
+                               ("jpeg_444", small, {"quality": 95, "subsampling": 0}),
+                               ("jpeg_gray", Image.fromarray(small).convert("L"), {"quality": 80})):
+        encoded = io.BytesIO()
+        (img if isinstance(img, Image.Image) else Image.fromarray(img)).save(encoded, "JPEG", **options)
+        data = np.frombuffer(encoded.getvalue(), dtype=np.uint8).copy()
+        record[name] = torch.from_numpy(data)
+        record[name + "_decoded"] = torch.from_numpy(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).copy())
     path = os.path.join(args.out_dir, "image_transforms.safetensors")
     safetensors_io.save(path, record, {"source": "tools/reference/image_fixture.py"})
     print(f"{path}: {os.path.getsize(path) / 1e6:.2f} MB")
