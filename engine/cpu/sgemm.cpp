@@ -42,39 +42,54 @@ typedef float UnalignedVec __attribute__((vector_size(kLanes * sizeof(float)), a
 inline Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
 inline void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
 
-// C[0:mr, 0:nr] (=|+=) A~ · B~ for packed panels a[k * kMR + i] and b[k * kNR + j].
+// C[0:mr, 0:nr] (=|+=) A~ · B~ for packed panels a[k * kMR + i] and b[k * V * kLanes + j].
+// The last column panel of a product is as narrow as its columns allow (V vectors), so
+// widths that kNR does not divide (64 channels, 147 = 3 * 7 * 7 rows) waste no lanes.
+template <int V>
 void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
                   bool accumulate, int mr, int nr) {
-  Vec acc[kMR][kVectors];
+  constexpr int kWidth = V * kLanes;
+  Vec acc[kMR][V];
 #pragma GCC unroll 16
   for (int i = 0; i < kMR; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < kVectors; ++v) acc[i][v] = Vec{};
+    for (int v = 0; v < V; ++v) acc[i][v] = Vec{};
   for (int64_t k = 0; k < kc; ++k) {
-    Vec bv[kVectors];
+    Vec bv[V];
 #pragma GCC unroll 4
-    for (int v = 0; v < kVectors; ++v) bv[v] = load(b + k * kNR + v * kLanes);
+    for (int v = 0; v < V; ++v) bv[v] = load(b + k * kWidth + v * kLanes);
 #pragma GCC unroll 16
     for (int i = 0; i < kMR; ++i) {
       const float ai = a[k * kMR + i];  // a scalar operand is broadcast
 #pragma GCC unroll 4
-      for (int v = 0; v < kVectors; ++v) acc[i][v] += ai * bv[v];
+      for (int v = 0; v < V; ++v) acc[i][v] += ai * bv[v];
     }
   }
-  if (mr == kMR && nr == kNR) {
+  if (mr == kMR && nr == kWidth) {
 #pragma GCC unroll 16
     for (int i = 0; i < kMR; ++i) {
       float* row = c + i * ldc;
 #pragma GCC unroll 4
-      for (int v = 0; v < kVectors; ++v) store(row + v * kLanes, accumulate ? load(row + v * kLanes) + acc[i][v] : acc[i][v]);
+      for (int v = 0; v < V; ++v) store(row + v * kLanes, accumulate ? load(row + v * kLanes) + acc[i][v] : acc[i][v]);
     }
     return;
   }
-  float tile[kMR][kNR];
+  float tile[kMR][kWidth];
   for (int i = 0; i < kMR; ++i)
-    for (int v = 0; v < kVectors; ++v) store(tile[i] + v * kLanes, acc[i][v]);
+    for (int v = 0; v < V; ++v) store(tile[i] + v * kLanes, acc[i][v]);
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i][j] : tile[i][j];
+}
+
+// The vectors that a column panel of nr columns spans.
+inline int panel_vectors(int64_t nr) { return static_cast<int>((nr + kLanes - 1) / kLanes); }
+
+void micro_kernel_for(int vectors, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+                      int mr, int nr) {
+  static_assert(kVectors >= 2 && kVectors <= 3);
+  if (vectors == 1) return micro_kernel<1>(kc, a, b, c, ldc, accumulate, mr, nr);
+  if (vectors == 2) return micro_kernel<2>(kc, a, b, c, ldc, accumulate, mr, nr);
+  return micro_kernel<kVectors>(kc, a, b, c, ldc, accumulate, mr, nr);
 }
 
 // A~: rows [i0, i0 + mc) x depth [p0, p0 + kc) of op(A) as kMR-row panels
@@ -101,29 +116,31 @@ void pack_a(const float* a, int64_t lda, bool trans, int64_t i0, int64_t mc, int
   }
 }
 
-// B~: depth [p0, p0 + kc) x columns [j0, j0 + nc) of op(B) as kNR-column panels
-// (panel[p * kNR + j]), zero-padded.
+// B~: depth [p0, p0 + kc) x columns [j0, j0 + nc) of op(B) as column panels
+// (panel[p * width + j]) of kNR columns, the last one panel_vectors(nr) * kLanes wide,
+// zero-padded.
 void pack_b(const float* b, int64_t ldb, bool trans, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* out) {
   for (int64_t jr = 0; jr < nc; jr += kNR) {
     const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+    const int width = panel_vectors(nr) * kLanes;
     float* panel = out + jr * kc;
     if (!trans) {  // op(B)[p][j] = b[p][j]: rows contiguous in j
       for (int64_t p = 0; p < kc; ++p) {
         const float* src = b + (p0 + p) * ldb + j0 + jr;
-        if (nr == kNR) {
-          std::memcpy(panel + p * kNR, src, kNR * sizeof(float));
+        if (nr == width) {
+          std::memcpy(panel + p * width, src, width * sizeof(float));
         } else {
-          for (int j = 0; j < kNR; ++j) panel[p * kNR + j] = j < nr ? src[j] : 0.0f;
+          for (int j = 0; j < width; ++j) panel[p * width + j] = j < nr ? src[j] : 0.0f;
         }
       }
     } else {  // op(B)[p][j] = b[j][p]: rows of b contiguous in p
-      for (int j = 0; j < kNR; ++j) {
+      for (int j = 0; j < width; ++j) {
         if (j >= nr) {
-          for (int64_t p = 0; p < kc; ++p) panel[p * kNR + j] = 0.0f;
+          for (int64_t p = 0; p < kc; ++p) panel[p * width + j] = 0.0f;
           continue;
         }
         const float* src = b + (j0 + jr + j) * ldb + p0;
-        for (int64_t p = 0; p < kc; ++p) panel[p * kNR + j] = src[p];
+        for (int64_t p = 0; p < kc; ++p) panel[p * width + j] = src[p];
       }
     }
   }
@@ -142,11 +159,13 @@ void sgemm_block(const SgemmArgs& g, int64_t m_begin, int64_t m_end, int64_t n_b
       for (int64_t ic = m_begin; ic < m_end; ic += kMC) {
         const int64_t mc = std::min(kMC, m_end - ic);
         pack_a(g.a, g.lda, g.trans_a, ic, mc, pc, kc, a_packed);
-        for (int64_t jr = 0; jr < nc; jr += kNR)
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += kMR)
-            micro_kernel(kc, a_packed + ir * kc, b_packed + jr * kc, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc,
-                         accumulate, static_cast<int>(std::min<int64_t>(kMR, mc - ir)),
-                         static_cast<int>(std::min<int64_t>(kNR, nc - jr)));
+            micro_kernel_for(panel_vectors(nr), kc, a_packed + ir * kc, b_packed + jr * kc,
+                             g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, accumulate,
+                             static_cast<int>(std::min<int64_t>(kMR, mc - ir)), nr);
+        }
       }
     }
   }
