@@ -58,55 +58,74 @@ inline uint8_t clip8(int32_t v) {
 
 }  // namespace
 
+namespace {
+
+// out row j = clip8(sum over the filter taps t of kk[j][t] * in row (bounds[2j] - first + t)),
+// for rows of row_size bytes: PIL's 8-bit vertical pass, vectorised along the rows.
+void resample_rows(const uint8_t* in, int row_size, int first, const Coefficients& c, int out_rows, uint8_t* out) {
+  std::vector<int32_t> acc(row_size);
+  for (int j = 0; j < out_rows; ++j) {
+    const int start = c.bounds[2 * j] - first, taps = c.bounds[2 * j + 1];
+    const int32_t* k = c.kk.data() + static_cast<size_t>(j) * c.ksize;
+    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+    for (int t = 0; t < taps; ++t) {
+      const uint8_t* r = in + static_cast<size_t>(start + t) * row_size;
+      const int32_t w = k[t];
+#pragma omp simd
+      for (int i = 0; i < row_size; ++i) acc[i] += r[i] * w;
+    }
+    uint8_t* o = out + static_cast<size_t>(j) * row_size;
+    for (int i = 0; i < row_size; ++i) o[i] = clip8(acc[i]);
+  }
+}
+
+// out[x][y] = in[y][x] for RGB pixels: in has `rows` rows of `cols` pixels. In square
+// blocks, so that both sides stay in cache.
+void transpose_pixels(const uint8_t* in, int rows, int cols, uint8_t* out) {
+  constexpr int kBlock = 16;
+  for (int y0 = 0; y0 < rows; y0 += kBlock) {
+    const int y1 = std::min(rows, y0 + kBlock);
+    for (int x0 = 0; x0 < cols; x0 += kBlock) {
+      const int x1 = std::min(cols, x0 + kBlock);
+      for (int x = x0; x < x1; ++x) {
+        uint8_t* o = out + (static_cast<size_t>(x) * rows + y0) * 3;
+        const uint8_t* i = in + (static_cast<size_t>(y0) * cols + x) * 3;
+        for (int y = y0; y < y1; ++y, o += 3, i += static_cast<size_t>(cols) * 3) {
+          o[0] = i[0];
+          o[1] = i[1];
+          o[2] = i[2];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Image resize_bilinear(const Image& src, int width, int height) {
   MMP_CHECK(src.width > 0 && src.height > 0 && width > 0 && height > 0, "resize of an empty image or to ", width,
             "x", height);
   if (src.width == width && src.height == height) return src;
   const Coefficients horizontal = bilinear_coefficients(src.width, width);
   const Coefficients vertical = bilinear_coefficients(src.height, height);
-  // Horizontal pass over the rows the vertical pass reads, as PIL does. The weights sum
-  // to 1 << 22, so a pixel's sum fits PIL's 32-bit accumulators.
+  // PIL resamples horizontally the rows the vertical pass reads, then vertically; the
+  // weights sum to 1 << 22, so a pixel's sum fits its 32-bit accumulators. Both passes
+  // here are the same row pass: the horizontal one runs on the transposed image, so it
+  // too is vectorised along memory. Integer sums: the result is PIL's, byte for byte.
   const int y_first = vertical.bounds[0];
   const int y_last = vertical.bounds[2 * (height - 1)] + vertical.bounds[2 * (height - 1) + 1];
-  const int mid_rows = y_last - y_first, row_size = width * 3;
-  std::vector<uint8_t> mid(static_cast<size_t>(mid_rows) * row_size);
-  for (int y = 0; y < mid_rows; ++y) {
-    const uint8_t* row = src.rgb.data() + static_cast<size_t>(y + y_first) * src.width * 3;
-    uint8_t* out = mid.data() + static_cast<size_t>(y) * row_size;
-    for (int xx = 0; xx < width; ++xx) {
-      const int xmin = horizontal.bounds[2 * xx], xmax = horizontal.bounds[2 * xx + 1];
-      const int32_t* k = horizontal.kk.data() + xx * horizontal.ksize;
-      const uint8_t* p = row + xmin * 3;
-      int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-      for (int x = 0; x < xmax; ++x) {
-        s0 += p[3 * x] * k[x];
-        s1 += p[3 * x + 1] * k[x];
-        s2 += p[3 * x + 2] * k[x];
-      }
-      out[3 * xx] = clip8(s0);
-      out[3 * xx + 1] = clip8(s1);
-      out[3 * xx + 2] = clip8(s2);
-    }
-  }
-  // Vertical pass: whole rows at a time, so the inner loop runs along memory.
+  const int mid_rows = y_last - y_first;
+  std::vector<uint8_t> columns(static_cast<size_t>(src.width) * mid_rows * 3);
+  transpose_pixels(src.rgb.data() + static_cast<size_t>(y_first) * src.width * 3, mid_rows, src.width, columns.data());
+  std::vector<uint8_t> resized_columns(static_cast<size_t>(width) * mid_rows * 3);
+  resample_rows(columns.data(), mid_rows * 3, 0, horizontal, width, resized_columns.data());
+  std::vector<uint8_t> mid(resized_columns.size());
+  transpose_pixels(resized_columns.data(), width, mid_rows, mid.data());
   Image dst;
   dst.width = width;
   dst.height = height;
-  dst.rgb.resize(static_cast<size_t>(row_size) * height);
-  std::vector<int32_t> acc(row_size);
-  for (int yy = 0; yy < height; ++yy) {
-    const int ymin = vertical.bounds[2 * yy] - y_first, ymax = vertical.bounds[2 * yy + 1];
-    const int32_t* k = vertical.kk.data() + yy * vertical.ksize;
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-    for (int y = 0; y < ymax; ++y) {
-      const uint8_t* r = mid.data() + static_cast<size_t>(y + ymin) * row_size;
-      const int32_t w = k[y];
-#pragma omp simd
-      for (int i = 0; i < row_size; ++i) acc[i] += r[i] * w;
-    }
-    uint8_t* out = dst.rgb.data() + static_cast<size_t>(yy) * row_size;
-    for (int i = 0; i < row_size; ++i) out[i] = clip8(acc[i]);
-  }
+  dst.rgb.resize(static_cast<size_t>(width) * height * 3);
+  resample_rows(mid.data(), width * 3, y_first, vertical, height, dst.rgb.data());
   return dst;
 }
 

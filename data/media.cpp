@@ -57,8 +57,11 @@ Input open_input(const std::string& path, AVMediaType type) {
   AVFormatContext* raw = nullptr;
   // Container detection reads at most 64 KB: every format the datasets use announces
   // itself in its header, and the default 5 MB makes probing cost more than decoding.
+  // For the same reason the codec check of a stream (WAV asks whether its PCM is really
+  // MP3 or AC-3) looks at the first packet only, not at up to 2500.
   AVDictionary* options = nullptr;
   av_dict_set(&options, "probesize", "65536", 0);
+  av_dict_set(&options, "max_probe_packets", "1", 0);
   const int opened = avformat_open_input(&raw, path.c_str(), nullptr, &options);
   av_dict_free(&options);
   MMP_AV_CHECK(opened, path, "cannot open as media");
