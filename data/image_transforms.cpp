@@ -143,12 +143,20 @@ Image crop(const Image& src, int top, int left, int height, int width) {
 }
 
 Image flip_horizontal(const Image& src) {
-  Image dst = src;
-  for (int y = 0; y < src.height; ++y)
-    for (int x = 0; x < src.width; ++x)
-      for (int ch = 0; ch < 3; ++ch)
-        dst.rgb[(static_cast<size_t>(y) * src.width + x) * 3 + ch] =
-            src.rgb[(static_cast<size_t>(y) * src.width + (src.width - 1 - x)) * 3 + ch];
+  Image dst;
+  dst.width = src.width;
+  dst.height = src.height;
+  dst.rgb.resize(src.rgb.size());
+  for (int y = 0; y < src.height; ++y) {
+    const uint8_t* in = src.rgb.data() + static_cast<size_t>(y) * src.width * 3;
+    uint8_t* out = dst.rgb.data() + static_cast<size_t>(y + 1) * src.width * 3;
+    for (int x = 0; x < src.width; ++x, in += 3) {
+      out -= 3;
+      out[0] = in[0];
+      out[1] = in[1];
+      out[2] = in[2];
+    }
+  }
   return dst;
 }
 

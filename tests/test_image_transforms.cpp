@@ -62,6 +62,11 @@ TEST_CASE("JPEG decoding equals PIL's Image.open(...).convert(\"RGB\")", "[unit]
   }
 }
 
+TEST_CASE("horizontal flip equals torchvision's hflip", "[unit][data]") {
+  const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
+  CHECK(max_pixel_difference(flip_horizontal(image_of(*fx.find("small"))), *fx.find("small_flipped")) == 0);
+}
+
 TEST_CASE("ToTensor and ImageNet normalisation equal torchvision's", "[unit][data]") {
   const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
   const Image img = image_of(*fx.find("small"));

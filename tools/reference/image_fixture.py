@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Writes tests/fixtures/image_transforms.safetensors: test images and what
 torchvision (on PIL images) makes of them: Resize((224, 224)) when shrinking and when
-enlarging, a resized crop as RandomResizedCrop applies it, and ToTensor + Normalize
-with ImageNet's mean and std; and JPEG files (colour with 4:2:0 and 4:4:4 chroma,
-greyscale) with what Image.open(...).convert("RGB") decodes from them. Run with /usr/bin/python3 (Debian's python3-torch,
-python3-torchvision and python3-pil)."""
+enlarging, a resized crop as RandomResizedCrop applies it, a horizontal flip, and
+ToTensor + Normalize with ImageNet's mean and std; and JPEG files (colour with 4:2:0
+and 4:4:4 chroma, greyscale) with what Image.open(...).convert("RGB") decodes from
+them. Run with /usr/bin/python3 (Debian's python3-torch, python3-torchvision and
+python3-pil)."""
 import argparse
 import io
 import os
@@ -41,6 +42,7 @@ def main():
     # RandomResizedCrop's resize of a chosen box (top 23, left 61, height 150, width 190).
     crop = TF.resized_crop(Image.fromarray(large), 23, 61, 150, 190, [224, 224], bilinear)
     record["large_cropped"] = torch.from_numpy(np.asarray(crop).copy())
+    record["small_flipped"] = torch.from_numpy(np.asarray(TF.hflip(Image.fromarray(small))).copy())
     normalized = TF.normalize(TF.to_tensor(Image.fromarray(small)), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     record["small_normalized"] = normalized
     for name, img, options in (("jpeg_420", small, {"quality": 75}),
