@@ -429,20 +429,26 @@ int64_t CacheDataset::load(int64_t index, int epoch, float* audio, float* visual
     const int64_t offset = f[0], bytes = f[1];
     MMP_CHECK(offset >= 0 && offset + bytes <= static_cast<int64_t>(m.frames->size()), m.dir,
               "/frames.bin: a frame lies past its end (truncated?)");
-    Image img;
+    // A raw frame is cropped straight out of the mapped file; a JPEG one is decoded first.
+    Image decoded;
+    const uint8_t* rgb = m.frames->data() + offset;
+    int width = f[2], height = f[3];
     if (m.jpeg) {
-      img = decode_image(m.frames->data() + offset, static_cast<size_t>(bytes), m.dir + "/frames.bin");
+      decoded = decode_image(rgb, static_cast<size_t>(bytes), m.dir + "/frames.bin");
+      rgb = decoded.rgb.data();
+      width = decoded.width;
+      height = decoded.height;
     } else {
-      img.width = f[2];
-      img.height = f[3];
-      img.rgb.assign(m.frames->data() + offset, m.frames->data() + offset + bytes);
+      MMP_CHECK(bytes == static_cast<int64_t>(width) * height * 3, m.dir, "/frames.bin: a raw frame of ", bytes,
+                " bytes is not ", width, "x", height, " RGB");
     }
+    Image img;
     if (m.options.augment) {
-      const CropBox box = random_resized_crop_box(img.width, img.height, rng);
-      img = resize_bilinear(crop(img, box.top, box.left, box.height, box.width), size, size);
+      const CropBox box = random_resized_crop_box(width, height, rng);
+      img = resize_bilinear(crop(rgb, width, height, box.top, box.left, box.height, box.width), size, size);
       if (rng.next() < 0.5) img = flip_horizontal(img);
     } else {
-      img = resize_bilinear(img, size, size);
+      img = resize_bilinear(crop(rgb, width, height, 0, 0, height, width), size, size);
     }
     to_normalized_chw(img, visual + static_cast<int64_t>(t) * 3 * size * size);
   }

@@ -129,17 +129,21 @@ Image resize_bilinear(const Image& src, int width, int height) {
   return dst;
 }
 
-Image crop(const Image& src, int top, int left, int height, int width) {
-  MMP_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= src.height && left + width <= src.width,
-            "crop (", top, ", ", left, ", ", height, ", ", width, ") outside a ", src.width, "x", src.height, " image");
+Image crop(const uint8_t* rgb, int src_width, int src_height, int top, int left, int height, int width) {
+  MMP_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= src_height && left + width <= src_width,
+            "crop (", top, ", ", left, ", ", height, ", ", width, ") outside a ", src_width, "x", src_height, " image");
   Image dst;
   dst.width = width;
   dst.height = height;
   dst.rgb.resize(static_cast<size_t>(width) * height * 3);
   for (int y = 0; y < height; ++y)
-    std::copy_n(src.rgb.data() + (static_cast<size_t>(top + y) * src.width + left) * 3, width * 3,
+    std::copy_n(rgb + (static_cast<size_t>(top + y) * src_width + left) * 3, width * 3,
                 dst.rgb.data() + static_cast<size_t>(y) * width * 3);
   return dst;
+}
+
+Image crop(const Image& src, int top, int left, int height, int width) {
+  return crop(src.rgb.data(), src.width, src.height, top, left, height, width);
 }
 
 Image flip_horizontal(const Image& src) {
@@ -187,23 +191,16 @@ CropBox random_resized_crop_box(int width, int height, UniformSource& rng, doubl
 }
 
 void to_normalized_chw(const Image& img, float* out) {
-  // (v / 255 - mean) / std for every byte value, per channel, computed once.
-  static const auto table = [] {
-    constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
-    std::vector<float> t(3 * 256);
-    for (int ch = 0; ch < 3; ++ch)
-      for (int v = 0; v < 256; ++v) t[ch * 256 + v] = (v / 255.0f - kMean[ch]) / kStd[ch];
-    return t;
-  }();
+  // torchvision's arithmetic in its order, (v / 255 - mean) / std, so the floats are
+  // the same; written per channel plane so that it vectorises.
+  constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
   const size_t plane = static_cast<size_t>(img.width) * img.height;
-  float* o0 = out;
-  float* o1 = out + plane;
-  float* o2 = out + 2 * plane;
   const uint8_t* p = img.rgb.data();
-  for (size_t i = 0; i < plane; ++i) {
-    o0[i] = table[p[3 * i]];
-    o1[i] = table[256 + p[3 * i + 1]];
-    o2[i] = table[512 + p[3 * i + 2]];
+  for (int ch = 0; ch < 3; ++ch) {
+    float* o = out + ch * plane;
+    const float mean = kMean[ch], std = kStd[ch];
+#pragma omp simd
+    for (size_t i = 0; i < plane; ++i) o[i] = (static_cast<float>(p[3 * i + ch]) / 255.0f - mean) / std;
   }
 }
 

@@ -22,6 +22,9 @@ class UniformSource {
 Image resize_bilinear(const Image& src, int width, int height);
 
 Image crop(const Image& src, int top, int left, int height, int width);
+// The same from RGB8 pixels held elsewhere (a memory-mapped cache): src_height rows of
+// src_width pixels.
+Image crop(const uint8_t* rgb, int src_width, int src_height, int top, int left, int height, int width);
 Image flip_horizontal(const Image& src);
 
 struct CropBox {
