@@ -1,6 +1,7 @@
 #pragma once
 // Shapes and strides (in elements) and the rules that combine them.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,9 @@ int64_t numel(const Shape& shape);
 Strides contiguous_strides(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[2, 3, 4]"
 
-// Numpy/PyTorch broadcasting of two shapes; throws naming `op` when they do not broadcast.
-Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Numpy/PyTorch broadcasting of two shapes; nothing when they do not broadcast (the
+// caller names the tensors in its error).
+std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b);
 
 // Maps a possibly negative axis into [0, ndim); throws naming `op` when out of range.
 int normalize_dim(int64_t dim, int ndim, const char* op);

@@ -28,6 +28,15 @@ std::string clock_text(double seconds) {
   return buf;
 }
 
+// The fraction of the batch a head's logits classify right.
+double batch_accuracy(const Tensor& logits, const Tensor& labels) {
+  const auto predicted = argmax(logits.detach(), 1).to(Device::cpu()).to_vector<int64_t>();
+  const auto truth = labels.to(Device::cpu()).to_vector<int64_t>();
+  int64_t right = 0;
+  for (size_t i = 0; i < truth.size(); ++i) right += predicted[i] == truth[i];
+  return truth.empty() ? 0.0 : static_cast<double>(right) / static_cast<double>(truth.size());
+}
+
 // Appends one JSON object per line; flushed each line so a crash keeps what was logged.
 class MetricsLog {
  public:
@@ -44,18 +53,23 @@ class MetricsLog {
   std::ofstream out_;
 };
 
-// The one-line display: rewritten in place on a terminal, printed once per epoch otherwise.
+// The one-line display: rewritten in place after every step on a terminal; into a log
+// (not a terminal) a line at the first step and then every 30 s, and one per epoch.
 class Progress {
  public:
   Progress(std::string label, bool enabled) : label_(std::move(label)), enabled_(enabled), tty_(isatty(2)) {}
   void update(int epoch, int epochs, int64_t step, int64_t steps_per_epoch, double samples_per_s, double eta,
               double loss) {
-    if (!enabled_ || !tty_) return;
-    const double done = static_cast<double>(step) / static_cast<double>(steps_per_epoch);
-    const int filled = static_cast<int>(done * 20);
-    std::fprintf(stderr, "\r%-10s epoch %d/%d |%s%s| %3.0f%% %7.1f samples/s  ETA %s  loss %.4f ", label_.c_str(),
-                 epoch + 1, epochs, std::string(filled, '#').c_str(), std::string(20 - filled, ' ').c_str(),
-                 100 * done, samples_per_s, clock_text(eta).c_str(), loss);
+    if (!enabled_) return;
+    const std::string line = progress_line(label_, epoch, epochs, step, steps_per_epoch, samples_per_s, eta, loss);
+    if (tty_) {
+      std::fprintf(stderr, "\r%s ", line.c_str());
+    } else {
+      if (printed_ && seconds_since(last_print_) < 30) return;
+      std::fprintf(stderr, "%s\n", line.c_str());
+      printed_ = true;
+      last_print_ = Clock::now();
+    }
     std::fflush(stderr);
   }
   void epoch_done(const EpochSummary& e, int epochs) {
@@ -69,6 +83,8 @@ class Progress {
  private:
   std::string label_;
   bool enabled_, tty_;
+  bool printed_ = false;
+  Clock::time_point last_print_;
 };
 
 json evaluation_json(const Evaluation& e) {
@@ -86,6 +102,17 @@ void save_checkpoint(const std::string& path, const AVClassifier& model, const E
 }
 
 }  // namespace
+
+std::string progress_line(const std::string& label, int epoch, int epochs, int64_t step, int64_t steps_per_epoch,
+                          double samples_per_s, double eta_seconds, double loss) {
+  const double done = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(steps_per_epoch, 1));
+  const int filled = std::clamp(static_cast<int>(done * 20), 0, 20);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-10s epoch %d/%d |%s%s| %3.0f%% %7.1f samples/s  ETA %s  loss %.4f", label.c_str(),
+                epoch + 1, epochs, std::string(filled, '#').c_str(), std::string(20 - filled, ' ').c_str(), 100 * done,
+                samples_per_s, clock_text(eta_seconds).c_str(), loss);
+  return buf;
+}
 
 TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset& test_data, const TrainOptions& o) {
   MMP_CHECK(o.epochs >= 1, "train: epochs must be at least 1, got ", o.epochs);
@@ -148,6 +175,9 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
                 {"loss_mm", report.losses[kMultimodal]},
                 {"loss_audio", report.losses[kAudio]},
                 {"loss_visual", report.losses[kVisual]},
+                {"train_acc_mm", batch_accuracy(report.objectives.outputs.out, batch.label)},
+                {"train_acc_audio", batch_accuracy(report.objectives.outputs.out_audio, batch.label)},
+                {"train_acc_visual", batch_accuracy(report.objectives.outputs.out_visual, batch.label)},
                 {"samples_per_s", static_cast<double>(o.batch_size) / dt}};
       for (const auto& [name, value] : step_statistics(report)) line[name] = value;
       log.write(line);

@@ -47,6 +47,11 @@ struct TrainResult {
   const EpochSummary& last() const { return epochs.back(); }
 };
 
+// The progress display's text: label, epoch, a bar of the epoch's steps, its
+// percentage, samples/s, the time left for the whole run (m:ss) and the multimodal loss.
+std::string progress_line(const std::string& label, int epoch, int epochs, int64_t step, int64_t steps_per_epoch,
+                          double samples_per_s, double eta_seconds, double loss);
+
 TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset& test_data, const TrainOptions& options);
 
 }  // namespace mmp

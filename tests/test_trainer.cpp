@@ -78,6 +78,11 @@ TEST_CASE("training writes checkpoints and metrics, and a seed reproduces it", "
       CHECK(std::isfinite(j["loss_mm"].get<double>()));
       CHECK(j.contains("cos_audio"));
       CHECK(j.contains("weight_mm_visual"));
+      for (const char* head : {"train_acc_mm", "train_acc_audio", "train_acc_visual"}) {
+        const double acc = j[head].get<double>();
+        CHECK((acc >= 0.0 && acc <= 1.0));
+        CHECK(acc * 16 == Approx(std::round(acc * 16)));  // a count of right answers out of the batch of 16
+      }
     } else {
       ++epochs;
       CHECK(j["acc_mm"].get<double>() >= 0.0);
@@ -130,12 +135,25 @@ TEST_CASE("on the synthetic data audio dominates: its head beats the visual one 
   CHECK(e.visual.accuracy > 1.0 / 6 + 0.05);  // the visual cue is learnable, just weaker
 }
 
+TEST_CASE("the progress line shows the epoch, its share done, the rate and the time left", "[unit][trainer]") {
+  const std::string line = progress_line("mmpareto", 1, 5, 3, 12, 123.45, 75, 0.5);
+  INFO(line);
+  CHECK_THAT(line, Contains("mmpareto") && Contains("epoch 2/5") && Contains("|#####               |") &&
+                       Contains(" 25%") && Contains("123.5 samples/s") && Contains("ETA 1:15") && Contains("loss 0.5000"));
+}
+
 TEST_CASE("mmp train prints the comparison table", "[unit][cli]") {
   const CommandResult r = run_mmp("train --compare one-joint,uniform --epochs 1 --samples 64 --test-samples 32 --width 2 "
                                   "--batch 16 --quiet --out ''");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("one-joint  |") && Contains("uniform    |") && Contains("conflict a / v"));
+  // Without --quiet, into a pipe: a progress line at the first step, and one per epoch.
+  const CommandResult logged = run_mmp("train --method uniform --epochs 1 --samples 64 --test-samples 32 --width 2 "
+                                       "--batch 16 --out ''");
+  INFO(logged.output);
+  REQUIRE(logged.exit_code == 0);
+  CHECK_THAT(logged.output, Contains("epoch 1/1 |#####") && Contains("samples/s  ETA") && Contains("acc mm"));
   const CommandResult bad = run_mmp("train --method sgd2 --epochs 1");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Contains("unknown method 'sgd2'"));

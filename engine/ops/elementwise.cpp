@@ -13,7 +13,9 @@ Tensor run_binary(const char* name, BinaryKind kind, ScalarParams p, const Tenso
   ProfileScope profile(name, a.device());
   detail::check_same_device_and_dtype(name, {a, b});
   detail::check_floating(name, a);
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  const std::optional<Shape> broadcast = broadcast_shapes(a.shape(), b.shape());
+  MMP_CHECK(broadcast, name, ": ", a.str(), " and ", b.str(), " do not broadcast");
+  const Shape& shape = *broadcast;
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   if (out.numel() > 0)
     backend(a.device()).binary(kind, p, detail::broadcast_view(a, shape), detail::broadcast_view(b, shape), out);

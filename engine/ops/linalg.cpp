@@ -83,10 +83,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_floating("matmul", a);
   MMP_CHECK((a.ndim() == 2 && b.ndim() == 2) || (a.ndim() == 3 && b.ndim() == 3),
             "matmul: expected two 2-d or two 3-d tensors, got ", a.str(), " and ", b.str());
-  MMP_CHECK(a.shape()[a.ndim() - 1] == b.shape()[b.ndim() - 2], "matmul: inner sizes differ: ",
-            shape_str(a.shape()), " · ", shape_str(b.shape()));
-  MMP_CHECK(a.ndim() == 2 || a.shape()[0] == b.shape()[0], "matmul: batch sizes differ: ",
-            shape_str(a.shape()), " · ", shape_str(b.shape()));
+  MMP_CHECK(a.shape()[a.ndim() - 1] == b.shape()[b.ndim() - 2], "matmul: inner sizes differ: ", a.str(), " · ",
+            b.str());
+  MMP_CHECK(a.ndim() == 2 || a.shape()[0] == b.shape()[0], "matmul: batch sizes differ: ", a.str(), " · ", b.str());
   Tensor out = matmul_forward(a, b);
   if (!should_record({a, b})) return out;
   Tensor keep_a = b.requires_grad() ? saved(a) : Tensor();

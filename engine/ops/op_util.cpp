@@ -27,8 +27,8 @@ Tensor broadcast_view(const Tensor& x, const Shape& shape) {
   const int lead = nd - x.ndim();
   Strides strides(nd, 0);
   for (int d = 0; d < x.ndim(); ++d) {
-    MMP_CHECK(x.shape()[d] == shape[lead + d] || x.shape()[d] == 1, "cannot broadcast ",
-              shape_str(x.shape()), " to ", shape_str(shape));
+    MMP_CHECK(x.shape()[d] == shape[lead + d] || x.shape()[d] == 1, "cannot broadcast ", x.str(),
+              " to ", shape_str(shape));
     strides[lead + d] = x.shape()[d] == 1 ? 0 : x.strides()[d];
   }
   return x.as_strided(shape, strides, x.offset());

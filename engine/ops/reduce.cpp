@@ -105,7 +105,7 @@ Tensor argmax(const Tensor& x, int64_t dim_in, bool keepdim) {
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
-  MMP_CHECK(a.shape() == b.shape(), "dot: shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()), " differ");
+  MMP_CHECK(a.shape() == b.shape(), "dot: shapes differ: ", a.str(), " and ", b.str());
   return sum(mul(a, b));
 }
 

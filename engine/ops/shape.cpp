@@ -12,25 +12,25 @@ namespace {
 
 using detail::should_record;
 
-Shape resolve_shape(const Shape& requested, int64_t total, const char* op) {
+Shape resolve_shape(const Shape& requested, const Tensor& x, const char* op) {
+  const int64_t total = x.numel();
   Shape shape = requested;
   int64_t known = 1;
   int infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      MMP_CHECK(infer < 0, op, ": more than one -1 in ", shape_str(requested));
+      MMP_CHECK(infer < 0, op, ": more than one -1 in ", shape_str(requested), " for ", x.str());
       infer = static_cast<int>(i);
     } else {
-      MMP_CHECK(shape[i] >= 0, op, ": bad size in ", shape_str(requested));
+      MMP_CHECK(shape[i] >= 0, op, ": bad size in ", shape_str(requested), " for ", x.str());
       known *= shape[i];
     }
   }
   if (infer >= 0) {
-    MMP_CHECK(known > 0 && total % known == 0, op, ": cannot view ", total, " elements as ",
-              shape_str(requested));
+    MMP_CHECK(known > 0 && total % known == 0, op, ": cannot view ", x.str(), " as ", shape_str(requested));
     shape[infer] = total / known;
   }
-  MMP_CHECK(numel(shape) == total, op, ": cannot view ", total, " elements as ", shape_str(requested));
+  MMP_CHECK(numel(shape) == total, op, ": cannot view ", x.str(), " as ", shape_str(requested));
   return shape;
 }
 
@@ -75,7 +75,7 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
 }
 
 Tensor reshape(const Tensor& x, const Shape& requested) {
-  const Shape shape = resolve_shape(requested, x.numel(), "reshape");
+  const Shape shape = resolve_shape(requested, x, "reshape");
   if (shape == x.shape()) return x;
   Tensor src = x.is_contiguous() ? x.detach() : x.detach().contiguous();
   Tensor out = src.as_strided(shape, contiguous_strides(shape), src.offset());
