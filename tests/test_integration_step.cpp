@@ -122,3 +122,77 @@ TEST_CASE("each integration method's step equals PyTorch's, twice", "[unit][mmpa
     }
   }
 }
+
+TEST_CASE("OGM-GE modulates only inside its epoch window, and its noise has the gradient's std", "[unit][mmpareto]") {
+  const SafetensorsFile fx = load_fixture("step_methods.safetensors");
+  const NamedTensors weights = with_prefix(fx, "weights/");
+  const Batch batch{fx.find("audio")->to(DType::F64), fx.find("visual")->to(DType::F64), *fx.find("label")};
+  // One step of OGM-GE at `epoch` from the fixture's weights; returns the report and
+  // each parameter's final gradient.
+  auto step_at = [&](int epoch, bool noise) {
+    Generator gen(0);
+    auto model = std::make_unique<AVClassifier>(infer_config(weights, "fixture"), gen);
+    model->load_state_dict(weights, "fixture");
+    model->to(DType::F64);
+    model->train();
+    IntegratorOptions io;
+    io.ogm_start_epoch = 1;
+    io.ogm_end_epoch = 2;
+    io.ogm_noise = noise;
+    OptimizerOptions oo;
+    oo.lr = 0.01;
+    TrainStep step(*model, make_integrator("ogm-ge", io), make_optimizer(model->named_parameters(), oo), 7);
+    const StepReport r = step.run(batch, epoch, oo.lr);
+    std::vector<Tensor> grads;
+    for (const auto& [name, p] : model->named_parameters()) grads.push_back(p.grad().clone());
+    return std::make_pair(r, grads);
+  };
+  const NamedTensors names = [&] {
+    Generator gen(0);
+    return AVClassifier(infer_config(weights, "fixture"), gen).named_parameters();
+  }();
+  for (int epoch : {0, 3}) {  // outside [1, 2]: the multimodal gradient, untouched
+    INFO("epoch " << epoch);
+    const auto [r, grads] = step_at(epoch, true);
+    for (const GroupReport& g : r.groups) CHECK(g.weights[0] == 1.0);
+    for (size_t j = 0; j < grads.size(); ++j)
+      if (names[j].first.find("_net.") != std::string::npos)
+        CHECK(max_abs_difference(grads[j], r.objectives.grads[kMultimodal][j]) == 0.0);
+  }
+  // Inside: conv weights scaled by the group's coefficient, one modality damped.
+  const auto [r, grads] = step_at(1, false);
+  double damped = 1.0;
+  for (const GroupReport& g : r.groups) damped = std::min(damped, g.weights[0]);
+  CHECK(damped < 1.0);
+  // With the enhancement: the difference from the scaled gradient is N(0, std(g)).
+  const auto [rn, noisy] = step_at(1, true);
+  size_t largest = 0;
+  for (size_t j = 0; j < names.size(); ++j)
+    if (names[j].first.find("_net.") != std::string::npos && names[j].second.ndim() == 4 &&
+        names[j].second.numel() > names[largest].second.numel())
+      largest = j;
+  const std::string& name = names[largest].first;
+  INFO(name << ", " << names[largest].second.numel() << " elements");
+  const GroupReport& group = rn.groups[name.rfind("audio", 0) == 0 ? 0 : 1];
+  REQUIRE(rn.groups[0].group == "audio");
+  const Tensor g_mm = rn.objectives.grads[kMultimodal][largest];
+  const auto scaled = mul_scalar(g_mm, group.weights[0]).to_vector<double>();
+  const auto raw = g_mm.to_vector<double>(), got = noisy[largest].to_vector<double>();
+  auto mean_std = [](const std::vector<double>& v) {
+    double m = 0, s = 0;
+    for (double x : v) m += x;
+    m /= static_cast<double>(v.size());
+    for (double x : v) s += (x - m) * (x - m);
+    return std::make_pair(m, std::sqrt(s / static_cast<double>(v.size() - 1)));
+  };
+  std::vector<double> noise(got.size());
+  for (size_t i = 0; i < got.size(); ++i) noise[i] = got[i] - scaled[i];
+  const auto [noise_mean, noise_std] = mean_std(noise);
+  const double grad_std = mean_std(raw).second;
+  CHECK(noise_std == Approx(grad_std).epsilon(0.05));
+  CHECK(std::abs(noise_mean) < 0.1 * grad_std);
+  // Biases and BN parameters are not enhanced (the official code touches conv weights only).
+  for (size_t j = 0; j < names.size(); ++j)
+    if (names[j].first.find("_net.") != std::string::npos && names[j].second.ndim() == 1)
+      CHECK(max_abs_difference(noisy[j], rn.objectives.grads[kMultimodal][j]) == 0.0);
+}

@@ -7,6 +7,7 @@
 #include "engine/safetensors.h"
 #include "mmpareto/train_step.h"
 #include "tools/commands.h"
+#include "tools/step_options.h"
 
 namespace mmp::cli {
 namespace {
@@ -20,7 +21,6 @@ struct StepOptions {
   std::string state;    // optimizer state file, read if present and written back
   OptimizerOptions optimizer;
   IntegratorOptions integrator;
-  std::string rescale = "tensor";
   int epoch = 0;
   uint64_t seed = 0;
 };
@@ -44,8 +44,6 @@ void run_step(StepOptions o) {
   if (!o.fusion.empty())
     MMP_CHECK(parse_fusion(o.fusion) == config.fusion, "--fusion ", o.fusion, " but ", o.weights, " holds a ",
               fusion_name(config.fusion), " head");
-  MMP_CHECK(o.rescale == "tensor" || o.rescale == "encoder", "--rescale must be tensor or encoder, got '", o.rescale, "'");
-  o.integrator.rescale_per_tensor = o.rescale == "tensor";
   const Device device = parse_device(o.device);
   Generator gen(0);
   AVClassifier model(config, gen);
@@ -105,16 +103,8 @@ void add_step_command(CLI::App& app) {
   step->add_option("--method", o.method,
                    "integrate and update: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad or ogm-ge "
                    "(without it: forward and per-objective gradients only)");
-  step->add_option("--optimizer", o.optimizer.kind, "sgd, adam or adamw")->capture_default_str();
-  step->add_option("--lr", o.optimizer.lr, "learning rate")->capture_default_str();
-  step->add_option("--momentum", o.optimizer.momentum, "SGD momentum")->capture_default_str();
-  step->add_option("--weight-decay", o.optimizer.weight_decay, "weight decay")->capture_default_str();
-  step->add_flag("--nesterov", o.optimizer.nesterov, "Nesterov momentum");
-  step->add_option("--gamma", o.integrator.gamma, "mmpareto: magnitude factor")->capture_default_str();
-  step->add_option("--rescale", o.rescale, "mmpareto: tensor (official code) or encoder (paper)")->capture_default_str();
-  step->add_option("--cagrad-c", o.integrator.cagrad_c, "cagrad: c")->capture_default_str();
-  step->add_option("--ogm-alpha", o.integrator.ogm_alpha, "ogm-ge: alpha")->capture_default_str();
-  step->add_flag("!--no-ogm-noise", o.integrator.ogm_noise, "ogm-ge: without the Gaussian enhancement");
+  add_optimizer_options(*step, o.optimizer);
+  add_integrator_options(*step, o.integrator);
   step->add_option("--epoch", o.epoch, "the epoch the step belongs to (ogm-ge's window)")->capture_default_str();
   step->add_option("--seed", o.seed, "seed of the randomised methods (pcgrad, ogm-ge)")->capture_default_str();
   step->add_option("--state", o.state, "optimizer state (.safetensors): read if it exists, written after the step");

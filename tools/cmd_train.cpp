@@ -8,6 +8,7 @@
 #include "data/synthetic.h"
 #include "mmpareto/trainer.h"
 #include "tools/commands.h"
+#include "tools/step_options.h"
 
 namespace mmp::cli {
 namespace {
@@ -19,7 +20,6 @@ struct TrainCommandOptions {
   int64_t width = 8;
   std::string fusion = "concat";
   int64_t samples = 1200, test_samples = 600;
-  std::string rescale = "tensor";
   bool quiet = false;
   std::string data;  // a prepared cache; empty: the built-in synthetic data
   int frames = 2;    // frames per clip from a cache
@@ -66,8 +66,6 @@ void run_train(TrainCommandOptions o) {
   MMP_CHECK(!methods.empty(), "--compare: no methods given");
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines in order with the progress on stderr
   for (const auto& m : methods) make_integrator(m);  // fails early on a bad name
-  MMP_CHECK(o.rescale == "tensor" || o.rescale == "encoder", "--rescale must be tensor or encoder, got '", o.rescale, "'");
-  o.train.integrator.rescale_per_tensor = o.rescale == "tensor";
   o.train.progress = !o.quiet;
   o.train.schedule.total_epochs = o.train.epochs;
 
@@ -132,22 +130,12 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--compare", o.compare, "methods to train from the same seed, comma-separated")->capture_default_str();
   cmd->add_option("--epochs", o.train.epochs, "epochs")->capture_default_str();
   cmd->add_option("--batch", o.train.batch_size, "batch size")->capture_default_str();
-  cmd->add_option("--optimizer", o.train.optimizer.kind, "sgd, adam or adamw")->capture_default_str();
-  cmd->add_option("--lr", o.train.optimizer.lr, "learning rate")->capture_default_str();
-  cmd->add_option("--momentum", o.train.optimizer.momentum, "SGD momentum")->capture_default_str();
-  cmd->add_option("--weight-decay", o.train.optimizer.weight_decay, "weight decay")->capture_default_str();
-  cmd->add_flag("--nesterov", o.train.optimizer.nesterov, "Nesterov momentum");
+  add_optimizer_options(*cmd, o.train.optimizer);
   cmd->add_option("--schedule", o.train.schedule.kind, "learning-rate schedule: constant, step or cosine")
       ->capture_default_str();
   cmd->add_option("--step-size", o.train.schedule.step_size, "step schedule: epochs between decays")->capture_default_str();
   cmd->add_option("--decay", o.train.schedule.gamma, "step schedule: decay factor")->capture_default_str();
-  cmd->add_option("--gamma", o.train.integrator.gamma, "mmpareto: magnitude factor")->capture_default_str();
-  cmd->add_option("--rescale", o.rescale, "mmpareto: tensor (official code) or encoder (paper)")->capture_default_str();
-  cmd->add_option("--cagrad-c", o.train.integrator.cagrad_c, "cagrad: c")->capture_default_str();
-  cmd->add_option("--ogm-alpha", o.train.integrator.ogm_alpha, "ogm-ge: alpha")->capture_default_str();
-  cmd->add_option("--ogm-start", o.train.integrator.ogm_start_epoch, "ogm-ge: first modulated epoch")->capture_default_str();
-  cmd->add_option("--ogm-end", o.train.integrator.ogm_end_epoch, "ogm-ge: last modulated epoch")->capture_default_str();
-  cmd->add_flag("!--no-ogm-noise", o.train.integrator.ogm_noise, "ogm-ge: without the Gaussian enhancement");
+  add_integrator_options(*cmd, o.train.integrator);
   cmd->add_option("--width", o.width, "ResNet-18 width (64 in the paper)")->capture_default_str();
   cmd->add_option("--fusion", o.fusion, "concat, sum, film or gated")->capture_default_str();
   cmd->add_option("--samples", o.samples, "synthetic training samples")->capture_default_str();

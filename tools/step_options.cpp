@@ -1,0 +1,31 @@
+#include "tools/step_options.h"
+
+namespace mmp::cli {
+
+void add_optimizer_options(CLI::App& cmd, OptimizerOptions& o) {
+  cmd.add_option("--optimizer", o.kind, "sgd, adam or adamw")->capture_default_str();
+  cmd.add_option("--lr", o.lr, "learning rate")->capture_default_str();
+  cmd.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
+  cmd.add_option("--dampening", o.dampening, "SGD dampening")->capture_default_str();
+  cmd.add_flag("--nesterov", o.nesterov, "SGD Nesterov momentum");
+  cmd.add_option("--weight-decay", o.weight_decay, "weight decay (decoupled for adamw)")->capture_default_str();
+  cmd.add_option("--beta1", o.beta1, "adam, adamw: first moment decay")->capture_default_str();
+  cmd.add_option("--beta2", o.beta2, "adam, adamw: second moment decay")->capture_default_str();
+  cmd.add_option("--eps", o.eps, "adam, adamw: epsilon")->capture_default_str();
+}
+
+void add_integrator_options(CLI::App& cmd, IntegratorOptions& o) {
+  cmd.add_option("--gamma", o.gamma, "mmpareto: magnitude factor")->capture_default_str();
+  cmd.add_option_function<std::string>(
+         "--rescale", [&o](const std::string& v) { o.rescale_per_tensor = v == "tensor"; },
+         "mmpareto: per parameter tensor (official code) or over the whole encoder (paper)")
+      ->check(CLI::IsMember({"tensor", "encoder"}))
+      ->default_str("tensor");
+  cmd.add_option("--cagrad-c", o.cagrad_c, "cagrad: c")->capture_default_str();
+  cmd.add_option("--ogm-alpha", o.ogm_alpha, "ogm-ge: alpha")->capture_default_str();
+  cmd.add_option("--ogm-start", o.ogm_start_epoch, "ogm-ge: first modulated epoch")->capture_default_str();
+  cmd.add_option("--ogm-end", o.ogm_end_epoch, "ogm-ge: last modulated epoch")->capture_default_str();
+  cmd.add_flag("!--no-ogm-noise", o.ogm_noise, "ogm-ge: without the Gaussian enhancement");
+}
+
+}  // namespace mmp::cli
