@@ -198,4 +198,43 @@ TEST_CASE("three or more objectives work for mgda, pcgrad, cagrad and mmpareto",
   const auto d = run("mgda", g);
   const double dd = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
   for (const auto& gi : g) CHECK(gi[0] * d[0] + gi[1] * d[1] + gi[2] * d[2] >= dd - 1e-6);  // solver tolerance
+
+  // The values. Gram matrix of g, and its minimum over the simplex by brute force.
+  Gram gram(3, std::vector<double>(3, 0.0));
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int c = 0; c < 3; ++c) gram[i][j] += g[i][c] * g[j][c];
+  const double minimum = brute_force_min(gram, 300);
+  auto combination = [&](const std::vector<double>& w, double factor) {
+    std::vector<double> out(3, 0.0);
+    for (int i = 0; i < 3; ++i)
+      for (int c = 0; c < 3; ++c) out[c] += factor * w[i] * g[i][c];
+    return out;
+  };
+  auto check_equal = [](const std::vector<double>& got, const std::vector<double>& expected) {
+    for (size_t c = 0; c < got.size(); ++c) CHECK(got[c] == Approx(expected[c]).margin(1e-9));
+  };
+  // MGDA: the min-norm point of the simplex, used as it is.
+  GroupReport r;
+  auto out = run("mgda", g, &r);
+  CHECK(quadratic_form(gram, r.weights) == Approx(minimum).margin(1e-4));
+  CHECK(r.weights[0] + r.weights[1] + r.weights[2] == Approx(1.0));
+  check_equal(out, combination(r.weights, 1.0));
+  // MMPareto: the same weights under conflict, times K, rescaled to at least the sum's norm, times gamma.
+  out = run("mmpareto", g, &r);
+  CHECK(quadratic_form(gram, r.weights) == Approx(minimum).margin(1e-4));
+  const std::vector<double> sum = combination({1, 1, 1}, 1.0), fresh = combination(r.weights, 3.0);
+  const double ratio = std::sqrt(sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]) /
+                       std::sqrt(fresh[0] * fresh[0] + fresh[1] * fresh[1] + fresh[2] * fresh[2]);
+  check_equal(out, combination(r.weights, 3.0 * 1.5 * std::max(ratio, 1.0)));
+  // CAGrad with c = 0: the mean.
+  IntegratorOptions zero_c;
+  zero_c.cagrad_c = 0;
+  out = run("cagrad", g, nullptr, zero_c);
+  const std::vector<double> mean = combination({1.0 / 3, 1.0 / 3, 1.0 / 3}, 1.0);
+  for (int c = 0; c < 3; ++c) CHECK(out[c] == Approx(mean[c]).margin(1e-6));
+  // PCGrad, worked by hand on a case whose result does not depend on the random order:
+  // only g1 and g2 conflict. g1' = g1 - (<g1,g2>/|g2|²) g2 = (0.5, 0.5, 0),
+  // g2' = g2 - (<g2,g1>/|g1|²) g1 = (0, 1, 0), g3' = g3.
+  check_equal(run("pcgrad", {{1, 0, 0}, {-1, 1, 0}, {0, 0, 1}}), {0.5, 1.5, 1.0});
 }
