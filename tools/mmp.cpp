@@ -8,7 +8,7 @@
 #include "tools/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"mmp: train multimodal models with MMPareto gradient integration"};
+  CLI::App app{std::string("mmp ") + MMP_VERSION + ": train multimodal models with MMPareto gradient integration"};
   app.set_version_flag("--version", std::string("mmp ") + MMP_VERSION);
   app.require_subcommand(0, 1);
   mmp::cli::add_train_command(app);
