@@ -74,6 +74,13 @@ TEST_CASE("mmp step rejects bad input with one clear line", "[unit][cli]") {
   save_safetensors(dir + "/badlabel.safetensors",
                    {{"audio", zeros({2, 1, 64, 48})}, {"visual", zeros({2, 2, 3, 64, 64})},
                     {"label", from_vector<int64_t>({1, 9}, {2})}});
+  save_safetensors(dir + "/gray.safetensors",
+                   {{"audio", zeros({2, 1, 64, 48})}, {"visual", zeros({2, 2, 1, 64, 64})},
+                    {"label", from_vector<int64_t>({1, 2}, {2})}});
+  r = run_mmp("step --weights " + w + " --batch " + dir + "/gray.safetensors --out " + o);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains(dir + "/gray.safetensors: visual") && Contains("1 channels per frame") &&
+                           Contains("takes 3"));
   r = run_mmp("step --weights " + w + " --batch " + dir + "/badlabel.safetensors --out " + o);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Contains("label 9 of sample 1 is outside [0, 6)"));

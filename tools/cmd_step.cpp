@@ -51,6 +51,8 @@ void run_step(StepOptions o) {
   model.to(device);
   model.train();
   const Batch batch = load_batch(o.batch).to(device);
+  MMP_CHECK(batch.visual.shape()[2] == config.visual_channels, o.batch, ": visual ", batch.visual.str(), " has ",
+            batch.visual.shape()[2], " channels per frame, but ", o.weights, " takes ", config.visual_channels);
 
   NamedTensors out;
   std::string summary;
