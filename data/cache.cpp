@@ -429,28 +429,24 @@ int64_t CacheDataset::load(int64_t index, int epoch, float* audio, float* visual
     const int64_t offset = f[0], bytes = f[1];
     MMP_CHECK(offset >= 0 && offset + bytes <= static_cast<int64_t>(m.frames->size()), m.dir,
               "/frames.bin: a frame lies past its end (truncated?)");
-    // A raw frame is cropped straight out of the mapped file; a JPEG one is decoded first.
+    // A raw frame is read straight out of the mapped file; a JPEG one is decoded first.
     Image decoded;
-    const uint8_t* rgb = m.frames->data() + offset;
-    int width = f[2], height = f[3];
+    PixelRegion frame{m.frames->data() + offset, f[2], f[3], 0};
     if (m.jpeg) {
-      decoded = decode_image(rgb, static_cast<size_t>(bytes), m.dir + "/frames.bin");
-      rgb = decoded.rgb.data();
-      width = decoded.width;
-      height = decoded.height;
+      decoded = decode_image(frame.rgb, static_cast<size_t>(bytes), m.dir + "/frames.bin");
+      frame = PixelRegion::of(decoded);
     } else {
-      MMP_CHECK(bytes == static_cast<int64_t>(width) * height * 3, m.dir, "/frames.bin: a raw frame of ", bytes,
-                " bytes is not ", width, "x", height, " RGB");
+      MMP_CHECK(bytes == static_cast<int64_t>(frame.width) * frame.height * 3, m.dir, "/frames.bin: a raw frame of ",
+                bytes, " bytes is not ", frame.width, "x", frame.height, " RGB");
+      frame.stride = static_cast<size_t>(frame.width) * 3;
     }
-    Image img;
+    float* out = visual + static_cast<int64_t>(t) * 3 * size * size;
     if (m.options.augment) {
-      const CropBox box = random_resized_crop_box(width, height, rng);
-      img = resize_bilinear(crop(rgb, width, height, box.top, box.left, box.height, box.width), size, size);
-      if (rng.next() < 0.5) img = flip_horizontal(img);
+      const PixelRegion box = frame.crop(random_resized_crop_box(frame.width, frame.height, rng));
+      resize_to_normalized_chw(box, size, size, rng.next() < 0.5, out);
     } else {
-      img = resize_bilinear(crop(rgb, width, height, 0, 0, height, width), size, size);
+      resize_to_normalized_chw(frame, size, size, false, out);
     }
-    to_normalized_chw(img, visual + static_cast<int64_t>(t) * 3 * size * size);
   }
   return sample["label"].get<int64_t>();
 }

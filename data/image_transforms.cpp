@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "engine/error.h"
 
@@ -62,8 +63,11 @@ namespace {
 
 // out row j = clip8(sum over the filter taps t of kk[j][t] * in row (bounds[2j] - first + t)),
 // for rows of row_size bytes: PIL's 8-bit vertical pass, vectorised along the rows.
-void resample_rows(const uint8_t* in, int row_size, int first, const Coefficients& c, int out_rows, uint8_t* out) {
-  std::vector<int32_t> acc(row_size);
+// `store(j, acc)` takes each output row's fixed-point sums.
+template <class Store>
+void resample_rows(const uint8_t* in, int row_size, int first, const Coefficients& c, int out_rows, Store store) {
+  thread_local std::vector<int32_t> acc;
+  acc.resize(row_size);
   for (int j = 0; j < out_rows; ++j) {
     const int start = c.bounds[2 * j] - first, taps = c.bounds[2 * j + 1];
     const int32_t* k = c.kk.data() + static_cast<size_t>(j) * c.ksize;
@@ -74,76 +78,135 @@ void resample_rows(const uint8_t* in, int row_size, int first, const Coefficient
 #pragma omp simd
       for (int i = 0; i < row_size; ++i) acc[i] += r[i] * w;
     }
-    uint8_t* o = out + static_cast<size_t>(j) * row_size;
-    for (int i = 0; i < row_size; ++i) o[i] = clip8(acc[i]);
+    store(j, acc.data());
   }
 }
 
-// out[x][y] = in[y][x] for RGB pixels: in has `rows` rows of `cols` pixels. In square
-// blocks, so that both sides stay in cache.
-void transpose_pixels(const uint8_t* in, int rows, int cols, uint8_t* out) {
+// out[x * rows + y] = in[y * cols + x] for 4-byte pixels, in square blocks so that both
+// sides stay in cache.
+void transpose_pixels(const uint32_t* in, int rows, int cols, uint32_t* out) {
   constexpr int kBlock = 16;
   for (int y0 = 0; y0 < rows; y0 += kBlock) {
     const int y1 = std::min(rows, y0 + kBlock);
     for (int x0 = 0; x0 < cols; x0 += kBlock) {
       const int x1 = std::min(cols, x0 + kBlock);
-      for (int x = x0; x < x1; ++x) {
-        uint8_t* o = out + (static_cast<size_t>(x) * rows + y0) * 3;
-        const uint8_t* i = in + (static_cast<size_t>(y0) * cols + x) * 3;
-        for (int y = y0; y < y1; ++y, o += 3, i += static_cast<size_t>(cols) * 3) {
-          o[0] = i[0];
-          o[1] = i[1];
-          o[2] = i[2];
-        }
-      }
+      for (int x = x0; x < x1; ++x)
+        for (int y = y0; y < y1; ++y) out[static_cast<size_t>(x) * rows + y] = in[static_cast<size_t>(y) * cols + x];
     }
   }
 }
 
-}  // namespace
+// columns[x * rows + y] = source pixel (first_row + y, x) as an RGBX word, for `rows`
+// rows. By bands of rows: a band is first copied whole (reads along memory, which the
+// prefetcher follows; reading the source down its columns waits on memory), then
+// transposed out of L1, one word load per pixel (the band's spare byte lets the last
+// pixel's load read past it).
+void transpose_to_rgbx_columns(const PixelRegion& src, int first_row, int rows, uint32_t* columns) {
+  constexpr int kBand = 16;
+  const size_t row_bytes = static_cast<size_t>(src.width) * 3;
+  thread_local std::vector<uint8_t> band;
+  band.resize(kBand * row_bytes + 1);
+  for (int y0 = 0; y0 < rows; y0 += kBand) {
+    const int band_rows = std::min(kBand, rows - y0);
+    for (int r = 0; r < band_rows; ++r)
+      std::memcpy(band.data() + r * row_bytes, src.rgb + static_cast<size_t>(first_row + y0 + r) * src.stride,
+                  row_bytes);
+    for (int x = 0; x < src.width; ++x) {
+      uint32_t* out = columns + static_cast<size_t>(x) * rows + y0;
+      const uint8_t* in = band.data() + static_cast<size_t>(x) * 3;
+      for (int r = 0; r < band_rows; ++r) std::memcpy(out + r, in + r * row_bytes, 4);
+    }
+  }
+}
 
-Image resize_bilinear(const Image& src, int width, int height) {
+// PIL's resize of `src` to width x height, mirrored when `flip`: RGBX rows of the result
+// (width * 4 bytes each), valid until this thread's next call. PIL resamples
+// horizontally the rows the vertical pass reads, then vertically; the weights sum to
+// 1 << 22, so a pixel's sum fits its 32-bit accumulators. Both passes are the same row
+// pass, the horizontal one on the transposed image, so that both are vectorised along
+// memory; pixels travel as 4-byte words so that the transposes move one word each.
+// Integer sums: the result is PIL's, byte for byte (mirroring only reorders the
+// horizontal pass's output).
+const uint8_t* resize_rgbx(const PixelRegion& src, int width, int height, bool flip) {
   MMP_CHECK(src.width > 0 && src.height > 0 && width > 0 && height > 0, "resize of an empty image or to ", width,
             "x", height);
-  if (src.width == width && src.height == height) return src;
   const Coefficients horizontal = bilinear_coefficients(src.width, width);
   const Coefficients vertical = bilinear_coefficients(src.height, height);
-  // PIL resamples horizontally the rows the vertical pass reads, then vertically; the
-  // weights sum to 1 << 22, so a pixel's sum fits its 32-bit accumulators. Both passes
-  // here are the same row pass: the horizontal one runs on the transposed image, so it
-  // too is vectorised along memory. Integer sums: the result is PIL's, byte for byte.
   const int y_first = vertical.bounds[0];
   const int y_last = vertical.bounds[2 * (height - 1)] + vertical.bounds[2 * (height - 1) + 1];
   const int mid_rows = y_last - y_first;
-  std::vector<uint8_t> columns(static_cast<size_t>(src.width) * mid_rows * 3);
-  transpose_pixels(src.rgb.data() + static_cast<size_t>(y_first) * src.width * 3, mid_rows, src.width, columns.data());
-  std::vector<uint8_t> resized_columns(static_cast<size_t>(width) * mid_rows * 3);
-  resample_rows(columns.data(), mid_rows * 3, 0, horizontal, width, resized_columns.data());
-  std::vector<uint8_t> mid(resized_columns.size());
+  thread_local std::vector<uint32_t> columns, resized_columns, mid, dst;
+  columns.resize(static_cast<size_t>(src.width) * mid_rows);
+  transpose_to_rgbx_columns(src, y_first, mid_rows, columns.data());
+  resized_columns.resize(static_cast<size_t>(width) * mid_rows);
+  const int column_bytes = mid_rows * 4;
+  auto* resized = reinterpret_cast<uint8_t*>(resized_columns.data());
+  resample_rows(reinterpret_cast<const uint8_t*>(columns.data()), column_bytes, 0, horizontal, width,
+                [&](int j, const int32_t* acc) {
+                  uint8_t* o = resized + static_cast<size_t>(flip ? width - 1 - j : j) * column_bytes;
+                  for (int i = 0; i < column_bytes; ++i) o[i] = clip8(acc[i]);
+                });
+  mid.resize(resized_columns.size());
   transpose_pixels(resized_columns.data(), width, mid_rows, mid.data());
+  dst.resize(static_cast<size_t>(width) * height);
+  auto* out = reinterpret_cast<uint8_t*>(dst.data());
+  resample_rows(reinterpret_cast<const uint8_t*>(mid.data()), width * 4, y_first, vertical, height,
+                [&](int j, const int32_t* acc) {
+                  uint8_t* o = out + static_cast<size_t>(j) * width * 4;
+                  for (int i = 0; i < width * 4; ++i) o[i] = clip8(acc[i]);
+                });
+  return out;
+}
+
+// torchvision's ToTensor + Normalize arithmetic, in its order, so the floats are the same.
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
+
+}  // namespace
+
+PixelRegion PixelRegion::of(const Image& img) {
+  return {img.rgb.data(), img.width, img.height, static_cast<size_t>(img.width) * 3};
+}
+
+PixelRegion PixelRegion::crop(const CropBox& box) const {
+  MMP_CHECK(box.top >= 0 && box.left >= 0 && box.height > 0 && box.width > 0 && box.top + box.height <= height &&
+                box.left + box.width <= width,
+            "crop (", box.top, ", ", box.left, ", ", box.height, ", ", box.width, ") outside a ", width, "x", height,
+            " image");
+  return {rgb + static_cast<size_t>(box.top) * stride + static_cast<size_t>(box.left) * 3, box.width, box.height,
+          stride};
+}
+
+Image resize_bilinear(const Image& src, int width, int height) {
+  const uint8_t* rgbx = resize_rgbx(PixelRegion::of(src), width, height, false);
   Image dst;
   dst.width = width;
   dst.height = height;
   dst.rgb.resize(static_cast<size_t>(width) * height * 3);
-  resample_rows(mid.data(), width * 3, y_first, vertical, height, dst.rgb.data());
+  for (size_t i = 0; i < static_cast<size_t>(width) * height; ++i)
+    std::memcpy(dst.rgb.data() + 3 * i, rgbx + 4 * i, 3);
   return dst;
 }
 
-Image crop(const uint8_t* rgb, int src_width, int src_height, int top, int left, int height, int width) {
-  MMP_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= src_height && left + width <= src_width,
-            "crop (", top, ", ", left, ", ", height, ", ", width, ") outside a ", src_width, "x", src_height, " image");
+void resize_to_normalized_chw(const PixelRegion& src, int width, int height, bool flip, float* out) {
+  const uint8_t* rgbx = resize_rgbx(src, width, height, flip);
+  const size_t plane = static_cast<size_t>(width) * height;
+  for (int ch = 0; ch < 3; ++ch) {
+    float* o = out + ch * plane;
+    const float mean = kMean[ch], std = kStd[ch];
+#pragma omp simd
+    for (size_t i = 0; i < plane; ++i) o[i] = (static_cast<float>(rgbx[4 * i + ch]) / 255.0f - mean) / std;
+  }
+}
+
+Image crop(const Image& src, int top, int left, int height, int width) {
+  const PixelRegion region = PixelRegion::of(src).crop({top, left, height, width});
   Image dst;
   dst.width = width;
   dst.height = height;
   dst.rgb.resize(static_cast<size_t>(width) * height * 3);
   for (int y = 0; y < height; ++y)
-    std::copy_n(rgb + (static_cast<size_t>(top + y) * src_width + left) * 3, width * 3,
-                dst.rgb.data() + static_cast<size_t>(y) * width * 3);
+    std::copy_n(region.rgb + y * region.stride, width * 3, dst.rgb.data() + static_cast<size_t>(y) * width * 3);
   return dst;
-}
-
-Image crop(const Image& src, int top, int left, int height, int width) {
-  return crop(src.rgb.data(), src.width, src.height, top, left, height, width);
 }
 
 Image flip_horizontal(const Image& src) {
@@ -191,9 +254,7 @@ CropBox random_resized_crop_box(int width, int height, UniformSource& rng, doubl
 }
 
 void to_normalized_chw(const Image& img, float* out) {
-  // torchvision's arithmetic in its order, (v / 255 - mean) / std, so the floats are
-  // the same; written per channel plane so that it vectorises.
-  constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
+  // Written per channel plane so that it vectorises.
   const size_t plane = static_cast<size_t>(img.width) * img.height;
   const uint8_t* p = img.rgb.data();
   for (int ch = 0; ch < 3; ++ch) {

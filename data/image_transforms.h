@@ -17,19 +17,33 @@ class UniformSource {
   virtual double next() = 0;
 };
 
+struct CropBox {
+  int top = 0, left = 0, height = 0, width = 0;
+};
+
+// RGB8 pixels held elsewhere (an Image, a memory-mapped cache): `height` rows of
+// `width` pixels, `stride` bytes from one row to the next.
+struct PixelRegion {
+  const uint8_t* rgb = nullptr;
+  int width = 0, height = 0;
+  size_t stride = 0;
+
+  static PixelRegion of(const Image& img);
+  PixelRegion crop(const CropBox& box) const;  // a view, checked to lie inside
+};
+
 // PIL's Image.resize(size, BILINEAR): a triangle filter widened by the scale factor
 // when shrinking, horizontal then vertical, 22-bit fixed-point weights.
 Image resize_bilinear(const Image& src, int width, int height);
 
 Image crop(const Image& src, int top, int left, int height, int width);
-// The same from RGB8 pixels held elsewhere (a memory-mapped cache): src_height rows of
-// src_width pixels.
-Image crop(const uint8_t* rgb, int src_width, int src_height, int top, int left, int height, int width);
 Image flip_horizontal(const Image& src);
 
-struct CropBox {
-  int top = 0, left = 0, height = 0, width = 0;
-};
+// The loaders' frame transform in one pass over per-thread scratch memory:
+// resize_bilinear of `src` to width x height, flip_horizontal when `flip`, then
+// to_normalized_chw into `out` (3 x height x width floats). The same floats as those
+// steps one after the other.
+void resize_to_normalized_chw(const PixelRegion& src, int width, int height, bool flip, float* out);
 
 // transforms.RandomResizedCrop.get_params: up to 10 draws of an area share in
 // [scale_min, scale_max] and a log-uniform aspect ratio in [ratio_min, ratio_max];

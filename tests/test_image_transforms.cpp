@@ -75,6 +75,31 @@ TEST_CASE("ToTensor and ImageNet normalisation equal torchvision's", "[unit][dat
   CHECK(max_abs_difference(out, *fx.find("small_normalized")) == 0.0);  // the same float operations
 }
 
+TEST_CASE("the fused frame transform equals crop, resize, flip and normalise one after the other", "[unit][data]") {
+  const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
+  for (const char* name : {"large", "small"}) {
+    const Image img = image_of(*fx.find(name));
+    // Boxes that shrink, enlarge, keep the size, and touch the right and bottom edges
+    // (whose last pixel ends the buffer).
+    for (const CropBox box : {CropBox{23, 61, 150, 190}, CropBox{0, 0, img.height, img.width},
+                              CropBox{img.height - 40, img.width - 30, 40, 30}, CropBox{5, 7, 20, 224}}) {
+      if (box.top + box.height > img.height || box.left + box.width > img.width) continue;
+      for (const bool flip : {false, true}) {
+        INFO(name << " box " << box.top << "," << box.left << " " << box.height << "x" << box.width << " flip " << flip);
+        Image expected = resize_bilinear(crop(img, box.top, box.left, box.height, box.width), 224, 200);
+        if (flip) expected = flip_horizontal(expected);
+        Tensor want = Tensor::empty({3, 200, 224}), got = Tensor::empty({3, 200, 224});
+        to_normalized_chw(expected, want.data<float>());
+        resize_to_normalized_chw(PixelRegion::of(img).crop(box), 224, 200, flip, got.data<float>());
+        CHECK(max_abs_difference(got, want) == 0.0);
+      }
+    }
+  }
+  const Image small = image_of(*fx.find("small"));
+  CHECK_THROWS_WITH(PixelRegion::of(small).crop({0, 1, small.height, small.width}),
+                    Catch::Contains("outside a " + std::to_string(small.width)));
+}
+
 TEST_CASE("RandomResizedCrop boxes follow torchvision's rules", "[unit][data]") {
   PhiloxUniform rng;
   for (int trial = 0; trial < 2000; ++trial) {

@@ -187,7 +187,7 @@ void bench_data(const std::string& root, const std::string& cache, int threads, 
         for (Batch b; loader.next(b);) {
         }
       },
-      1, repeats, 0);
+      1, repeats, 2.0);  // an epoch of the bench's cache takes tens of ms: many of them, for a stable median
   const double batches = static_cast<double>(loader.batches_per_epoch());
   std::printf("%-34s %12.2f %12s\n", "cache -> augmented batches", batches / load.median_s, "batches");
   std::printf("%-34s %12.1f %12s\n", "cache -> augmented batches", batches * batch / load.median_s, "samples");
