@@ -120,16 +120,22 @@ TEST_CASE("mmp step --state carries the optimizer state to the next step", "[uni
               .exit_code == 0);
   const SafetensorsFile o2 = load_safetensors(dir + "/o2.safetensors");
   const SafetensorsFile fresh = load_safetensors(dir + "/o2_fresh.safetensors");
-  // In f32 against the f64 reference (tiny batch-norm layers amplify f32 rounding):
-  // the update with the first step's momentum matches, the one without does not.
+  // In f32 against the f64 reference: the update with the first step's momentum
+  // matches, the one without does not. Errors are measured against the size of the
+  // update's terms, the first step's update (momentum times it, plus the new
+  // gradient): where the two nearly cancel (a batch-norm weight of layer1 here, whose
+  // second update is 150 times smaller than its first), f32 rounding in the terms is
+  // large next to their difference.
   int compared = 0;
   for (const auto& [name, t] : next) {
     const Tensor* updated = o2.find("param/" + name);
     if (!updated) continue;
     INFO(name);
     const Tensor& expected = *fx.find("mmpareto/step2/update/" + name);
-    CHECK(relative_error(sub(*updated, t), expected) < 1e-2);
-    CHECK(relative_error(sub(*fresh.find("param/" + name), t), expected) > 0.1);
+    const double scale = std::max(norm(expected).item(), norm(*fx.find("mmpareto/update/" + name)).item());
+    auto error = [&](const Tensor& update) { return norm(sub(update, expected)).item() / scale; };
+    CHECK(error(sub(*updated, t)) < 1e-2);
+    CHECK(error(sub(*fresh.find("param/" + name), t)) > 0.1);
     ++compared;
   }
   CHECK(compared > 100);

@@ -1,4 +1,4 @@
-// CPU convolution: Winograd F(2x2, 3x3) for 3x3 stride-1 layers (winograd.cpp), and
+// CPU convolution: Winograd F(4x4, 3x3) for 3x3 stride-1 layers (winograd.cpp), and
 // im2col + Eigen GEMM (Caffe's scheme) for the rest, over chunks of samples so each
 // product has enough columns to run well while its column buffer stays in cache.
 #include <algorithm>
@@ -178,7 +178,7 @@ namespace {
 // the backward passes (the weights do not change in between).
 const Tensor& transformed_filters(const Tensor& weight, const ConvGeometry& g, ConvState& state) {
   if (!state) {
-    auto u = std::make_shared<Tensor>(Tensor::empty({16, g.co, g.c}, weight.dtype()));
+    auto u = std::make_shared<Tensor>(Tensor::empty({kWinogradPoints, g.co, g.c}, weight.dtype()));
     MMP_DISPATCH_FLOATING(weight.dtype(), "conv2d", [&] {
       winograd_filter_transform<scalar_t>(static_cast<const scalar_t*>(weight.raw_data()), g,
                                           static_cast<scalar_t*>(u->raw_data()));

@@ -1,16 +1,22 @@
-// Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional
-// Neural Networks", 2016) for 3x3 stride-1 layers: each 2x2 output tile costs 16
-// multiplications per channel pair instead of 36, as 16 GEMMs in the transformed
-// domain. Backward passes use the adjoint transforms (exact in exact arithmetic):
+// Winograd F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016) for 3x3 stride-1 layers:
+// each 4x4 output tile costs 36 multiplications per channel pair instead of 144, as 36
+// GEMMs in the transformed domain. Backward passes use the adjoint transforms (exact
+// in exact arithmetic):
 //   y  = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
 //   dd = B [ Σ_co (G g Gᵀ) ⊙ (A dy Aᵀ) ] Bᵀ        (scattered back over overlapping tiles)
 //   dg = Gᵀ [ Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ d B) ] G
-// Tiles are processed in chunks so the transformed data stays in cache.
+// Every transform is a product with one of the three small matrices below, applied
+// down the rows of a tile row (a vector expression along the image row) and across
+// each tile's columns (a vector expression over all tiles of a chunk). Tiles are
+// processed in chunks so the transformed data stays in cache.
 #include "engine/cpu/winograd.h"
 
 #include <algorithm>
 #include <cstring>
 #include <omp.h>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "engine/cpu/dense_gemm.h"
@@ -20,40 +26,109 @@
 namespace mmp::cpu {
 namespace {
 
+constexpr int kTile = 4;        // output tile side m
+constexpr int kAlpha = 6;       // input tile side m + 2
+// The interpolation points 0, -1, 1, 1/2, -2 (and infinity): in f32 their rounding
+// error is about 2/3 of that of the usual 0, ±1, ±2 (Barabasz et al., "Error analysis
+// and improving the accuracy of Winograd convolution for deep neural networks", 2020).
+// Every coefficient of Bᵀ and Aᵀ is exact in binary.
+constexpr double kBT[kAlpha][kAlpha] = {{1, -1.5, -2, 1.5, 1, 0},   {0, 1, -2.5, 0.5, 1, 0},
+                                        {0, -1, 0.5, 2.5, 1, 0},    {0, -2, -1, 2, 1, 0},
+                                        {0, 0.5, -1, -0.5, 1, 0},   {0, 1, -1.5, -2, 1.5, 1}};
+constexpr double kG[kAlpha][3] = {{1, 0, 0},
+                                  {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                  {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                  {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                  {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                                  {0, 0, 1}};
+constexpr double kAT[kTile][kAlpha] = {
+    {1, 1, 1, 1, 1, 0}, {0, -1, 1, 0.5, -2, 0}, {0, 1, 1, 0.25, 4, 0}, {0, -1, 1, 0.125, -8, 1}};
+
+// out[o][t] = Σ_i M[o][i] in[i][t] for t < n (M transposed when `Transposed`), with
+// the matrix known at compile time: zero coefficients drop out (a zero term is -0.0,
+// which adding leaves any value unchanged, so the compiler removes it) and ±1 need no
+// multiplication.
+template <const auto& M, bool Transposed>
+struct Transform {
+  using Matrix = std::remove_cvref_t<decltype(M)>;
+  static constexpr size_t kOut = std::extent_v<Matrix, Transposed ? 1 : 0>;
+  static constexpr size_t kIn = std::extent_v<Matrix, Transposed ? 0 : 1>;
+
+  template <class T>
+  static void apply(const T* const* in, T* const* out, int64_t n) {
+    run(in, out, n, std::make_index_sequence<kOut>{});
+  }
+
+ private:
+  template <size_t O, size_t I, class T>
+  static T term(const T* const* in, int64_t t) {
+    constexpr double c = Transposed ? M[I][O] : M[O][I];
+    if constexpr (c == 0) {
+      return T(-0.0);
+    } else if constexpr (c == 1) {
+      return in[I][t];
+    } else if constexpr (c == -1) {
+      return -in[I][t];
+    } else {
+      return T(c) * in[I][t];
+    }
+  }
+  template <size_t O, class T, size_t... I>
+  static T sum(const T* const* in, int64_t t, std::index_sequence<I...>) {
+    return (term<O, I>(in, t) + ...);
+  }
+  template <class T, size_t... O>
+  static void run(const T* const* in, T* const* out, int64_t n, std::index_sequence<O...>) {
+#pragma omp simd
+    for (int64_t t = 0; t < n; ++t) ((out[O][t] = sum<O>(in, t, std::make_index_sequence<kIn>{})), ...);
+  }
+};
+
 struct Tiling {
   int64_t tiles_h, tiles_w, per_image, total;
   Tiling(const ConvGeometry& g)
-      : tiles_h((g.ho + 1) / 2), tiles_w((g.wo + 1) / 2), per_image(tiles_h * tiles_w), total(g.n * per_image) {}
+      : tiles_h((g.ho + kTile - 1) / kTile),
+        tiles_w((g.wo + kTile - 1) / kTile),
+        per_image(tiles_h * tiles_w),
+        total(g.n * per_image) {}
+  // A tile row's input columns, zero-padded: tile tx reads padded columns 4 tx .. 4 tx + 5.
+  int64_t padded_w() const { return kTile * (tiles_w + 1); }
 };
 
-// Filters are transformed in blocks of this many (co, c) pairs, transposed so each
-// step is a vector operation across the block and the stores are contiguous.
+// Scratch for one transform on this thread, kept between calls.
+template <class T>
+T* transform_scratch(int64_t elements) {
+  return workspace<T>(kWinogradScratch, static_cast<size_t>(elements));
+}
+
+// Filters are transformed in blocks of this many (co, c) pairs, each step a vector
+// operation across the block.
 constexpr int64_t kFilterBlock = 16;
 
-// The 3x3 filter gradient Gᵀ r G from the 4x4 accumulated products r[ξ][co][c].
+// The 3x3 filter gradient Gᵀ r G from the 6x6 accumulated products r[ξ][co][c].
 template <class T>
 void filter_transform_adjoint(const T* r, const ConvGeometry& g, T* gw) {
   const int64_t pairs = g.co * g.c, blocks = (pairs + kFilterBlock - 1) / kFilterBlock;
   parallel_for(blocks, 16, [&](int64_t b_begin, int64_t b_end) {
     for (int64_t blk = b_begin; blk < b_end; ++blk) {
       const int64_t p0 = blk * kFilterBlock, count = std::min(kFilterBlock, pairs - p0);
-      T s[16][kFilterBlock] = {}, e[12][kFilterBlock], k[9][kFilterBlock];
-      for (int x = 0; x < 16; ++x)
+      T s[kWinogradPoints][kFilterBlock] = {}, e[3 * kAlpha][kFilterBlock], k[9][kFilterBlock];
+      for (int x = 0; x < kWinogradPoints; ++x)
         for (int64_t q = 0; q < count; ++q) s[x][q] = r[x * pairs + p0 + q];
-      for (int j = 0; j < 4; ++j)  // Gᵀ s: 3 rows x 4 columns
-        for (int64_t q = 0; q < kFilterBlock; ++q) {
-          const T s0 = s[0 * 4 + j][q], s1 = s[1 * 4 + j][q], s2 = s[2 * 4 + j][q], s3 = s[3 * 4 + j][q];
-          e[0 * 4 + j][q] = s0 + T(0.5) * (s1 + s2);
-          e[1 * 4 + j][q] = T(0.5) * (s1 - s2);
-          e[2 * 4 + j][q] = T(0.5) * (s1 + s2) + s3;
-        }
-      for (int i = 0; i < 3; ++i)  // (Gᵀ s) G
-        for (int64_t q = 0; q < kFilterBlock; ++q) {
-          const T e0 = e[i * 4 + 0][q], e1 = e[i * 4 + 1][q], e2 = e[i * 4 + 2][q], e3 = e[i * 4 + 3][q];
-          k[i * 3 + 0][q] = e0 + T(0.5) * (e1 + e2);
-          k[i * 3 + 1][q] = T(0.5) * (e1 - e2);
-          k[i * 3 + 2][q] = T(0.5) * (e1 + e2) + e3;
-        }
+      for (int l = 0; l < kAlpha; ++l) {  // Gᵀ s, column l
+        const T* in[kAlpha];
+        T* out[3];
+        for (int a = 0; a < kAlpha; ++a) in[a] = s[a * kAlpha + l];
+        for (int i = 0; i < 3; ++i) out[i] = e[i * kAlpha + l];
+        Transform<kG, true>::apply(in, out, kFilterBlock);
+      }
+      for (int i = 0; i < 3; ++i) {  // (Gᵀ s) G, row i
+        const T* in[kAlpha];
+        T* out[3];
+        for (int l = 0; l < kAlpha; ++l) in[l] = e[i * kAlpha + l];
+        for (int j = 0; j < 3; ++j) out[j] = k[i * 3 + j];
+        Transform<kG, true>::apply(in, out, kFilterBlock);
+      }
       for (int64_t q = 0; q < count; ++q)
         for (int x = 0; x < 9; ++x) gw[(p0 + q) * 9 + x] = k[x][q];
     }
@@ -61,138 +136,117 @@ void filter_transform_adjoint(const T* r, const ConvGeometry& g, T* gw) {
 }
 
 // Tile t = (tile row R, column tx) with R = n * tiles_h + ty; a chunk is a range of
-// whole tile rows, so that each transform works on contiguous runs of tiles: for one
-// channel and tile row, the 4 input rows are combined vertically, split into even
-// and odd columns (tile tx starts at padded column 2 tx), and every transformed
-// value is then a vector expression over tx, stored contiguously.
+// whole tile rows [r0, r1), and transformed values are stored as
+// X[ξ][channel][(R - r0) * tiles_w + tx].
 
-// V[ξ][c][(R - r0) * tiles_w + tx] for tile rows [r0, r1) of x [N, C, H, W]. Per
-// channel and tile row: the 4 input rows are copied into zero-padded rows, the
-// vertical half of Bᵀ d B is taken on their even and odd columns (tile tx starts at
-// padded column 2 tx), and the horizontal half is then a vector expression over tx.
+// V = Bᵀ d B for the tiles of x [N, C, H, W]. Per channel: for each tile row, the 6
+// input rows are copied into zero-padded rows and combined down the rows (Bᵀ ·), and
+// each tile's 6 columns gathered; then the columns of all tiles are combined (· B).
 template <class T>
 void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, int64_t r0, int64_t r1, T* v) {
-  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.c * count;
-  const int64_t padded_w = 2 * tl.tiles_w + 2, half = tl.tiles_w + 1;
+  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.c * count, tw = tl.tiles_w;
+  const int64_t padded_w = tl.padded_w();
   const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);  // padded columns inside the image
   parallel_for(g.c, 1, [&](int64_t c_begin, int64_t c_end) {
-    std::vector<T> scratch(4 * padded_w + 8 * half, T(0));
-    T* rows = scratch.data();  // 4 padded input rows
-    T* even = rows + 4 * padded_w;  // per vertical combination k: even then odd columns
-    for (int64_t c = c_begin; c < c_end; ++c)
+    T* scratch = transform_scratch<T>(2 * kAlpha * padded_w + kWinogradPoints * count);
+    T* rows[kAlpha];      // the input rows
+    T* combined[kAlpha];  // Bᵀ · rows
+    for (int a = 0; a < kAlpha; ++a) {
+      rows[a] = scratch + a * padded_w;
+      combined[a] = scratch + (kAlpha + a) * padded_w;
+      std::fill(rows[a], rows[a] + lo, T(0));
+      std::fill(rows[a] + hi, rows[a] + padded_w, T(0));
+    }
+    T* columns = scratch + 2 * kAlpha * padded_w;  // [k][b][tile]: row k, column b of each tile
+    for (int64_t c = c_begin; c < c_end; ++c) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
         const T* plane = x + (n * g.c + c) * g.h * g.w;
-        for (int a = 0; a < 4; ++a) {
-          const int64_t y = 2 * ty - g.pad + a;
-          T* row = rows + a * padded_w;
+        for (int a = 0; a < kAlpha; ++a) {
+          const int64_t y = kTile * ty - g.pad + a;
           if (y < 0 || y >= g.h) {
-            std::fill(row + lo, row + hi, T(0));
+            std::fill(rows[a] + lo, rows[a] + hi, T(0));
           } else {
-            std::memcpy(row + lo, plane + y * g.w, (hi - lo) * sizeof(T));
+            std::memcpy(rows[a] + lo, plane + y * g.w, (hi - lo) * sizeof(T));
           }
         }
-        const T *p0 = rows, *p1 = rows + padded_w, *p2 = rows + 2 * padded_w, *p3 = rows + 3 * padded_w;
-        T *e0 = even, *e1 = even + 2 * half, *e2 = even + 4 * half, *e3 = even + 6 * half;  // [even | odd]
-        for (int parity = 0; parity < 2; ++parity) {
-          const int64_t o = parity * half;
-#pragma omp simd
-          for (int64_t j = 0; j < half; ++j) {
-            const int64_t col = 2 * j + parity;
-            e0[o + j] = p0[col] - p2[col];
-            e1[o + j] = p1[col] + p2[col];
-            e2[o + j] = p2[col] - p1[col];
-            e3[o + j] = p1[col] - p3[col];
+        Transform<kBT, false>::apply(rows, combined, padded_w);
+        for (int k = 0; k < kAlpha; ++k)
+          for (int b = 0; b < kAlpha; ++b) {
+            T* dst = columns + (k * kAlpha + b) * count + (r - r0) * tw;
+            const T* src = combined[k] + b;
+            for (int64_t tx = 0; tx < tw; ++tx) dst[tx] = src[kTile * tx];
           }
-        }
-        T* out = v + c * count + (r - r0) * tl.tiles_w;
-        for (int k = 0; k < 4; ++k) {
-          const T* E = even + 2 * k * half;
-          const T* O = E + half;
-          T* o0 = out + (k * 4 + 0) * stride_xi;
-          T* o1 = out + (k * 4 + 1) * stride_xi;
-          T* o2 = out + (k * 4 + 2) * stride_xi;
-          T* o3 = out + (k * 4 + 3) * stride_xi;
-#pragma omp simd
-          for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
-            o0[tx] = E[tx] - E[tx + 1];
-            o1[tx] = O[tx] + E[tx + 1];
-            o2[tx] = E[tx + 1] - O[tx];
-            o3[tx] = O[tx] - O[tx + 1];
-          }
-        }
       }
+      for (int k = 0; k < kAlpha; ++k) {
+        const T* in[kAlpha];
+        T* out[kAlpha];
+        for (int b = 0; b < kAlpha; ++b) in[b] = columns + (k * kAlpha + b) * count;
+        for (int l = 0; l < kAlpha; ++l) out[l] = v + (k * kAlpha + l) * stride_xi + c * count;
+        Transform<kBT, false>::apply(in, out, count);
+      }
+    }
   });
 }
 
-// Q[ξ][co][(R - r0) * tiles_w + tx] = A dy Aᵀ for the 2x2 tiles of gy [N, Co, Ho, Wo].
+// Q = A dy Aᵀ for the 4x4 tiles of gy [N, Co, Ho, Wo], in the same two steps.
 template <class T>
 void transform_grad_tiles(const T* gy, const ConvGeometry& g, const Tiling& tl, int64_t r0, int64_t r1, T* q) {
-  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.co * count, w2 = 2 * tl.tiles_w;
+  const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.co * count, tw = tl.tiles_w, row_w = kTile * tw;
   parallel_for(g.co, 1, [&](int64_t c_begin, int64_t c_end) {
-    std::vector<T> scratch(2 * w2 + 8 * tl.tiles_w, T(0));
-    T* rows = scratch.data();  // the tile row's 2 gradient rows, zero-padded to 2 tiles_w
-    T* comb = rows + 2 * w2;   // rows of A dy: 4 x (even, odd)
-    for (int64_t co = c_begin; co < c_end; ++co)
+    T* scratch = transform_scratch<T>((kTile + kAlpha) * row_w + kAlpha * kTile * count);
+    T* rows[kTile];       // the tile row's gradient rows, zero-padded to 4 tiles_w
+    T* combined[kAlpha];  // A · rows
+    for (int a = 0; a < kTile; ++a) {
+      rows[a] = scratch + a * row_w;
+      std::fill(rows[a] + g.wo, rows[a] + row_w, T(0));
+    }
+    for (int a = 0; a < kAlpha; ++a) combined[a] = scratch + (kTile + a) * row_w;
+    T* columns = scratch + (kTile + kAlpha) * row_w;  // [k][j][tile]
+    for (int64_t co = c_begin; co < c_end; ++co) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
         const T* plane = gy + (n * g.co + co) * g.ho * g.wo;
-        for (int a = 0; a < 2; ++a) {
-          const int64_t y = 2 * ty + a;
+        for (int a = 0; a < kTile; ++a) {
+          const int64_t y = kTile * ty + a;
           if (y < g.ho) {
-            std::memcpy(rows + a * w2, plane + y * g.wo, g.wo * sizeof(T));
+            std::memcpy(rows[a], plane + y * g.wo, g.wo * sizeof(T));
           } else {
-            std::fill(rows + a * w2, rows + a * w2 + g.wo, T(0));
+            std::fill(rows[a], rows[a] + g.wo, T(0));
           }
         }
-        const T* d0 = rows;
-        const T* d1 = rows + w2;
-        T* c0 = comb;  // (dy0, dy0 + dy1, dy0 - dy1, -dy1), even then odd columns
-        const int64_t tw = tl.tiles_w;
-        for (int parity = 0; parity < 2; ++parity) {
-          const int64_t o = parity * tw;
-#pragma omp simd
-          for (int64_t tx = 0; tx < tw; ++tx) {
-            const T a = d0[2 * tx + parity], b = d1[2 * tx + parity];
-            c0[0 * 2 * tw + o + tx] = a;
-            c0[1 * 2 * tw + o + tx] = a + b;
-            c0[2 * 2 * tw + o + tx] = a - b;
-            c0[3 * 2 * tw + o + tx] = -b;
+        Transform<kAT, true>::apply(rows, combined, row_w);
+        for (int k = 0; k < kAlpha; ++k)
+          for (int j = 0; j < kTile; ++j) {
+            T* dst = columns + (k * kTile + j) * count + (r - r0) * tw;
+            const T* src = combined[k] + j;
+            for (int64_t tx = 0; tx < tw; ++tx) dst[tx] = src[kTile * tx];
           }
-        }
-        T* out = q + co * count + (r - r0) * tl.tiles_w;
-        for (int k = 0; k < 4; ++k) {
-          const T* E = comb + k * 2 * tw;
-          const T* O = E + tw;
-          T* o0 = out + (k * 4 + 0) * stride_xi;
-          T* o1 = out + (k * 4 + 1) * stride_xi;
-          T* o2 = out + (k * 4 + 2) * stride_xi;
-          T* o3 = out + (k * 4 + 3) * stride_xi;
-#pragma omp simd
-          for (int64_t tx = 0; tx < tw; ++tx) {
-            o0[tx] = E[tx];
-            o1[tx] = E[tx] + O[tx];
-            o2[tx] = E[tx] - O[tx];
-            o3[tx] = -O[tx];
-          }
-        }
       }
+      for (int k = 0; k < kAlpha; ++k) {
+        const T* in[kTile];
+        T* out[kAlpha];
+        for (int j = 0; j < kTile; ++j) in[j] = columns + (k * kTile + j) * count;
+        for (int l = 0; l < kAlpha; ++l) out[l] = q + (k * kAlpha + l) * stride_xi + co * count;
+        Transform<kAT, true>::apply(in, out, count);
+      }
+    }
   });
 }
 
-// Runs f(ξ) for the 16 transformed-domain products, spread over the threads (each
+// Runs f(ξ) for the 36 transformed-domain products, spread over the threads (each
 // GEMM then runs on one thread, which suits their modest sizes).
 template <class F>
 void for_each_xi(F&& f) {
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int xi = 0; xi < 16; ++xi) f(xi);
+  for (int xi = 0; xi < kWinogradPoints; ++xi) f(xi);
 }
 
 // Tile rows per chunk: the transformed input, gradient and product of a chunk stay
 // near 8 MB, with at least 64 tiles so the GEMMs have columns to work with.
 template <class T>
 int64_t rows_per_chunk(const ConvGeometry& g, const Tiling& t) {
-  const int64_t per_row = 16 * (g.c + g.co) * t.tiles_w * static_cast<int64_t>(sizeof(T));
+  const int64_t per_row = kWinogradPoints * (g.c + g.co) * t.tiles_w * static_cast<int64_t>(sizeof(T));
   const int64_t min_rows = (64 + t.tiles_w - 1) / t.tiles_w;
   return std::clamp<int64_t>((int64_t(8) << 20) / per_row, min_rows, g.n * t.tiles_h);
 }
@@ -205,28 +259,24 @@ void winograd_filter_transform(const T* w, const ConvGeometry& g, T* u) {
   parallel_for(blocks, 16, [&](int64_t b_begin, int64_t b_end) {
     for (int64_t blk = b_begin; blk < b_end; ++blk) {
       const int64_t p0 = blk * kFilterBlock, count = std::min(kFilterBlock, pairs - p0);
-      T k[9][kFilterBlock] = {}, e[12][kFilterBlock];
+      T k[9][kFilterBlock] = {}, e[kAlpha * 3][kFilterBlock], f[kWinogradPoints][kFilterBlock];
       for (int64_t q = 0; q < count; ++q)
         for (int x = 0; x < 9; ++x) k[x][q] = w[(p0 + q) * 9 + x];
-      for (int j = 0; j < 3; ++j)  // G g: 4 rows x 3 columns
-        for (int64_t q = 0; q < kFilterBlock; ++q) {
-          const T k0 = k[0 * 3 + j][q], k1 = k[1 * 3 + j][q], k2 = k[2 * 3 + j][q];
-          e[0 * 3 + j][q] = k0;
-          e[1 * 3 + j][q] = T(0.5) * (k0 + k1 + k2);
-          e[2 * 3 + j][q] = T(0.5) * (k0 - k1 + k2);
-          e[3 * 3 + j][q] = k2;
-        }
-      for (int i = 0; i < 4; ++i) {  // (G g) Gᵀ, stored as U[ξ = 4 i + j][co][c]
-        T* row[4];
-        for (int j = 0; j < 4; ++j) row[j] = u + (i * 4 + j) * pairs + p0;
-        for (int64_t q = 0; q < count; ++q) {
-          const T a = e[i * 3 + 0][q], b = e[i * 3 + 1][q], c = e[i * 3 + 2][q];
-          row[0][q] = a;
-          row[1][q] = T(0.5) * (a + b + c);
-          row[2][q] = T(0.5) * (a - b + c);
-          row[3][q] = c;
-        }
+      for (int j = 0; j < 3; ++j) {  // G g, column j
+        const T* in[3];
+        T* out[kAlpha];
+        for (int a = 0; a < 3; ++a) in[a] = k[a * 3 + j];
+        for (int i = 0; i < kAlpha; ++i) out[i] = e[i * 3 + j];
+        Transform<kG, false>::apply(in, out, kFilterBlock);
       }
+      for (int i = 0; i < kAlpha; ++i) {  // (G g) Gᵀ, row i
+        const T* in[3];
+        T* out[kAlpha];
+        for (int j = 0; j < 3; ++j) in[j] = e[i * 3 + j];
+        for (int l = 0; l < kAlpha; ++l) out[l] = f[i * kAlpha + l];
+        Transform<kG, false>::apply(in, out, kFilterBlock);
+      }
+      for (int x = 0; x < kWinogradPoints; ++x) std::copy_n(f[x], count, u + x * pairs + p0);  // U[ξ][co][c]
     }
   });
 }
@@ -241,50 +291,48 @@ void forward_images(const T* x, const T* u, T* y, const ConvGeometry& g, int64_t
   const Tiling tl(g);
   const int64_t rows = rows_per_chunk<T>(g, tl), end_row = n1 * tl.tiles_h;
   const int64_t max_count = rows * tl.tiles_w;
-  T* v = workspace<T>(kWinogradData, 16 * g.c * max_count);
-  T* m = workspace<T>(kWinogradProduct, 16 * g.co * max_count);
+  T* v = workspace<T>(kWinogradData, kWinogradPoints * g.c * max_count);
+  T* m = workspace<T>(kWinogradProduct, kWinogradPoints * g.co * max_count);
   for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
     const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
     transform_input_tiles(x, g, tl, r0, r1, v);
     for_each_xi([&](int xi) {
       dense_gemm(false, false, g.co, count, g.c, u + xi * g.co * g.c, v + xi * g.c * count, m + xi * g.co * count);
     });
-    // Aᵀ m A per tile, vectorised over the tiles of a row, then interleaved into the output rows.
+    // Aᵀ m A, over all tiles of the chunk: down each tile's rows, then across its
+    // columns; the 4x4 results are then interleaved into the output rows.
+    const int64_t stride_xi = g.co * count, tw = tl.tiles_w;
     parallel_for(g.co, 1, [&](int64_t c_begin, int64_t c_end) {
-      std::vector<T> scratch(4 * tl.tiles_w + 2 * (2 * tl.tiles_w));
-      T* col[4];  // per column j of the tile: the vertical half of Aᵀ m A, for output rows 0 and 1
-      for (int j = 0; j < 4; ++j) col[j] = scratch.data() + j * tl.tiles_w;
-      T* out_rows = scratch.data() + 4 * tl.tiles_w;  // 2 rows of 2 * tiles_w
-      for (int64_t co = c_begin; co < c_end; ++co)
+      T* down = transform_scratch<T>(kTile * kAlpha * count + kTile * kTile * count + kTile * tw);  // [i][l][tile]
+      T* result = down + kTile * kAlpha * count;     // [i][j][tile]
+      T* out_row = result + kTile * kTile * count;   // one output row of the tile row
+      for (int64_t co = c_begin; co < c_end; ++co) {
+        for (int l = 0; l < kAlpha; ++l) {
+          const T* in[kAlpha];
+          T* out[kTile];
+          for (int k = 0; k < kAlpha; ++k) in[k] = m + (k * kAlpha + l) * stride_xi + co * count;
+          for (int i = 0; i < kTile; ++i) out[i] = down + (i * kAlpha + l) * count;
+          Transform<kAT, false>::apply(in, out, count);
+        }
+        for (int i = 0; i < kTile; ++i) {
+          const T* in[kAlpha];
+          T* out[kTile];
+          for (int l = 0; l < kAlpha; ++l) in[l] = down + (i * kAlpha + l) * count;
+          for (int j = 0; j < kTile; ++j) out[j] = result + (i * kTile + j) * count;
+          Transform<kAT, false>::apply(in, out, count);
+        }
         for (int64_t r = r0; r < r1; ++r) {
-          const T* mt = m + co * count + (r - r0) * tl.tiles_w;
-          const int64_t stride_xi = g.co * count;
-          for (int a = 0; a < 2; ++a) {
-            for (int j = 0; j < 4; ++j) {
-              const T* m0 = mt + (0 * 4 + j) * stride_xi;
-              const T* m1 = mt + (1 * 4 + j) * stride_xi;
-              const T* m2 = mt + (2 * 4 + j) * stride_xi;
-              const T* m3 = mt + (3 * 4 + j) * stride_xi;
-              T* cj = col[j];
-              if (a == 0) {
-#pragma omp simd
-                for (int64_t tx = 0; tx < tl.tiles_w; ++tx) cj[tx] = m0[tx] + m1[tx] + m2[tx];
-              } else {
-#pragma omp simd
-                for (int64_t tx = 0; tx < tl.tiles_w; ++tx) cj[tx] = m1[tx] - m2[tx] - m3[tx];
-              }
-            }
-            T* orow = out_rows + a * 2 * tl.tiles_w;
-            for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
-              orow[2 * tx] = col[0][tx] + col[1][tx] + col[2][tx];
-              orow[2 * tx + 1] = col[1][tx] - col[2][tx] - col[3][tx];
-            }
-          }
           const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
           T* plane = y + (n * g.co + co) * g.ho * g.wo;
-          for (int a = 0; a < 2; ++a)
-            if (2 * ty + a < g.ho) std::memcpy(plane + (2 * ty + a) * g.wo, out_rows + a * 2 * tl.tiles_w, g.wo * sizeof(T));
+          for (int i = 0; i < kTile && kTile * ty + i < g.ho; ++i) {
+            for (int j = 0; j < kTile; ++j) {
+              const T* src = result + (i * kTile + j) * count + (r - r0) * tw;
+              for (int64_t tx = 0; tx < tw; ++tx) out_row[kTile * tx + j] = src[tx];
+            }
+            std::memcpy(plane + (kTile * ty + i) * g.wo, out_row, g.wo * sizeof(T));
+          }
         }
+      }
     });
   }
 }
@@ -294,69 +342,58 @@ void backward_input_images(const T* gy, const T* u, T* gx, const ConvGeometry& g
   const Tiling tl(g);
   const int64_t rows = rows_per_chunk<T>(g, tl), end_row = n1 * tl.tiles_h;
   const int64_t max_count = rows * tl.tiles_w;
-  T* q = workspace<T>(kWinogradGrad, 16 * g.co * max_count);
-  T* s = workspace<T>(kWinogradProduct, 16 * g.c * max_count);
+  T* q = workspace<T>(kWinogradGrad, kWinogradPoints * g.co * max_count);
+  T* s = workspace<T>(kWinogradProduct, kWinogradPoints * g.c * max_count);
   std::fill(gx + n0 * g.c * g.h * g.w, gx + n1 * g.c * g.h * g.w, T(0));
-  const int64_t padded_w = 2 * tl.tiles_w + 2, half = tl.tiles_w + 1;
+  const int64_t padded_w = tl.padded_w(), tw = tl.tiles_w;
   for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
-    const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
+    const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tw;
     transform_grad_tiles(gy, g, tl, r0, r1, q);
     for_each_xi([&](int xi) {  // S[ξ] = U[ξ]ᵀ · Q[ξ]
       dense_gemm(true, false, g.c, count, g.co, u + xi * g.co * g.c, q + xi * g.co * count, s + xi * g.c * count);
     });
-    // B s Bᵀ per tile: horizontally first (into the even/odd columns of 4 padded rows,
-    // where neighbouring tiles overlap by one even and one odd column), then vertically
-    // into the image rows. One thread per channel plane, as tiles overlap.
+    // B s Bᵀ: across each tile's columns over all tiles of the chunk; then per tile
+    // row, the tiles' columns are added into 6 padded rows (neighbouring tiles overlap
+    // by two columns), which are combined down into the image rows. One thread per
+    // channel plane, as tiles overlap.
     parallel_for(g.c, 1, [&](int64_t c_begin, int64_t c_end) {
-      std::vector<T> scratch(8 * half + 4 * padded_w);
-      T* even = scratch.data();       // 4 rows of `half`
-      T* odd = even + 4 * half;
-      T* prow = odd + 4 * half;       // 4 padded rows
+      T* across = transform_scratch<T>(kWinogradPoints * count + 2 * kAlpha * padded_w);  // [k][b][tile]
+      T* prow[kAlpha];        // the tile row's padded rows
+      T* image_rows[kAlpha];  // B · prow
+      for (int k = 0; k < kAlpha; ++k) prow[k] = across + kWinogradPoints * count + k * padded_w;
+      for (int a = 0; a < kAlpha; ++a) image_rows[a] = prow[0] + (kAlpha + a) * padded_w;
       const int64_t stride_xi = g.c * count;
-      for (int64_t c = c_begin; c < c_end; ++c)
+      const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);
+      for (int64_t c = c_begin; c < c_end; ++c) {
+        for (int k = 0; k < kAlpha; ++k) {
+          const T* in[kAlpha];
+          T* out[kAlpha];
+          for (int l = 0; l < kAlpha; ++l) in[l] = s + (k * kAlpha + l) * stride_xi + c * count;
+          for (int b = 0; b < kAlpha; ++b) out[b] = across + (k * kAlpha + b) * count;
+          Transform<kBT, true>::apply(in, out, count);
+        }
         for (int64_t r = r0; r < r1; ++r) {
-          const T* st = s + c * count + (r - r0) * tl.tiles_w;
-          std::fill(even, even + 8 * half, T(0));
-          for (int k = 0; k < 4; ++k) {
-            const T* s0 = st + (k * 4 + 0) * stride_xi;
-            const T* s1 = st + (k * 4 + 1) * stride_xi;
-            const T* s2 = st + (k * 4 + 2) * stride_xi;
-            const T* s3 = st + (k * 4 + 3) * stride_xi;
-            T* E = even + k * half;
-            T* O = odd + k * half;
-            // d[.][0] = s0, d[.][1] = s1 - s2 + s3, d[.][2] = s1 + s2 - s0, d[.][3] = -s3, at
-            // padded columns 2tx, 2tx+1, 2tx+2, 2tx+3.
-            for (int64_t tx = 0; tx < tl.tiles_w; ++tx) {
-              E[tx] += s0[tx];
-              O[tx] += s1[tx] - s2[tx] + s3[tx];
-              E[tx + 1] += s1[tx] + s2[tx] - s0[tx];
-              O[tx + 1] -= s3[tx];
+          for (int k = 0; k < kAlpha; ++k) {
+            T* row = prow[k];
+            std::fill(row, row + padded_w, T(0));
+            for (int b = 0; b < kAlpha; ++b) {
+              const T* src = across + (k * kAlpha + b) * count + (r - r0) * tw;
+              for (int64_t tx = 0; tx < tw; ++tx) row[kTile * tx + b] += src[tx];
             }
           }
-          for (int k = 0; k < 4; ++k)
-            for (int64_t j = 0; j < half; ++j) {
-              prow[k * padded_w + 2 * j] = even[k * half + j];
-              prow[k * padded_w + 2 * j + 1] = odd[k * half + j];
-            }
-          // Vertically: image rows y0 + a get (row0, row1 - row2 + row3, row1 + row2 - row0, -row3).
+          Transform<kBT, true>::apply(prow, image_rows, padded_w);
           const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
           T* plane = gx + (n * g.c + c) * g.h * g.w;
-          const T* p0 = prow;
-          const T* p1 = prow + padded_w;
-          const T* p2 = prow + 2 * padded_w;
-          const T* p3 = prow + 3 * padded_w;
-          const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);
-          for (int a = 0; a < 4; ++a) {
-            const int64_t yy = 2 * ty - g.pad + a;
+          for (int a = 0; a < kAlpha; ++a) {
+            const int64_t yy = kTile * ty - g.pad + a;
             if (yy < 0 || yy >= g.h) continue;
             T* dst = plane + yy * g.w - g.pad;
+            const T* src = image_rows[a];
 #pragma omp simd
-            for (int64_t j = lo; j < hi; ++j) {
-              const T v = a == 0 ? p0[j] : a == 1 ? p1[j] - p2[j] + p3[j] : a == 2 ? p1[j] + p2[j] - p0[j] : -p3[j];
-              dst[j] += v;
-            }
+            for (int64_t j = lo; j < hi; ++j) dst[j] += src[j];
           }
         }
+      }
     });
   }
 }
@@ -368,9 +405,9 @@ T* backward_weight_images(const T* x, const T* gy, const ConvGeometry& g, int64_
   const Tiling tl(g);
   const int64_t rows = rows_per_chunk<T>(g, tl), end_row = n1 * tl.tiles_h;
   const int64_t max_count = rows * tl.tiles_w;
-  T* r = workspace<T>(kWinogradFilter, 16 * g.co * g.c);
-  T* v = workspace<T>(kWinogradData, 16 * g.c * max_count);
-  T* q = workspace<T>(kWinogradGrad, 16 * g.co * max_count);
+  T* r = workspace<T>(kWinogradFilter, kWinogradPoints * g.co * g.c);
+  T* v = workspace<T>(kWinogradData, kWinogradPoints * g.c * max_count);
+  T* q = workspace<T>(kWinogradGrad, kWinogradPoints * g.co * max_count);
   for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
     const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
     transform_input_tiles(x, g, tl, r0, r1, v);
@@ -383,27 +420,41 @@ T* backward_weight_images(const T* x, const T* gy, const ConvGeometry& g, int64_
   return r;
 }
 
+// Runs body(n0, n1, part) over the images: split among the threads when each share
+// gives the GEMMs enough tiles to work with, else all in one call, whose transforms
+// and GEMMs then run in parallel themselves (the 7x7 and 9x6 maps of the last stage
+// hold a handful of tiles per image). Returns the number of parts.
+template <class F>
+int over_images(const ConvGeometry& g, F&& body) {
+  constexpr int64_t kMinTilesPerThread = 128;
+  if (Tiling(g).total < kMinTilesPerThread * omp_get_max_threads()) {
+    body(int64_t{0}, g.n, 0);
+    return 1;
+  }
+  return for_thread_ranges(g.n, body);
+}
+
 }  // namespace
 
 template <class T>
 void winograd_forward(const T* x, const T* u, T* y, const ConvGeometry& g) {
-  for_thread_ranges(g.n, [&](int64_t n0, int64_t n1, int) { forward_images(x, u, y, g, n0, n1); });
+  over_images(g, [&](int64_t n0, int64_t n1, int) { forward_images(x, u, y, g, n0, n1); });
 }
 
 template <class T>
 void winograd_backward_input(const T* gy, const T* u, T* gx, const ConvGeometry& g) {
-  for_thread_ranges(g.n, [&](int64_t n0, int64_t n1, int) { backward_input_images(gy, u, gx, g, n0, n1); });
+  over_images(g, [&](int64_t n0, int64_t n1, int) { backward_input_images(gy, u, gx, g, n0, n1); });
 }
 
 template <class T>
 void winograd_backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
-  // Each thread sums its images' part; the parts are added, then transformed back.
+  // Each part sums its images' products; the parts are added, then transformed back.
   std::vector<T*> parts(omp_get_max_threads(), nullptr);
-  const int used = for_thread_ranges(g.n, [&](int64_t n0, int64_t n1, int t) {
+  const int used = over_images(g, [&](int64_t n0, int64_t n1, int t) {
     parts[t] = backward_weight_images(x, gy, g, n0, n1);
   });
   T* total = parts[0];
-  const int64_t size = 16 * g.co * g.c;
+  const int64_t size = kWinogradPoints * g.co * g.c;
   for (int t = 1; t < used; ++t) {
     const T* part = parts[t];
     parallel_for(size, kParallelGrain, [&](int64_t b, int64_t e) {

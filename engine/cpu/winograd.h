@@ -1,12 +1,15 @@
 #pragma once
-// Winograd F(2x2, 3x3) kernels for 3x3 stride-1 convolutions (see winograd.cpp).
+// Winograd F(4x4, 3x3) kernels for 3x3 stride-1 convolutions (see winograd.cpp).
 #include "engine/backend.h"
 
 namespace mmp::cpu {
 
 bool winograd_applies(const ConvGeometry& g);
 
-// u[16][co][c] = G g Gᵀ for every filter g = w[co][c]: shared by forward and backward-input.
+// Points of the transformed domain: the 6x6 input tile.
+constexpr int kWinogradPoints = 36;
+
+// u[36][co][c] = G g Gᵀ for every filter g = w[co][c]: shared by forward and backward-input.
 template <class T>
 void winograd_filter_transform(const T* w, const ConvGeometry& g, T* u);
 template <class T>

@@ -13,7 +13,7 @@ namespace mmp::cpu {
 // different slots.
 enum WorkspaceSlot {
   kConvColumns, kConvOutputColumns, kConvWeightPartial,              // conv.cpp
-  kWinogradFilter, kWinogradData, kWinogradGrad, kWinogradProduct,   // winograd.cpp
+  kWinogradFilter, kWinogradData, kWinogradGrad, kWinogradProduct, kWinogradScratch,  // winograd.cpp
   kPackA, kPackB,                                                    // sgemm.cpp
   kWorkspaceSlots
 };
