@@ -95,6 +95,10 @@ struct Tiling {
   int64_t padded_w() const { return kTile * (tiles_w + 1); }
 };
 
+// Channels per thread for a transform of `count` tiles: small layers run on one
+// thread, where starting the others costs more than the work.
+int64_t channel_grain(int64_t count) { return std::max<int64_t>(1, kParallelGrain / (kWinogradPoints * count)); }
+
 // Scratch for one transform on this thread, kept between calls.
 template <class T>
 T* transform_scratch(int64_t elements) {
@@ -147,7 +151,7 @@ void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, 
   const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.c * count, tw = tl.tiles_w;
   const int64_t padded_w = tl.padded_w();
   const int64_t lo = g.pad, hi = std::min(padded_w, g.pad + g.w);  // padded columns inside the image
-  parallel_for(g.c, 1, [&](int64_t c_begin, int64_t c_end) {
+  parallel_for(g.c, channel_grain(count), [&](int64_t c_begin, int64_t c_end) {
     T* scratch = transform_scratch<T>(2 * kAlpha * padded_w + kWinogradPoints * count);
     T* rows[kAlpha];      // the input rows
     T* combined[kAlpha];  // Bᵀ · rows
@@ -171,12 +175,9 @@ void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, 
           }
         }
         Transform<kBT, false>::apply(rows, combined, padded_w);
-        for (int k = 0; k < kAlpha; ++k)
-          for (int b = 0; b < kAlpha; ++b) {
-            T* dst = columns + (k * kAlpha + b) * count + (r - r0) * tw;
-            const T* src = combined[k] + b;
-            for (int64_t tx = 0; tx < tw; ++tx) dst[tx] = src[kTile * tx];
-          }
+        for (int64_t tx = 0, t = (r - r0) * tw; tx < tw; ++tx, ++t)
+          for (int k = 0; k < kAlpha; ++k)
+            for (int b = 0; b < kAlpha; ++b) columns[(k * kAlpha + b) * count + t] = combined[k][kTile * tx + b];
       }
       for (int k = 0; k < kAlpha; ++k) {
         const T* in[kAlpha];
@@ -193,7 +194,7 @@ void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, 
 template <class T>
 void transform_grad_tiles(const T* gy, const ConvGeometry& g, const Tiling& tl, int64_t r0, int64_t r1, T* q) {
   const int64_t count = (r1 - r0) * tl.tiles_w, stride_xi = g.co * count, tw = tl.tiles_w, row_w = kTile * tw;
-  parallel_for(g.co, 1, [&](int64_t c_begin, int64_t c_end) {
+  parallel_for(g.co, channel_grain(count), [&](int64_t c_begin, int64_t c_end) {
     T* scratch = transform_scratch<T>((kTile + kAlpha) * row_w + kAlpha * kTile * count);
     T* rows[kTile];       // the tile row's gradient rows, zero-padded to 4 tiles_w
     T* combined[kAlpha];  // A · rows
@@ -216,12 +217,9 @@ void transform_grad_tiles(const T* gy, const ConvGeometry& g, const Tiling& tl, 
           }
         }
         Transform<kAT, true>::apply(rows, combined, row_w);
-        for (int k = 0; k < kAlpha; ++k)
-          for (int j = 0; j < kTile; ++j) {
-            T* dst = columns + (k * kTile + j) * count + (r - r0) * tw;
-            const T* src = combined[k] + j;
-            for (int64_t tx = 0; tx < tw; ++tx) dst[tx] = src[kTile * tx];
-          }
+        for (int64_t tx = 0, t = (r - r0) * tw; tx < tw; ++tx, ++t)
+          for (int k = 0; k < kAlpha; ++k)
+            for (int j = 0; j < kTile; ++j) columns[(k * kTile + j) * count + t] = combined[k][kTile * tx + j];
       }
       for (int k = 0; k < kAlpha; ++k) {
         const T* in[kTile];
@@ -234,11 +232,12 @@ void transform_grad_tiles(const T* gy, const ConvGeometry& g, const Tiling& tl, 
   });
 }
 
-// Runs f(ξ) for the 36 transformed-domain products, spread over the threads (each
-// GEMM then runs on one thread, which suits their modest sizes).
+// Runs f(ξ) for the 36 transformed-domain products of `flops` multiply-adds in all,
+// spread over the threads when there is enough work (each GEMM then runs on one
+// thread, which suits their modest sizes).
 template <class F>
-void for_each_xi(F&& f) {
-#pragma omp parallel for schedule(dynamic, 1)
+void for_each_xi(int64_t flops, F&& f) {
+#pragma omp parallel for schedule(dynamic, 1) if (flops >= (int64_t(1) << 21))
   for (int xi = 0; xi < kWinogradPoints; ++xi) f(xi);
 }
 
@@ -296,13 +295,13 @@ void forward_images(const T* x, const T* u, T* y, const ConvGeometry& g, int64_t
   for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
     const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
     transform_input_tiles(x, g, tl, r0, r1, v);
-    for_each_xi([&](int xi) {
+    for_each_xi(kWinogradPoints * g.co * g.c * count, [&](int xi) {
       dense_gemm(false, false, g.co, count, g.c, u + xi * g.co * g.c, v + xi * g.c * count, m + xi * g.co * count);
     });
     // Aᵀ m A, over all tiles of the chunk: down each tile's rows, then across its
     // columns; the 4x4 results are then interleaved into the output rows.
     const int64_t stride_xi = g.co * count, tw = tl.tiles_w;
-    parallel_for(g.co, 1, [&](int64_t c_begin, int64_t c_end) {
+    parallel_for(g.co, channel_grain(count), [&](int64_t c_begin, int64_t c_end) {
       T* down = transform_scratch<T>(kTile * kAlpha * count + kTile * kTile * count + kTile * tw);  // [i][l][tile]
       T* result = down + kTile * kAlpha * count;     // [i][j][tile]
       T* out_row = result + kTile * kTile * count;   // one output row of the tile row
@@ -325,10 +324,8 @@ void forward_images(const T* x, const T* u, T* y, const ConvGeometry& g, int64_t
           const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
           T* plane = y + (n * g.co + co) * g.ho * g.wo;
           for (int i = 0; i < kTile && kTile * ty + i < g.ho; ++i) {
-            for (int j = 0; j < kTile; ++j) {
-              const T* src = result + (i * kTile + j) * count + (r - r0) * tw;
-              for (int64_t tx = 0; tx < tw; ++tx) out_row[kTile * tx + j] = src[tx];
-            }
+            for (int64_t tx = 0, t = (r - r0) * tw; tx < tw; ++tx, ++t)
+              for (int j = 0; j < kTile; ++j) out_row[kTile * tx + j] = result[(i * kTile + j) * count + t];
             std::memcpy(plane + (kTile * ty + i) * g.wo, out_row, g.wo * sizeof(T));
           }
         }
@@ -349,14 +346,14 @@ void backward_input_images(const T* gy, const T* u, T* gx, const ConvGeometry& g
   for (int64_t r0 = n0 * tl.tiles_h; r0 < end_row; r0 += rows) {
     const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tw;
     transform_grad_tiles(gy, g, tl, r0, r1, q);
-    for_each_xi([&](int xi) {  // S[ξ] = U[ξ]ᵀ · Q[ξ]
+    for_each_xi(kWinogradPoints * g.co * g.c * count, [&](int xi) {  // S[ξ] = U[ξ]ᵀ · Q[ξ]
       dense_gemm(true, false, g.c, count, g.co, u + xi * g.co * g.c, q + xi * g.co * count, s + xi * g.c * count);
     });
     // B s Bᵀ: across each tile's columns over all tiles of the chunk; then per tile
     // row, the tiles' columns are added into 6 padded rows (neighbouring tiles overlap
     // by two columns), which are combined down into the image rows. One thread per
     // channel plane, as tiles overlap.
-    parallel_for(g.c, 1, [&](int64_t c_begin, int64_t c_end) {
+    parallel_for(g.c, channel_grain(count), [&](int64_t c_begin, int64_t c_end) {
       T* across = transform_scratch<T>(kWinogradPoints * count + 2 * kAlpha * padded_w);  // [k][b][tile]
       T* prow[kAlpha];        // the tile row's padded rows
       T* image_rows[kAlpha];  // B · prow
@@ -376,10 +373,8 @@ void backward_input_images(const T* gy, const T* u, T* gx, const ConvGeometry& g
           for (int k = 0; k < kAlpha; ++k) {
             T* row = prow[k];
             std::fill(row, row + padded_w, T(0));
-            for (int b = 0; b < kAlpha; ++b) {
-              const T* src = across + (k * kAlpha + b) * count + (r - r0) * tw;
-              for (int64_t tx = 0; tx < tw; ++tx) row[kTile * tx + b] += src[tx];
-            }
+            for (int64_t tx = 0, t = (r - r0) * tw; tx < tw; ++tx, ++t)
+              for (int b = 0; b < kAlpha; ++b) row[kTile * tx + b] += across[(k * kAlpha + b) * count + t];
           }
           Transform<kBT, true>::apply(prow, image_rows, padded_w);
           const int64_t n = r / tl.tiles_h, ty = r % tl.tiles_h;
@@ -412,7 +407,7 @@ T* backward_weight_images(const T* x, const T* gy, const ConvGeometry& g, int64_
     const int64_t r1 = std::min(end_row, r0 + rows), count = (r1 - r0) * tl.tiles_w;
     transform_input_tiles(x, g, tl, r0, r1, v);
     transform_grad_tiles(gy, g, tl, r0, r1, q);
-    for_each_xi([&](int xi) {  // R[ξ] += Q[ξ] · V[ξ]ᵀ
+    for_each_xi(kWinogradPoints * g.co * g.c * count, [&](int xi) {  // R[ξ] += Q[ξ] · V[ξ]ᵀ
       dense_gemm(false, true, g.co, g.c, count, q + xi * g.co * count, v + xi * g.c * count, r + xi * g.co * g.c,
                  /*accumulate=*/r0 > n0 * tl.tiles_h);
     });
