@@ -143,6 +143,31 @@ void filter_transform_adjoint(const T* r, const ConvGeometry& g, T* gw) {
 // whole tile rows [r0, r1), and transformed values are stored as
 // X[ξ][channel][(R - r0) * tiles_w + tx].
 
+// The second half of an input or gradient tile transform, after the rows of a tile
+// row were combined down (`combined`: 6 rows, tile tx at columns 4 tx + j): each
+// tile's columns are gathered into columns[(k * width + j) * count + t] (tile t of the
+// chunk) ...
+template <int Width, class T>
+void gather_tile_columns(T* const* combined, int64_t tw, int64_t first_tile, int64_t count, T* columns) {
+  for (int64_t tx = 0, t = first_tile; tx < tw; ++tx, ++t)
+    for (int k = 0; k < kAlpha; ++k)
+      for (int j = 0; j < Width; ++j) columns[(k * Width + j) * count + t] = combined[k][kTile * tx + j];
+}
+
+// ... and, once the chunk's tile rows are gathered, combined across by `Across` into
+// out[(k * 6 + l) * stride_xi + tile].
+template <class Across, class T>
+void transform_across_tiles(const T* columns, int64_t count, T* out, int64_t stride_xi) {
+  constexpr int kWidth = static_cast<int>(Across::kIn);
+  for (int k = 0; k < kAlpha; ++k) {
+    const T* in[kWidth];
+    T* o[kAlpha];
+    for (int j = 0; j < kWidth; ++j) in[j] = columns + (k * kWidth + j) * count;
+    for (int l = 0; l < kAlpha; ++l) o[l] = out + (k * kAlpha + l) * stride_xi;
+    Across::apply(in, o, count);
+  }
+}
+
 // V = Bᵀ d B for the tiles of x [N, C, H, W]. Per channel: for each tile row, the 6
 // input rows are copied into zero-padded rows and combined down the rows (Bᵀ ·), and
 // each tile's 6 columns gathered; then the columns of all tiles are combined (· B).
@@ -175,17 +200,9 @@ void transform_input_tiles(const T* x, const ConvGeometry& g, const Tiling& tl, 
           }
         }
         Transform<kBT, false>::apply(rows, combined, padded_w);
-        for (int64_t tx = 0, t = (r - r0) * tw; tx < tw; ++tx, ++t)
-          for (int k = 0; k < kAlpha; ++k)
-            for (int b = 0; b < kAlpha; ++b) columns[(k * kAlpha + b) * count + t] = combined[k][kTile * tx + b];
+        gather_tile_columns<kAlpha>(combined, tw, (r - r0) * tw, count, columns);
       }
-      for (int k = 0; k < kAlpha; ++k) {
-        const T* in[kAlpha];
-        T* out[kAlpha];
-        for (int b = 0; b < kAlpha; ++b) in[b] = columns + (k * kAlpha + b) * count;
-        for (int l = 0; l < kAlpha; ++l) out[l] = v + (k * kAlpha + l) * stride_xi + c * count;
-        Transform<kBT, false>::apply(in, out, count);
-      }
+      transform_across_tiles<Transform<kBT, false>>(columns, count, v + c * count, stride_xi);
     }
   });
 }
@@ -217,17 +234,9 @@ void transform_grad_tiles(const T* gy, const ConvGeometry& g, const Tiling& tl, 
           }
         }
         Transform<kAT, true>::apply(rows, combined, row_w);
-        for (int64_t tx = 0, t = (r - r0) * tw; tx < tw; ++tx, ++t)
-          for (int k = 0; k < kAlpha; ++k)
-            for (int j = 0; j < kTile; ++j) columns[(k * kTile + j) * count + t] = combined[k][kTile * tx + j];
+        gather_tile_columns<kTile>(combined, tw, (r - r0) * tw, count, columns);
       }
-      for (int k = 0; k < kAlpha; ++k) {
-        const T* in[kTile];
-        T* out[kAlpha];
-        for (int j = 0; j < kTile; ++j) in[j] = columns + (k * kTile + j) * count;
-        for (int l = 0; l < kAlpha; ++l) out[l] = q + (k * kAlpha + l) * stride_xi + co * count;
-        Transform<kAT, true>::apply(in, out, count);
-      }
+      transform_across_tiles<Transform<kAT, true>>(columns, count, q + co * count, stride_xi);
     }
   });
 }
