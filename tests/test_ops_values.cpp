@@ -33,40 +33,43 @@ TEST_CASE("matmul equals a naive triple loop, with every transpose", "[unit][ops
 }
 
 TEST_CASE("3x3 convolution at feature-map sizes equals direct loops, forward and backward", "[unit][ops]") {
-  // Maps large enough that the Winograd kernels split the images among the threads,
-  // sides that are not multiples of the 4x4 output tile, and an odd image count. In
-  // f64 the transforms are exact up to rounding; in f32, F(4x4, 3x3) rounds to a few
-  // 1e-6 (direct summation: about 1e-7).
+  // Maps large enough that the Winograd kernels split the images among the threads
+  // (on up to 16 threads for the first), sides that are not multiples of the 4x4
+  // output tile, an odd image count, and paddings 0, 1 and 2. In f64 the transforms
+  // are exact up to rounding; in f32, F(4x4, 3x3) rounds to a few 1e-6 (direct
+  // summation: about 1e-7).
   Generator gen(4);
-  for (auto [n, c, co, h, w] : {std::tuple{4, 8, 6, 32, 32}, {5, 3, 4, 30, 29}}) {
-    INFO(n << "x" << c << "x" << h << "x" << w << " -> " << co);
+  for (auto [n, c, co, h, w, pad] : {std::tuple{16, 3, 4, 64, 64, 1}, {4, 8, 6, 32, 32, 1}, {5, 3, 4, 30, 29, 1},
+                                     {3, 3, 5, 20, 22, 0}, {4, 2, 3, 33, 31, 2}}) {
+    INFO(n << "x" << c << "x" << h << "x" << w << " -> " << co << ", padding " << pad);
+    const int ho = h + 2 * pad - 2, wo = w + 2 * pad - 2;
     const Tensor x = randn({n, c, h, w}, gen, DType::F64), wt = randn({co, c, 3, 3}, gen, DType::F64);
-    const Tensor gy = randn({n, co, h, w}, gen, DType::F64);
+    const Tensor gy = randn({n, co, ho, wo}, gen, DType::F64);
     const auto vx = x.to_vector<double>(), vw = wt.to_vector<double>(), vg = gy.to_vector<double>();
-    std::vector<double> y(n * co * h * w, 0.0), gx(vx.size(), 0.0), gw(vw.size(), 0.0);
+    std::vector<double> y(vg.size(), 0.0), gx(vx.size(), 0.0), gw(vw.size(), 0.0);
     for (int b = 0; b < n; ++b)
       for (int o = 0; o < co; ++o)
         for (int i = 0; i < c; ++i)
-          for (int r = 0; r < h; ++r)
-            for (int q = 0; q < w; ++q)
+          for (int r = 0; r < ho; ++r)
+            for (int q = 0; q < wo; ++q)
               for (int a = 0; a < 3; ++a)
                 for (int e = 0; e < 3; ++e) {
-                  const int yy = r + a - 1, xx = q + e - 1;
+                  const int yy = r + a - pad, xx = q + e - pad;
                   if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
                   const size_t xi = ((b * c + i) * h + yy) * w + xx, wi = ((o * c + i) * 3 + a) * 3 + e;
-                  const size_t yi = ((b * co + o) * h + r) * w + q;
+                  const size_t yi = ((b * co + o) * ho + r) * wo + q;
                   y[yi] += vx[xi] * vw[wi];
                   gx[xi] += vg[yi] * vw[wi];
                   gw[wi] += vg[yi] * vx[xi];
                 }
-    for (const auto [dtype, tolerance] : {std::pair{DType::F64, 1e-12}, {DType::F32, 5e-6}}) {
+    for (const auto& [dtype, tolerance] : {std::pair{DType::F64, 1e-12}, {DType::F32, 5e-6}}) {
       const Tensor xd = x.to(dtype).detach(), wd = wt.to(dtype).detach();
       xd.set_requires_grad(true);
       wd.set_requires_grad(true);
-      const Tensor out = conv2d(xd, wd, Tensor(), 1, 1);
+      const Tensor out = conv2d(xd, wd, Tensor(), 1, pad);
       backward({out}, {gy.to(dtype)});
       INFO(dtype_name(dtype));
-      CHECK(relative_error(out, from_vector(y, {n, co, h, w})) < tolerance);
+      CHECK(relative_error(out, from_vector(y, {n, co, ho, wo})) < tolerance);
       CHECK(relative_error(xd.grad(), from_vector(gx, {n, c, h, w})) < tolerance);
       CHECK(relative_error(wd.grad(), from_vector(gw, {co, c, 3, 3})) < tolerance);
     }

@@ -26,8 +26,9 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   }
 #pragma omp parallel num_threads(static_cast<int>(threads))
   {
-    const int64_t t = omp_get_thread_num();
-    const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+    // The team may be smaller than asked for (OMP_DYNAMIC): split over the real one.
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t begin = n * t / team, end = n * (t + 1) / team;
     if (begin < end) f(begin, end);
   }
 }
@@ -44,12 +45,15 @@ int for_thread_ranges(int64_t n, F&& body) {
     body(int64_t{0}, n, 0);
     return 1;
   }
+  int team = threads;
 #pragma omp parallel num_threads(threads)
   {
-    const int t = omp_get_thread_num();
-    body(n * t / threads, n * (t + 1) / threads, t);
+    // The team may be smaller than asked for (OMP_DYNAMIC): split over the real one.
+    const int t = omp_get_thread_num(), size = omp_get_num_threads();
+    if (t == 0) team = size;
+    body(n * t / size, n * (t + 1) / size, t);
   }
-  return threads;
+  return team;
 }
 
 // Walks the elements of a loop plan in linear order, in parallel, as runs along the

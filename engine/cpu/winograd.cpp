@@ -256,7 +256,7 @@ template <class T>
 int64_t rows_per_chunk(const ConvGeometry& g, const Tiling& t) {
   const int64_t per_row = kWinogradPoints * (g.c + g.co) * t.tiles_w * static_cast<int64_t>(sizeof(T));
   const int64_t min_rows = (64 + t.tiles_w - 1) / t.tiles_w;
-  return std::clamp<int64_t>((int64_t(8) << 20) / per_row, min_rows, g.n * t.tiles_h);
+  return std::min(std::max((int64_t(8) << 20) / per_row, min_rows), g.n * t.tiles_h);
 }
 
 }  // namespace
@@ -452,6 +452,10 @@ void winograd_backward_input(const T* gy, const T* u, T* gx, const ConvGeometry&
 
 template <class T>
 void winograd_backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
+  if (g.n == 0) {
+    std::fill(gw, gw + g.co * g.c * 9, T(0));
+    return;
+  }
   // Each part sums its images' products; the parts are added, then transformed back.
   std::vector<T*> parts(omp_get_max_threads(), nullptr);
   const int used = over_images(g, [&](int64_t n0, int64_t n1, int t) {
