@@ -30,6 +30,15 @@ TEST_CASE("matmul equals a naive triple loop, with every transpose", "[unit][ops
     CHECK(relative_error(matmul(a_view, b_view), expected) < 1e-13);
     CHECK(relative_error(matmul(a.to(DType::F32), b.to(DType::F32)), expected) < 1e-6);
   }
+  // One-row operands whose elements are spaced (a row of a transposed matrix), on
+  // either side.
+  const Tensor t = randn({6, 3}, gen, DType::F64), b = randn({6, 4}, gen, DType::F64);
+  const Tensor row = slice(transpose(t, 0, 1), 0, 1, 2);  // [1, 6], strides (1, 3)
+  CHECK(relative_error(matmul(row, b), matmul(row.contiguous(), b)) < 1e-14);
+  const Tensor column = slice(t, 1, 2, 3);  // [6, 1], strides (3, 1)
+  const Tensor lhs = randn({5, 1}, gen, DType::F64);
+  CHECK(relative_error(matmul(lhs, transpose(column, 0, 1)), matmul(lhs, transpose(column, 0, 1).contiguous())) <
+        1e-14);
 }
 
 TEST_CASE("3x3 convolution at feature-map sizes equals direct loops, forward and backward", "[unit][ops]") {

@@ -24,7 +24,8 @@ GemmOperand gemm_operand(const Tensor& m, int64_t row_stride, int64_t col_stride
   if (rows == 1) row_stride = cols;
   if (cols == 1) col_stride = 1;
   if (col_stride == 1 && row_stride >= std::max<int64_t>(cols, 1)) return {m, m.raw_data(), row_stride, false};
-  if (rows == 1) return {m, m.raw_data(), cols, false};
+  // One row with spaced elements: the transpose of a column of a row-major matrix.
+  if (rows == 1 && col_stride >= 1) return {m, m.raw_data(), col_stride, true};
   if (row_stride == 1 && col_stride >= std::max<int64_t>(rows, 1)) return {m, m.raw_data(), col_stride, true};
   return {};
 }
