@@ -85,6 +85,18 @@ TEST_CASE("3x3 convolution at feature-map sizes equals direct loops, forward and
   }
 }
 
+TEST_CASE("a convolution of an empty batch has zero gradients", "[unit][ops]") {
+  Generator gen(5);
+  const Tensor x = Tensor::empty({0, 2, 6, 6}, DType::F64), w = randn({3, 2, 3, 3}, gen, DType::F64);
+  x.set_requires_grad(true);
+  w.set_requires_grad(true);
+  const Tensor y = conv2d(x, w, Tensor(), 1, 1);
+  CHECK(y.shape() == Shape{0, 3, 6, 6});
+  backward({y}, {Tensor::empty({0, 3, 6, 6}, DType::F64)});
+  CHECK(w.grad().shape() == w.shape());
+  CHECK(max_abs_difference(w.grad(), zeros({3, 2, 3, 3}, DType::F64)) == 0.0);
+}
+
 TEST_CASE("batched matmul multiplies each pair", "[unit][ops]") {
   Generator gen(2);
   const Tensor a = randn({3, 4, 5}, gen, DType::F64), b = randn({3, 5, 2}, gen, DType::F64);

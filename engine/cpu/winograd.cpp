@@ -452,10 +452,6 @@ void winograd_backward_input(const T* gy, const T* u, T* gx, const ConvGeometry&
 
 template <class T>
 void winograd_backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry& g) {
-  if (g.n == 0) {
-    std::fill(gw, gw + g.co * g.c * 9, T(0));
-    return;
-  }
   // Each part sums its images' products; the parts are added, then transformed back.
   std::vector<T*> parts(omp_get_max_threads(), nullptr);
   const int used = over_images(g, [&](int64_t n0, int64_t n1, int t) {

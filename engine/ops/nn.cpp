@@ -60,14 +60,23 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
     if (!x.requires_grad()) state.reset();  // only the input gradient reads it
     out = record(name, {x, weight}, out, [keep_x, keep_w, g, state](const Tensor& gy, const std::vector<bool>& needs) {
       const Tensor gyc = gy.contiguous();
+      const bool empty = gyc.numel() == 0;  // an empty batch: nothing flows back (the kernels need a sample)
       Tensor gx, gw;
       if (needs[0]) {
         gx = Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
-        backend(gy.device()).conv2d_backward_input(gyc, keep_w, gx, g, *state);
+        if (empty) {
+          gx.fill_(0);
+        } else {
+          backend(gy.device()).conv2d_backward_input(gyc, keep_w, gx, g, *state);
+        }
       }
       if (needs[1]) {
         gw = Tensor::empty({g.co, g.c, g.kh, g.kw}, gy.dtype(), gy.device());
-        backend(gy.device()).conv2d_backward_weight(keep_x, gyc, gw, g);
+        if (empty) {
+          gw.fill_(0);
+        } else {
+          backend(gy.device()).conv2d_backward_weight(keep_x, gyc, gw, g);
+        }
       }
       return std::vector<Tensor>{gx, gw};
     });

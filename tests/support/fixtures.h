@@ -6,7 +6,8 @@
 
 namespace mmp::testing {
 
-// The path of a fixture file: MMP_FIXTURE_DIR (set by CMake) + name.
+// The path of a fixture file: the directory CMake names (or the MMP_FIXTURE_DIR
+// environment variable, for a copy of the tree elsewhere) + name.
 std::string fixture_path(const std::string& name);
 SafetensorsFile load_fixture(const std::string& name);
 
