@@ -1,5 +1,6 @@
-// `mmp bench ...`: throughput measurements. Each prints a table; the PyTorch/numpy
-// side of each comparison is in tools/bench/.
+// `mmp bench gemm | model | step`: throughput of the engine. Each prints a table; the
+// PyTorch/numpy side of each comparison is in tools/bench/. (`bench data` is in
+// cmd_bench_data.cpp: these need no media libraries, so tools/gpu_bench.cpp runs them too.)
 #include <omp.h>
 
 #include <chrono>
@@ -9,11 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "data/audio_features.h"
-#include "data/cache.h"
-#include "data/image_transforms.h"
-#include "data/loader.h"
-#include "data/media.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/ops.h"
@@ -43,15 +39,18 @@ void bench_gemm(const std::vector<int64_t>& sizes, const std::string& device_cho
       Generator gen(1);
       const Tensor a = randn({n, n}, gen, DType::F32, device), b = randn({n, n}, gen, DType::F32, device);
       Tensor c;
+      // A GPU product at n = 512 takes microseconds: several run between two waits for
+      // the device, so that the wait does not dominate.
+      const int per_run = device.is_cpu() ? 1 : 20;
       const Timing t = time_median(
           [&] {
-            c = matmul(a, b);
+            for (int i = 0; i < per_run; ++i) c = matmul(a, b);
             backend(device).synchronize();
           },
           /*warmup=*/2, /*min_repeats=*/5, /*min_seconds=*/device.is_cpu() ? 1.0 : 0.3);
-      const double gflops = 2.0 * n * n * n / t.median_s * 1e-9;
-      std::printf("%-8s %6lld %12.3f %10.1f\n", device.str().c_str(), static_cast<long long>(n),
-                  t.median_s * 1e3, gflops);
+      const double seconds = t.median_s / per_run;
+      std::printf("%-8s %6lld %12.4f %10.1f\n", device.str().c_str(), static_cast<long long>(n), seconds * 1e3,
+                  2.0 * n * n * n / seconds * 1e-9);
     }
   }
 }
@@ -129,8 +128,8 @@ void bench_model(const ModelBenchOptions& o) {
               static_cast<long long>(o.frames), static_cast<long long>(o.image), static_cast<long long>(o.image),
               s.device.str().c_str(), omp_get_max_threads());
   std::printf("%-10s %12s %12s\n", "phase", "seconds", "samples/s");
-  std::printf("%-10s %12.3f %12.2f\n", "forward", forward.median_s, o.batch / forward.median_s);
-  std::printf("%-10s %12.3f %12.2f\n", "step", steps.median_s, o.batch / steps.median_s);
+  std::printf("%-10s %12.4f %12.2f\n", "forward", forward.median_s, o.batch / forward.median_s);
+  std::printf("%-10s %12.4f %12.2f\n", "step", steps.median_s, o.batch / steps.median_s);
   if (o.profile) print_profile(step, s.device);
 }
 
@@ -150,7 +149,7 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
   std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s, %d threads\n",
               method.c_str(), static_cast<long long>(o.batch), s.device.str().c_str(), omp_get_max_threads());
   std::printf("%-10s %12s %12s\n", "method", "seconds", "samples/s");
-  std::printf("%-10s %12.3f %12.2f\n", method.c_str(), t.median_s, o.batch / t.median_s);
+  std::printf("%-10s %12.4f %12.2f\n", method.c_str(), t.median_s, o.batch / t.median_s);
   if (o.profile) print_profile(run, s.device);
 }
 
@@ -158,46 +157,10 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
 // folder as the official pipeline does per clip (audio at 22050 Hz to OGM-GE's
 // spectrogram, the extracted JPEG frames resized to 224x224), and (2) training batches
 // from a prepared cache through the loader (frames decoded and augmented).
-void bench_data(const std::string& root, const std::string& cache, int threads, int64_t batch, int repeats) {
-  omp_set_num_threads(1);  // the kernels stay on the calling thread: per-core numbers
-  const DatasetIndex index = index_dataset("cremad", root, "frames");
-  std::vector<MediaSample> clips = index.train;
-  clips.insert(clips.end(), index.test.begin(), index.test.end());
-  std::printf("# data path: %zu clips of %s; %d loader thread(s)\n", clips.size(), root.c_str(), threads);
-  std::printf("%-34s %12s %12s\n", "stage", "per second", "unit");
-  const Timing decode = time_median(
-      [&] {
-        for (const MediaSample& s : clips) {
-          const Tensor spec = ogm_spectrogram(decode_audio(s.audio, 22050));
-          for (const std::string& f : list_frame_files(s.frames)) resize_bilinear(load_image(f), 224, 224);
-        }
-      },
-      1, repeats, 0);
-  std::printf("%-34s %12.1f %12s\n", "decode + spectrogram + frames", clips.size() / decode.median_s, "clips");
-  const CacheDataset data(cache, CacheReadOptions{});
-  LoaderOptions lo;
-  lo.batch_size = batch;
-  lo.workers = threads;
-  lo.prefetch = 2 * threads;
-  DataLoader loader(data, lo);
-  int epoch = 0;
-  const Timing load = time_median(
-      [&] {
-        loader.start_epoch(epoch++);
-        for (Batch b; loader.next(b);) {
-        }
-      },
-      1, repeats, 2.0);  // an epoch of the bench's cache takes tens of ms: many of them, for a stable median
-  const double batches = static_cast<double>(loader.batches_per_epoch());
-  std::printf("%-34s %12.2f %12s\n", "cache -> augmented batches", batches / load.median_s, "batches");
-  std::printf("%-34s %12.1f %12s\n", "cache -> augmented batches", batches * batch / load.median_s, "samples");
-}
-
 }  // namespace
 
-void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Measure throughput (see docs/benchmarks.md)");
-  bench->require_subcommand(1);
+void add_bench_subcommands(CLI::App& bench_app) {
+  CLI::App* bench = &bench_app;
 
   CLI::App* gemm = bench->add_subcommand("gemm", "SGEMM GFLOP/s at square sizes");
   static std::vector<int64_t> sizes{512, 1024, 2048};
@@ -225,17 +188,6 @@ void add_bench_command(CLI::App& app) {
   step->add_option("--repeats", st.repeats, "timed repeats (median reported)")->capture_default_str();
   step->add_flag("--profile", st.profile, "also print the time of each op in one step");
   step->callback([] { bench_step(st, method); });
-
-  CLI::App* data = bench->add_subcommand("data", "Decoding raw clips and loading batches from a cache");
-  static std::string root, cache;
-  static int threads = 1, data_repeats = 3;
-  static int64_t data_batch = 16;
-  data->add_option("--root", root, "a CREMA-D-layout folder with frame folders (mmp synth makes one)")->required();
-  data->add_option("--cache", cache, "its prepared cache (mmp prepare)")->required();
-  data->add_option("--threads", threads, "loader threads")->capture_default_str();
-  data->add_option("--batch", data_batch, "batch size")->capture_default_str();
-  data->add_option("--repeats", data_repeats, "timed repeats (median reported)")->capture_default_str();
-  data->callback([] { bench_data(root, cache, threads, data_batch, data_repeats); });
 }
 
 }  // namespace mmp::cli

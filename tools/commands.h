@@ -4,7 +4,9 @@
 
 namespace mmp::cli {
 
-void add_bench_command(CLI::App& app);
+// `bench`'s subcommands: gemm, model and step (no media libraries needed), and data.
+void add_bench_subcommands(CLI::App& bench);
+void add_bench_data_subcommand(CLI::App& bench);
 void add_step_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_features_command(CLI::App& app);

@@ -7,6 +7,8 @@
 #   tools/gpu-check.sh [BIN_DIR]        (default build-gpu/bin)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export MMP_FIXTURE_DIR="$root/tests/fixtures"  # the tree may sit elsewhere than where it was built
 bin="${1:-$root/build-gpu/bin}"
 out="${OUT:-$root/build-gpu/check}"
 mkdir -p "$out"
@@ -29,10 +31,13 @@ if [ ! -x "$bin/mmp_cuda_tests" ]; then
   echo "no prebuilt binaries in $bin: building here (needs the project's build dependencies)"
   "$root/tools/gpu-build.sh" || { echo "FAILED: cannot build on this machine"; exit 1; }
 fi
-missing=$(ldd "$bin/mmp_cuda_tests" | grep "not found")
-[ -n "$missing" ] && { echo "FAILED: libraries not found:"; echo "$missing"; exit 1; }
+for exe in mmp_cuda_tests mmp-gpu-bench; do
+  missing=$(ldd "$bin/$exe" | grep "not found")
+  [ -n "$missing" ] && { echo "FAILED: $exe: libraries not found:"; echo "$missing"; exit 1; }
+done
 
 nvidia-smi -L 2>/dev/null | head -1
+[ -n "$py" ] && "$py" -c 'import torch; print("torch", torch.__version__, "cuDNN", torch.backends.cudnn.version())'
 status=0
 
 echo "== CUDA tests (every op's CUDA forward/backward against the CPU)"
@@ -42,12 +47,20 @@ tests_rc=${PIPESTATUS[0]}
 tests_line=$(grep -E "^(Passed|Failed|All tests)" "$out/cuda_tests.log" | tail -1)
 
 echo "== SGEMM: mmp (cuBLAS) vs PyTorch on the same card"
-"$bin/mmp" bench gemm --device cuda | tee "$out/gemm_mmp.txt"
+"$bin/mmp-gpu-bench" gemm --device cuda | tee "$out/gemm_mmp.txt"
 if [ -n "$py" ]; then "$py" "$root/tools/bench/gemm_torch.py" | tee "$out/gemm_torch.txt"; fi
 
 echo "== AVClassifier training step at CREMA-D shapes: mmp (cuDNN) vs PyTorch on the same card"
-"$bin/mmp" bench model --device cuda --repeats 5 | tee "$out/model_mmp.txt"
+"$bin/mmp-gpu-bench" model --device cuda --repeats 5 | tee "$out/model_mmp.txt"
 if [ -n "$py" ]; then "$py" "$root/tools/bench/model.py" --device cuda --repeats 5 | tee "$out/model_torch.txt"; fi
+
+echo "== Whole training steps, uniform and MMPareto: mmp vs the official PyTorch step on the same card"
+for method in uniform mmpareto; do
+  "$bin/mmp-gpu-bench" step --method "$method" --device cuda --repeats 5 | tee "$out/step_${method}_mmp.txt"
+  if [ -n "$py" ]; then
+    "$py" "$root/tools/bench/step.py" --method "$method" --device cuda --repeats 5 | tee "$out/step_${method}_torch.txt"
+  fi
+done
 
 echo
 echo "==================== gpu-check summary ===================="
@@ -63,5 +76,13 @@ if [ -f "$out/model_torch.txt" ]; then
   paste <(awk '$1=="forward"||$1=="step"{print $1, $2}' "$out/model_mmp.txt") \
         <(awk '$1=="forward"||$1=="step"{print $2}' "$out/model_torch.txt") |
     awk '{printf "  %-8s mmp %8.4f  torch %8.4f  ratio %.2f\n", $1, $2, $3, $2/$3}'
+fi
+if [ -f "$out/step_mmpareto_torch.txt" ]; then
+  echo "Training step, batch 8 (seconds; mmp vs the official PyTorch step):"
+  for method in uniform mmpareto; do
+    paste <(awk -v m="$method" '$1==m{print $1, $2}' "$out/step_${method}_mmp.txt") \
+          <(awk -v m="$method" '$1==m{print $2}' "$out/step_${method}_torch.txt") |
+      awk '{printf "  %-8s mmp %8.4f  torch %8.4f  ratio %.2f\n", $1, $2, $3, $2/$3}'
+  done
 fi
 exit $status

@@ -1,11 +1,10 @@
 // The `mmp` command line: one binary for training, inspection and benchmarks.
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <iostream>
 
 #include "engine/device.h"
-#include "engine/error.h"
 #include "tools/commands.h"
+#include "tools/run_cli.h"
 
 int main(int argc, char** argv) {
   CLI::App app{std::string("mmp ") + MMP_VERSION + ": train multimodal models with MMPareto gradient integration"};
@@ -16,18 +15,11 @@ int main(int argc, char** argv) {
   mmp::cli::add_features_command(app);
   mmp::cli::add_synth_command(app);
   mmp::cli::add_prepare_command(app);
-  mmp::cli::add_bench_command(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const mmp::Error& e) {
-    std::fprintf(stderr, "mmp: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mmp: internal error: %s\n", e.what());
-    return 2;
-  }
+  CLI::App* bench = app.add_subcommand("bench", "Measure throughput (see docs/benchmarks.md)");
+  bench->require_subcommand(1);
+  mmp::cli::add_bench_subcommands(*bench);
+  mmp::cli::add_bench_data_subcommand(*bench);
+  if (const auto status = mmp::cli::parse_and_run(app, argc, argv, "mmp")) return *status;
   if (app.get_subcommands().empty()) {
     std::cout << app.help() << "mmp " << MMP_VERSION << " (CUDA backend "
               << (mmp::cuda_compiled() ? "built" : "not built") << ", "

@@ -35,8 +35,8 @@ def main():
     s = median_seconds(step, args.repeats)
     print(f"# PyTorch {torch.__version__} AVClassifier, batch {args.batch}; {args.device}, {torch.get_num_threads()} threads")
     print(f"{'phase':<10} {'seconds':>12} {'samples/s':>12}")
-    print(f"{'forward':<10} {f:>12.3f} {args.batch / f:>12.2f}")
-    print(f"{'step':<10} {s:>12.3f} {args.batch / s:>12.2f}")
+    print(f"{'forward':<10} {f:>12.4f} {args.batch / f:>12.2f}")
+    print(f"{'step':<10} {s:>12.4f} {args.batch / s:>12.2f}")
 
 
 if __name__ == "__main__":

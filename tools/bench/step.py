@@ -85,7 +85,7 @@ def main():
     t = median_seconds(step, args.repeats)
     print(f"# official PyTorch {args.method} step, batch {args.batch}; {args.device}, {torch.get_num_threads()} threads")
     print(f"{'method':<10} {'seconds':>12} {'samples/s':>12}")
-    print(f"{args.method:<10} {t:>12.3f} {args.batch / t:>12.2f}")
+    print(f"{args.method:<10} {t:>12.4f} {args.batch / t:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+// `mmp bench data`: decoding raw clips (audio to spectrogram, frames to 224x224) and
+// loading augmented batches from a prepared cache; tools/bench/data.py does the same
+// in Python.
+#include <omp.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "data/audio_features.h"
+#include "data/cache.h"
+#include "data/image_transforms.h"
+#include "data/loader.h"
+#include "data/media.h"
+#include "tools/commands.h"
+#include "tools/timing.h"
+
+namespace mmp::cli {
+namespace {
+
+void bench_data(const std::string& root, const std::string& cache, int threads, int64_t batch, int repeats) {
+  omp_set_num_threads(1);  // the kernels stay on the calling thread: per-core numbers
+  const DatasetIndex index = index_dataset("cremad", root, "frames");
+  std::vector<MediaSample> clips = index.train;
+  clips.insert(clips.end(), index.test.begin(), index.test.end());
+  std::printf("# data path: %zu clips of %s; %d loader thread(s)\n", clips.size(), root.c_str(), threads);
+  std::printf("%-34s %12s %12s\n", "stage", "per second", "unit");
+  const Timing decode = time_median(
+      [&] {
+        for (const MediaSample& s : clips) {
+          const Tensor spec = ogm_spectrogram(decode_audio(s.audio, 22050));
+          for (const std::string& f : list_frame_files(s.frames)) resize_bilinear(load_image(f), 224, 224);
+        }
+      },
+      1, repeats, 0);
+  std::printf("%-34s %12.1f %12s\n", "decode + spectrogram + frames", clips.size() / decode.median_s, "clips");
+  const CacheDataset data(cache, CacheReadOptions{});
+  LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.workers = threads;
+  lo.prefetch = 2 * threads;
+  DataLoader loader(data, lo);
+  int epoch = 0;
+  const Timing load = time_median(
+      [&] {
+        loader.start_epoch(epoch++);
+        for (Batch b; loader.next(b);) {
+        }
+      },
+      1, repeats, 2.0);  // an epoch of the bench's cache takes tens of ms: many of them, for a stable median
+  const double batches = static_cast<double>(loader.batches_per_epoch());
+  std::printf("%-34s %12.2f %12s\n", "cache -> augmented batches", batches / load.median_s, "batches");
+  std::printf("%-34s %12.1f %12s\n", "cache -> augmented batches", batches * batch / load.median_s, "samples");
+}
+
+}  // namespace
+
+void add_bench_data_subcommand(CLI::App& bench) {
+  CLI::App* data = bench.add_subcommand("data", "Decoding raw clips and loading batches from a cache");
+  static std::string root, cache;
+  static int threads = 1, data_repeats = 3;
+  static int64_t data_batch = 16;
+  data->add_option("--root", root, "a CREMA-D-layout folder with frame folders (mmp synth makes one)")->required();
+  data->add_option("--cache", cache, "its prepared cache (mmp prepare)")->required();
+  data->add_option("--threads", threads, "loader threads")->capture_default_str();
+  data->add_option("--batch", data_batch, "batch size")->capture_default_str();
+  data->add_option("--repeats", data_repeats, "timed repeats (median reported)")->capture_default_str();
+  data->callback([] { bench_data(root, cache, threads, data_batch, data_repeats); });
+}
+
+}  // namespace mmp::cli
