@@ -1,10 +1,12 @@
 // Every op of tests/support/op_cases.cpp on CUDA against the CPU, forward and
-// backward, in f32; and the CUDA runtime pieces (transfers, allocator, RNG).
+// backward, in f32; the optimizers; and the CUDA runtime pieces (transfers, allocator,
+// RNG).
 #include <catch2/catch.hpp>
 
 #include "engine/autograd.h"
 #include "engine/cuda/caching_allocator.h"
 #include "engine/ops.h"
+#include "engine/optimizer.h"
 #include "tests/support/compare.h"
 #include "tests/support/op_cases.h"
 
@@ -60,14 +62,53 @@ TEST_CASE("every op on CUDA equals the CPU, forward and backward", "[cuda]") {
   }
 }
 
-TEST_CASE("CUDA GEMM at sizes that use the tensor-core paths", "[cuda]") {
+TEST_CASE("CUDA GEMM at large and odd sizes, plain and with a transposed operand", "[cuda]") {
   Generator gen(5);
   for (int64_t n : {128, 257, 1024}) {
     const Tensor a = randn({n, n}, gen), b = randn({n, n}, gen);
     const Tensor ref = matmul(a.to(DType::F64), b.to(DType::F64));
-    const Tensor got = matmul(a.to(kCuda), transpose(transpose(b, 0, 1).contiguous(), 0, 1).to(kCuda));
+    // b stored transposed on the device and viewed back: cuBLAS gets it as op(B) = Bᵀ.
+    const Tensor b_view = transpose(transpose(b, 0, 1).contiguous().to(kCuda), 0, 1);
     INFO("n = " << n);
-    CHECK(relative_error(got.to(Device::cpu()), ref) < kTolerance);
+    CHECK(relative_error(matmul(a.to(kCuda), b.to(kCuda)).to(Device::cpu()), ref) < kTolerance);
+    CHECK(relative_error(matmul(a.to(kCuda), b_view).to(Device::cpu()), ref) < kTolerance);
+  }
+}
+
+TEST_CASE("CUDA optimizer steps equal the CPU's: SGD (momentum, dampening, nesterov), Adam, AdamW", "[cuda]") {
+  auto options = [](std::string kind, double momentum, double dampening, double weight_decay, bool nesterov) {
+    OptimizerOptions o;
+    o.kind = kind;
+    o.lr = 0.05;
+    o.momentum = momentum;
+    o.dampening = dampening;
+    o.weight_decay = weight_decay;
+    o.nesterov = nesterov;
+    return o;
+  };
+  const std::vector<std::pair<const char*, OptimizerOptions>> cases{
+      {"sgd", options("sgd", 0.9, 0, 1e-2, false)},         {"sgd_dampening", options("sgd", 0.9, 0.3, 0, false)},
+      {"sgd_nesterov", options("sgd", 0.8, 0, 1e-3, true)}, {"sgd_plain", options("sgd", 0, 0, 0, false)},
+      {"adam", options("adam", 0, 0, 1e-2, false)},         {"adamw", options("adamw", 0, 0, 0.1, false)}};
+  Generator gen(8);
+  const Tensor start = randn({1000, 7}, gen);
+  std::vector<Tensor> grads;
+  for (int i = 0; i < 3; ++i) grads.push_back(randn({1000, 7}, gen));
+  for (const auto& [name, o] : cases) {
+    DYNAMIC_SECTION(name) {
+      Tensor p_cpu = start.clone(), p_gpu = start.to(kCuda);
+      p_cpu.set_requires_grad(true);
+      p_gpu.set_requires_grad(true);
+      auto on_cpu = make_optimizer({{"p", p_cpu}}, o), on_gpu = make_optimizer({{"p", p_gpu}}, o);
+      for (int i = 0; i < 3; ++i) {
+        p_cpu.set_grad(grads[i]);
+        p_gpu.set_grad(grads[i].to(kCuda));
+        on_cpu->step(o.lr);
+        on_gpu->step(o.lr);
+        INFO("step " << i);
+        CHECK(relative_error(p_gpu.to(Device::cpu()), p_cpu) < kTolerance);
+      }
+    }
   }
 }
 
