@@ -32,8 +32,10 @@ class SumFusion : public Fusion {
     register_module("fc_y", &fc_y_);
   }
   Tensor forward(const Tensor& a, const Tensor& v) override { return add(fc_x_.forward(a), fc_y_.forward(v)); }
+  // As the official OGM-GE code scores them: each head with half its bias.
   std::pair<Tensor, Tensor> modality_logits(const Tensor& a, const Tensor& v) const override {
-    return {fc_x_.forward(a), fc_y_.forward(v)};
+    return {linear(a, fc_x_.weight, mul_scalar(fc_x_.bias, 0.5)),
+            linear(v, fc_y_.weight, mul_scalar(fc_y_.bias, 0.5))};
   }
 
  private:

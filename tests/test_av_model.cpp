@@ -115,3 +115,32 @@ TEST_CASE("loading a mismatched state dict names every problem and changes nothi
                         Catch::Matchers::Contains("audio_net.conv1.weight [2, 3, 7, 7] in w.safetensors, [2, 1, 7, 7]"));
   CHECK(relative_error(model.state_dict()[0].second, before) == 0.0);
 }
+
+TEST_CASE("OGM-GE's modality scores are the official ones: each head with half its bias", "[unit][model]") {
+  Generator gen(3);
+  const Tensor a = randn({4, 16}, gen), v = randn({4, 16}, gen);
+  for (const FusionKind kind : {FusionKind::Concat, FusionKind::Sum}) {
+    AVClassifierConfig config;
+    config.width = 2;  // 16-d features
+    config.fusion = kind;
+    AVClassifier model(config, gen);
+    auto param = [&](const std::string& name) -> Tensor {
+      for (const auto& [n, t] : model.named_parameters())
+        if (n == name) return t.detach();
+      FAIL("no parameter " << name);
+      return Tensor();
+    };
+    const auto [out_a, out_v] = model.modality_logits(a, v);
+    Tensor want_a, want_v;
+    if (kind == FusionKind::Concat) {  // the head's weight split by modality
+      const Tensor w = param("head.weight"), half_b = mul_scalar(param("head.bias"), 0.5);
+      want_a = linear(a, slice(w, 1, 0, 16), half_b);
+      want_v = linear(v, slice(w, 1, 16, 32), half_b);
+    } else {  // main.py of OGM-GE: fc_x(a) and fc_y(v) with bias / 2
+      want_a = linear(a, param("head.fc_x.weight"), mul_scalar(param("head.fc_x.bias"), 0.5));
+      want_v = linear(v, param("head.fc_y.weight"), mul_scalar(param("head.fc_y.bias"), 0.5));
+    }
+    CHECK(max_abs_difference(out_a, want_a) < 1e-6);
+    CHECK(max_abs_difference(out_v, want_v) < 1e-6);
+  }
+}
