@@ -35,6 +35,10 @@ MinNormSolution min_norm_frank_wolfe(const Gram& gram, int max_iterations, doubl
   // Frank-Wolfe with away steps (Lacoste-Julien & Jaggi, 2015), which converges
   // linearly on the simplex where the plain method zig-zags near a face. f(w) = wᵀGw,
   // ∇f = 2Gw; the Frank-Wolfe gap bounds f(w) - min f.
+  // The gap is in squared-gradient units: it is compared with the tolerance relative
+  // to the largest squared norm, so that the answer does not depend on the scale.
+  double scale = 0;
+  for (size_t i = 0; i < k; ++i) scale = std::max(scale, gram[i][i]);
   MinNormSolution s;
   std::vector<double>& w = s.weights;
   w.assign(k, 1.0 / static_cast<double>(k));
@@ -49,7 +53,7 @@ MinNormSolution min_norm_frank_wolfe(const Gram& gram, int max_iterations, doubl
       if (w[i] > 0 && (away == k || gw[i] > gw[away])) away = i;
     }
     const double fw_gap = 2 * (wgw - gw[toward]), away_gap = 2 * (gw[away] - wgw);
-    if (fw_gap <= tolerance) break;
+    if (fw_gap <= tolerance * scale) break;
     // Direction d and the largest step that stays on the simplex.
     std::vector<double> d(k, 0.0);
     double max_step;

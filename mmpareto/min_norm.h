@@ -24,7 +24,7 @@ struct MinNormSolution {
 
 // Frank-Wolfe with away steps and exact line search, from the uniform point, until
 // the Frank-Wolfe gap (a bound on the distance to the minimum) falls under
-// `tolerance` or after `max_iterations`.
+// `tolerance` times the largest squared gradient norm, or after `max_iterations`.
 MinNormSolution min_norm_frank_wolfe(const Gram& gram, int max_iterations = 250, double tolerance = 1e-7);
 
 // Σ_ij w_i w_j G[i][j]

@@ -100,6 +100,17 @@ TEST_CASE("Frank-Wolfe reaches the brute-force minimum for 3 to 5 objectives", "
     }
 }
 
+TEST_CASE("Frank-Wolfe's answer does not depend on the gradients' scale", "[unit][mmpareto]") {
+  // diag(1, 4, 4): the min-norm weights are (2/3, 1/6, 1/6), for tiny gradients too.
+  for (const double scale : {1.0, 1e-8, 1e8}) {
+    INFO("scale " << scale);
+    const MinNormSolution s = min_norm_frank_wolfe({{scale, 0, 0}, {0, 4 * scale, 0}, {0, 0, 4 * scale}});
+    CHECK(s.weights[0] == Approx(2.0 / 3).epsilon(1e-4));
+    CHECK(s.weights[1] == Approx(1.0 / 6).epsilon(1e-4));
+    CHECK(s.weights[2] == Approx(1.0 / 6).epsilon(1e-4));
+  }
+}
+
 TEST_CASE("PCGrad on a worked example", "[unit][mmpareto]") {
   // g1 = (1, 0), g2 = (-1, 1): <g1, g2> = -1.
   // g1' = g1 + g2 / 2 = (0.5, 0.5); g2' = g2 + g1 = (0, 1); sum (0.5, 1.5).
