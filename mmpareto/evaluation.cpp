@@ -17,6 +17,8 @@ HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vect
   std::vector<int64_t> tp(classes, 0), fp(classes, 0), fn(classes, 0);
   int64_t correct = 0;
   for (size_t i = 0; i < labels.size(); ++i) {
+    MMP_CHECK(labels[i] >= 0 && labels[i] < classes && predictions[i] >= 0 && predictions[i] < classes, "scores: label ",
+              labels[i], " or prediction ", predictions[i], " outside the ", classes, " classes");
     if (labels[i] == predictions[i]) {
       ++correct;
       ++tp[labels[i]];
@@ -38,7 +40,14 @@ HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vect
 }
 
 Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device) {
-  const bool was_training = model.is_training();
+  MMP_CHECK(data.classes() == model.config().classes, "evaluate: ", data.name(), " has ", data.classes(),
+            " classes, the model ", model.config().classes);
+  // Back to the caller's mode however this returns.
+  struct ModeRestorer {
+    AVClassifier& model;
+    bool training;
+    ~ModeRestorer() { model.train(training); }
+  } restore{model, model.is_training()};
   model.eval();
   NoGradGuard no_grad;
   std::vector<int64_t> labels, pred_mm, pred_a, pred_v;
@@ -64,7 +73,6 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
     const auto y = batch.label.to_vector<int64_t>();
     labels.insert(labels.end(), y.begin(), y.end());
   }
-  model.train(was_training);
   Evaluation e;
   e.samples = static_cast<int64_t>(labels.size());
   e.multimodal = score_predictions(labels, pred_mm, data.classes());

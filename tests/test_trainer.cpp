@@ -47,6 +47,8 @@ TEST_CASE("macro-F1 and accuracy as sklearn computes them", "[unit][trainer]") {
   const HeadScores s = score_predictions({0, 0, 1, 1, 2}, {0, 1, 1, 1, 0}, 4);
   CHECK(s.accuracy == Approx(0.6));
   CHECK(s.macro_f1 == Approx((0.5 + 0.8 + 0.0) / 3));  // class 3 occurs nowhere: left out
+  // A prediction outside the classes (a model with more classes than the data) is an error.
+  CHECK_THROWS_WITH(score_predictions({0, 1}, {0, 5}, 4), Catch::Contains("prediction 5 outside the 4 classes"));
 }
 
 TEST_CASE("training writes checkpoints and metrics, and a seed reproduces it", "[unit][trainer]") {
