@@ -18,9 +18,12 @@ struct Row {
   int line;
 };
 
+// Without surrounding white space (CRLF endings, spaces, tabs) or quotes.
 std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\n')) s.pop_back();
-  while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+  auto blank = [](char c) { return c == '\r' || c == '\n' || c == ' ' || c == '\t'; };
+  while (!s.empty() && blank(s.back())) s.pop_back();
+  while (!s.empty() && blank(s.front())) s.erase(s.begin());
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
   return s;
 }
 
@@ -30,6 +33,7 @@ std::vector<Row> read_split(const fs::path& csv) {
   std::vector<Row> rows;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
+    if (n == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark
     line = trim(line);
     if (line.empty()) continue;
     const size_t comma = line.find(',');

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "data/cache.h"
 #include "data/loader.h"
@@ -102,6 +103,24 @@ TEST_CASE("prepare a cache and load it: shapes, labels, determinism", "[unit][da
       // Evaluation frames do not depend on the epoch.
       CHECK(make_batch(test, {0}, 0).visual.to_vector<float>() == make_batch(test, {0}, 5).visual.to_vector<float>());
     }
+  }
+}
+
+TEST_CASE("split files with a byte-order mark, CRLF endings, tabs and quotes read as plain ones", "[unit][data]") {
+  const std::string root = temp_dir("quirky_csv");
+  fs::copy(synth_dir(), root, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const DatasetIndex plain = index_dataset("cremad", synth_dir(), "frames");
+  std::ifstream in(fs::path(synth_dir()) / "train.csv");
+  std::ostringstream quirky;
+  quirky << "\xEF\xBB\xBFname,label\r\n";
+  std::string clip, label;
+  while (std::getline(std::getline(in, clip, ','), label)) quirky << "\"" << clip << "\",\t" << label << " \r\n";
+  std::ofstream(fs::path(root) / "train.csv", std::ios::trunc) << quirky.str();
+  const DatasetIndex read = index_dataset("cremad", root, "frames");
+  REQUIRE(read.train.size() == plain.train.size());
+  for (size_t i = 0; i < read.train.size(); ++i) {
+    CHECK(read.train[i].name == plain.train[i].name);
+    CHECK(read.train[i].label == plain.train[i].label);
   }
 }
 
