@@ -386,17 +386,27 @@ CacheDataset::CacheDataset(const std::string& cache_dir, const CacheReadOptions&
   MMP_CHECK(options.split == "train" || options.split == "test", "cache split must be train or test, got '",
             options.split, "'");
   MMP_CHECK(options.frames >= 1 && options.image_size >= 8, "cache reading: bad frame count or image size");
-  m.samples = m.manifest["splits"][options.split].get<std::vector<int64_t>>();
+  int64_t frames_end = 0;  // where the last frame ends in frames.bin
+  try {
+    m.samples = m.manifest.at("splits").at(options.split).get<std::vector<int64_t>>();
+    m.classes = m.manifest.at("classes").get<std::vector<std::string>>();
+    m.feature = m.manifest.at("audio").at("shape").get<Shape>();
+    m.jpeg = m.manifest.at("frames").at("format") == "jpeg";
+    for (const json& sample : m.manifest.at("samples"))
+      for (const json& f : sample.at("frames"))
+        frames_end = std::max(frames_end, f.at(0).get<int64_t>() + f.at(1).get<int64_t>());
+  } catch (const json::exception& e) {
+    MMP_THROW(cache_dir, "/manifest.json: malformed (", e.what(), ")");
+  }
   MMP_CHECK(!m.samples.empty(), cache_dir, ": the ", options.split, " split is empty");
-  m.classes = m.manifest["classes"].get<std::vector<std::string>>();
-  m.feature = m.manifest["audio"]["shape"].get<Shape>();
-  m.jpeg = m.manifest["frames"]["format"] == "jpeg";
   m.audio = std::make_unique<MappedFile>(dir / "audio.f32");
   m.frames = std::make_unique<MappedFile>(dir / "frames.bin");
   const size_t samples_total = m.manifest["samples"].size();
   MMP_CHECK(m.audio->size() == samples_total * numel(m.feature) * sizeof(float), cache_dir,
             "/audio.f32: ", m.audio->size(), " bytes, the manifest needs ", samples_total * numel(m.feature) * 4,
             " (truncated?)");
+  MMP_CHECK(static_cast<int64_t>(m.frames->size()) >= frames_end, cache_dir, "/frames.bin: ", m.frames->size(),
+            " bytes, the manifest's frames need ", frames_end, " (truncated?)");
 }
 
 CacheDataset::~CacheDataset() = default;

@@ -189,6 +189,11 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   const CacheDataset data(cache, CacheReadOptions{});
   CHECK(data.size() == static_cast<int64_t>(index.train.size()) - skipped_train);
   CHECK_THROWS_WITH(CacheDataset(temp_dir("not_a_cache"), CacheReadOptions{}), Contains("not a prepared cache"));
+  // A cache whose frames were cut short is refused when opened, not an epoch later.
+  const std::string cut = temp_dir("cut_cache");
+  fs::copy(cache, cut, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  fs::resize_file(fs::path(cut) / "frames.bin", fs::file_size(fs::path(cut) / "frames.bin") / 2);
+  CHECK_THROWS_WITH(CacheDataset(cut, CacheReadOptions{}), Contains("frames.bin") && Contains("truncated"));
 }
 
 TEST_CASE("mmp synth, prepare, features and train on the cache from the command line", "[unit][cli]") {
