@@ -91,6 +91,9 @@ int64_t decode_all(Input& in, const std::string& path, OnFrame&& on_frame) {
       const int rc = avcodec_receive_frame(in.codec.get(), frame.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
       MMP_AV_CHECK(rc, path, "decoding failed (corrupt data?)");
+      // The decoder conceals damage (grey blocks, silence) rather than failing.
+      MMP_CHECK(frame->decode_error_flags == 0 && !(frame->flags & AV_FRAME_FLAG_CORRUPT), path,
+                ": corrupt data (the decoder had to conceal damage in frame ", frames, ")");
       on_frame(frame.get());
       ++frames;
       av_frame_unref(frame.get());
@@ -101,6 +104,10 @@ int64_t decode_all(Input& in, const std::string& path, OnFrame&& on_frame) {
     if (rc == AVERROR_EOF) break;
     MMP_AV_CHECK(rc, path, "reading failed (truncated file?)");
     if (packet->stream_index == in.stream) {
+      // The demuxer marks a packet it could not read whole: a file cut short.
+      const bool corrupt = packet->flags & AV_PKT_FLAG_CORRUPT;
+      if (corrupt) av_packet_unref(packet.get());
+      MMP_CHECK(!corrupt, path, ": truncated or corrupt (a packet of its stream ends early)");
       const int sent = avcodec_send_packet(in.codec.get(), packet.get());
       av_packet_unref(packet.get());
       // A corrupt packet is an error of the file: name it rather than skip it silently.

@@ -72,6 +72,11 @@ TEST_CASE("decoding the synthesized WAV and FLV files", "[unit][data]") {
   double diff = 0;
   for (size_t i = 0; i < jpeg.rgb.size(); ++i) diff += std::abs(int(jpeg.rgb[i]) - int(frames[0].rgb[i]));
   CHECK(diff / jpeg.rgb.size() < 15.0);  // two lossy codecs of the same picture
+  // A video cut short is an error, not fewer frames.
+  const std::string cut = temp_dir("cut_video") + "/cut.flv";
+  fs::copy_file(videos[0], cut);
+  fs::resize_file(cut, fs::file_size(cut) * 2 / 3);
+  CHECK_THROWS_WITH(decode_video_frames(cut, 1.0), Contains(cut) && (Contains("truncated") || Contains("corrupt")));
 }
 
 TEST_CASE("prepare a cache and load it: shapes, labels, determinism", "[unit][data]") {
@@ -157,6 +162,7 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   std::ofstream(wavs[2], std::ios::trunc) << "this is not a wav file at all, just text pretending to be one";
   std::ofstream(wavs[3], std::ios::trunc).close();
   fs::remove(wavs[4]);
+  CHECK_THROWS_WITH(decode_audio(wavs[1], 16000), Contains(wavs[1]) && Contains("truncated"));
   CHECK_THROWS_WITH(decode_audio(wavs[3], 16000), Contains(wavs[3]) && Contains("empty file"));
   CHECK_THROWS_WITH(decode_audio(wavs[4], 16000), Contains(wavs[4]) && Contains("no such file"));
   CHECK_THROWS_WITH(decode_audio(wavs[2], 16000), Contains(wavs[2]));
@@ -180,7 +186,7 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   o.skip_bad_samples = true;
   const PrepareReport r = prepare_cache(index, cache, o);
   CHECK(r.resumed >= 1);
-  CHECK(r.skipped.size() >= 3);  // the truncated one may still decode as a shorter clip
+  CHECK(r.skipped.size() >= 4);
   for (const auto& [name, reason] : r.skipped) CHECK_FALSE(reason.empty());
   // The cache holds exactly the training samples that were not skipped.
   int64_t skipped_train = 0;
