@@ -193,26 +193,30 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
   std::vector<double> distance;
   std::unique_ptr<SwsContext, SwsFreer> scaler;
   int64_t index = 0;
+  const AVRational rate = in.format->streams[in.stream]->avg_frame_rate;
+  const double frame_duration = rate.num > 0 && rate.den > 0 ? 1.0 / av_q2d(rate) : 0.0;
+  double end = 0;  // where the last decoded frame ends
   decode_all(in, path, [&](AVFrame* f) {
     const int64_t pts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
     const double t = pts != AV_NOPTS_VALUE ? (pts - start) * av_q2d(time_base)
                                            : static_cast<double>(index) / av_q2d(in.codec->framerate);
     ++index;
+    end = std::max(end, t + frame_duration);
     const int64_t slot = std::max<int64_t>(0, std::llround(t * fps));
     const double d = std::fabs(t - static_cast<double>(slot) / fps);
     if (slot < static_cast<int64_t>(frames.size()) && distance[slot] <= d) return;
-    if (!scaler) {
-      scaler.reset(sws_getContext(f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width, f->height,
-                                  AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
-      MMP_CHECK(scaler != nullptr, path, ": cannot convert its pixel format to RGB");
-    }
+    // The same converter while the frames keep their size and format (a stream may change them).
+    scaler.reset(sws_getCachedContext(scaler.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format),
+                                      f->width, f->height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
+    MMP_CHECK(scaler != nullptr, path, ": cannot convert its pixel format to RGB");
     Image img;
     img.width = f->width;
     img.height = f->height;
     img.rgb.resize(static_cast<size_t>(f->width) * f->height * 3);
     uint8_t* dst[1] = {img.rgb.data()};
     const int dst_stride[1] = {3 * f->width};
-    sws_scale(scaler.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
+    MMP_CHECK(sws_scale(scaler.get(), f->data, f->linesize, 0, f->height, dst, dst_stride) == f->height, path,
+              ": converting frame ", index, " to RGB failed");
     if (slot >= static_cast<int64_t>(frames.size())) {
       frames.resize(slot + 1);
       distance.resize(slot + 1, 1e300);
@@ -220,6 +224,11 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
     frames[slot] = std::move(img);
     distance[slot] = d;
   });
+  // Only instants inside the video: a frame at t shows until t + its duration, and
+  // rounding the last frames' times must not add an instant after the end (as
+  // `ffmpeg -vf fps=N` does not).
+  if (frame_duration > 0 && !frames.empty())
+    frames.resize(std::clamp<size_t>(static_cast<size_t>(std::ceil(end * fps - 1e-9)), 1, frames.size()));
   // Instants no frame landed near (a variable frame rate) take the previous frame.
   for (size_t k = 1; k < frames.size(); ++k)
     if (frames[k].rgb.empty()) frames[k] = frames[k - 1];

@@ -72,6 +72,12 @@ TEST_CASE("decoding the synthesized WAV and FLV files", "[unit][data]") {
   double diff = 0;
   for (size_t i = 0; i < jpeg.rgb.size(); ++i) diff += std::abs(int(jpeg.rgb[i]) - int(frames[0].rgb[i]));
   CHECK(diff / jpeg.rgb.size() < 15.0);  // two lossy codecs of the same picture
+  // One frame per second of video, as the extracted frame folders hold (ffmpeg -vf fps=1).
+  for (const std::string& video : videos) {
+    const std::string clip = fs::path(video).stem().string();
+    INFO(clip);
+    CHECK(decode_video_frames(video, 1.0).size() == files_in(fs::path(synth_dir()) / "Image-01-FPS" / clip).size());
+  }
   // A video cut short is an error, not fewer frames.
   const std::string cut = temp_dir("cut_video") + "/cut.flv";
   fs::copy_file(videos[0], cut);
