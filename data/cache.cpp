@@ -148,8 +148,32 @@ Record process_sample(const MediaSample& s, const PrepareOptions& o) {
   return r;
 }
 
+// A fingerprint of the sample list (splits, order, names, labels, files): records are
+// named by position, so a resumed run must see the same list. FNV-1a, stable across
+// builds and machines.
+std::string samples_fingerprint(const DatasetIndex& index) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto add = [&](const std::string& field) {
+    for (const char c : field + '\0') h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  };
+  for (const auto* split : {&index.train, &index.test}) {
+    add("|");
+    for (const MediaSample& s : *split) {
+      add(s.name);
+      add(std::to_string(s.label));
+      add(s.audio);
+      add(s.video);
+      add(s.frames);
+    }
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
 json options_json(const PrepareOptions& o, const DatasetIndex& index) {
-  return {{"audio", o.audio},
+  return {{"samples", samples_fingerprint(index)},
+          {"audio", o.audio},
           {"frames_per_second", o.frames_per_second},
           {"frame_short_side", o.frame_short_side},
           {"frame_format", o.frame_format},
@@ -194,17 +218,25 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   const json options = options_json(o, index);
   PrepareReport report;
   if (fs::exists(out / "manifest.json")) {
-    const json manifest = json::parse(read_file(out / "manifest.json"));
-    MMP_CHECK(manifest["options"] == options, out_dir, ": a cache made with other options is already there "
-                                                        "(remove it, or prepare into another folder)");
+    json manifest;
+    try {
+      manifest = json::parse(read_file(out / "manifest.json"));
+    } catch (const json::exception& e) {
+      MMP_THROW(out_dir, "/manifest.json: malformed (", e.what(), "); remove the folder and prepare again");
+    }
+    MMP_CHECK(manifest.value("version", 0) == kCacheVersion, out_dir, ": a cache of format ",
+              manifest.value("version", 0), " is there, this mmp writes format ", kCacheVersion,
+              " (remove it and prepare again)");
+    MMP_CHECK(manifest["options"] == options, out_dir, ": a cache made with other options or samples is already "
+                                                        "there (remove it, or prepare into another folder)");
     report.already_complete = true;
     return report;
   }
   fs::create_directories(partial);
   if (fs::exists(partial / "options.json")) {
     MMP_CHECK(json::parse(read_file(partial / "options.json")) == options, out_dir,
-              ": an interrupted preparation with other options is there (remove ", partial.string(),
-              " or use the same options)");
+              ": an interrupted preparation with other options or samples is there (remove ", partial.string(),
+              " or use the same options and split files)");
   } else {
     write_atomically(partial / "options.json", options.dump());
   }
@@ -232,25 +264,38 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   auto work = [&] {
     for (size_t i; !stop && (i = next++) < jobs.size();) {
       const Job& job = jobs[i];
-      if (fs::exists(record_path(job, ".rec")) || fs::exists(record_path(job, ".skip"))) {
-        std::lock_guard<std::mutex> lock(mutex);
-        ++report.resumed;
-      } else {
-        try {
-          write_atomically(record_path(job, ".rec"), serialize(process_sample(*job.sample, o)));
+      // A sample that does not decode is a bad sample (skipped or fatal, as asked); a
+      // failure to write the cache's own files always stops, and never escapes the thread.
+      try {
+        if (fs::exists(record_path(job, ".rec")) || fs::exists(record_path(job, ".skip"))) {
           std::lock_guard<std::mutex> lock(mutex);
-          ++report.prepared;
-        } catch (const std::exception& e) {
+          ++report.resumed;
+        } else {
+          std::string record, bad;
+          try {
+            record = serialize(process_sample(*job.sample, o));
+          } catch (const std::exception& e) {
+            bad = e.what();
+          }
+          if (bad.empty()) {
+            write_atomically(record_path(job, ".rec"), record);
+          } else if (o.skip_bad_samples) {
+            write_atomically(record_path(job, ".skip"), bad);
+          }
           std::lock_guard<std::mutex> lock(mutex);
-          if (!o.skip_bad_samples) {
-            failure = str("sample ", job.sample->name, ": ", e.what());
+          if (!bad.empty() && !o.skip_bad_samples) {
+            failure = str("sample ", job.sample->name, ": ", bad, " (--on-bad-sample skip would leave it out)");
             stop = true;
             break;
           }
-          write_atomically(record_path(job, ".skip"), e.what());
           ++report.prepared;
-          ++skipped_now;
+          skipped_now += !bad.empty();
         }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (failure.empty()) failure = str(out_dir, ": ", e.what());
+        stop = true;
+        break;
       }
       ++done;
       std::lock_guard<std::mutex> lock(mutex);
@@ -261,8 +306,7 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   std::vector<std::thread> threads;
   for (int t = 0; t < workers; ++t) threads.emplace_back(work);
   for (auto& t : threads) t.join();
-  MMP_CHECK(failure.empty(), failure, " (--on-bad-sample skip would leave it out; the ", done.load(),
-            " finished samples are kept, and a rerun resumes)");
+  MMP_CHECK(failure.empty(), failure, "; the ", done.load(), " finished samples are kept, and a rerun resumes");
 
   // Consolidate: the data files first, the manifest last.
   const Shape shape = feature_shape(o.audio);

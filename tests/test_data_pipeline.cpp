@@ -188,6 +188,10 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   o.workers = 1;
   CHECK_THROWS_WITH(prepare_cache(index, cache, o), Contains("sample") && Contains("a rerun resumes"));
   CHECK_FALSE(fs::exists(fs::path(cache) / "manifest.json"));
+  // Records are kept by position: resuming with another sample list is refused.
+  DatasetIndex reordered = index;
+  std::reverse(reordered.train.begin(), reordered.train.end());
+  CHECK_THROWS_WITH(prepare_cache(reordered, cache, o), Contains("other options or samples"));
   // Skip: resumes the finished samples and leaves out the bad ones, saying why.
   o.skip_bad_samples = true;
   const PrepareReport r = prepare_cache(index, cache, o);
@@ -201,6 +205,8 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   const CacheDataset data(cache, CacheReadOptions{});
   CHECK(data.size() == static_cast<int64_t>(index.train.size()) - skipped_train);
   CHECK_THROWS_WITH(CacheDataset(temp_dir("not_a_cache"), CacheReadOptions{}), Contains("not a prepared cache"));
+  CHECK(prepare_cache(index, cache, o).already_complete);
+  CHECK_THROWS_WITH(prepare_cache(reordered, cache, o), Contains("other options or samples"));
   // A cache whose frames were cut short is refused when opened, not an epoch later.
   const std::string cut = temp_dir("cut_cache");
   fs::copy(cache, cut, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
