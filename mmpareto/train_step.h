@@ -32,7 +32,10 @@ class TrainStep {
   TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator, std::unique_ptr<Optimizer> optimizer,
             uint64_t seed, bool measure = true);
 
-  // Throws (and leaves the model untouched) when a loss is not finite.
+  // Throws when a loss is not finite, before any gradient or update: the parameters
+  // and the optimizer state are as they were, but the training-mode forward has
+  // already moved the batch-norm running statistics (as PyTorch's would), so a caller
+  // that goes on should reload them (the trainer stops, keeping its last checkpoint).
   StepReport run(const Batch& batch, int epoch, double lr);
 
  private:
