@@ -16,7 +16,7 @@ namespace mmp {
 struct LoaderOptions {
   int64_t batch_size = 32;
   bool shuffle = true;
-  bool drop_last = true;   // a last partial batch is dropped (batch norm needs company)
+  bool drop_last = false;  // drop a last partial batch (torch's DataLoader default: keep it)
   uint64_t seed = 0;
   int workers = 1;         // 0: batches are built by the caller of next()
   int prefetch = 2;        // batches built ahead of the consumer

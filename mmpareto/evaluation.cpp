@@ -55,7 +55,6 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
   LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.shuffle = false;
-  lo.drop_last = false;
   lo.pin_memory = device.is_cuda();
   DataLoader loader(data, lo);
   loader.start_epoch(0);

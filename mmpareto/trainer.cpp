@@ -138,8 +138,11 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   lo.seed = o.seed + 2;
   lo.workers = o.loader_workers;
   lo.pin_memory = o.device.is_cuda();
+  // As the official loader (drop_last=False), a last partial batch is trained on,
+  // unless it is a single sample: batch norm cannot normalise one 1x1 feature.
+  lo.drop_last = train_data.size() % o.batch_size == 1;
   DataLoader loader(train_data, lo);
-  const int64_t steps_per_epoch = loader.batches_per_epoch();  // the last partial batch is dropped
+  const int64_t steps_per_epoch = loader.batches_per_epoch();
   TrainResult result;
   result.method = o.method;
   const auto start = Clock::now();

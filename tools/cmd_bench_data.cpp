@@ -39,6 +39,7 @@ void bench_data(const std::string& root, const std::string& cache, int threads, 
   lo.batch_size = batch;
   lo.workers = threads;
   lo.prefetch = 2 * threads;
+  lo.drop_last = true;  // as tools/bench/data.py
   DataLoader loader(data, lo);
   int epoch = 0;
   const Timing load = time_median(
