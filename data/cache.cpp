@@ -20,6 +20,7 @@
 #include "data/image_transforms.h"
 #include "data/media.h"
 #include "data/media_writer.h"
+#include "engine/atomic_file.h"
 #include "engine/philox.h"
 
 namespace mmp {
@@ -103,20 +104,6 @@ std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   MMP_CHECK(in.good(), path.string(), ": cannot read");
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Writes `bytes` to `path` through a temporary file and a rename: readers see the whole
-// file or none.
-void write_atomically(const fs::path& path, const std::string& bytes) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MMP_CHECK(out.good(), tmp.string(), ": cannot write");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    MMP_CHECK(out.good(), tmp.string(), ": write failed (disk full?)");
-  }
-  fs::rename(tmp, path);
 }
 
 Record process_sample(const MediaSample& s, const PrepareOptions& o) {
@@ -238,7 +225,7 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
               ": an interrupted preparation with other options or samples is there (remove ", partial.string(),
               " or use the same options and split files)");
   } else {
-    write_atomically(partial / "options.json", options.dump());
+    write_file_atomically((partial / "options.json").string(), options.dump());
   }
 
   // Every sample of both splits, with its record's name.
@@ -278,9 +265,9 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
             bad = e.what();
           }
           if (bad.empty()) {
-            write_atomically(record_path(job, ".rec"), record);
+            write_file_atomically(record_path(job, ".rec").string(), record);
           } else if (o.skip_bad_samples) {
-            write_atomically(record_path(job, ".skip"), bad);
+            write_file_atomically(record_path(job, ".skip").string(), bad);
           }
           std::lock_guard<std::mutex> lock(mutex);
           if (!bad.empty() && !o.skip_bad_samples) {
@@ -351,9 +338,11 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   manifest["samples"] = samples;
   manifest["splits"] = splits;
   manifest["skipped"] = skipped;
+  sync_file((out / "audio.f32.tmp").string());
+  sync_file((out / "frames.bin.tmp").string());
   fs::rename(out / "audio.f32.tmp", out / "audio.f32");
   fs::rename(out / "frames.bin.tmp", out / "frames.bin");
-  write_atomically(out / "manifest.json", manifest.dump());
+  write_file_atomically((out / "manifest.json").string(), manifest.dump());
   fs::remove_all(partial);
   progress.update(done, report.skipped.size(), true);
   return report;

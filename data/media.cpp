@@ -52,6 +52,7 @@ struct Input {
 
 Input open_input(const std::string& path, AVMediaType type) {
   MMP_CHECK(std::filesystem::exists(path), path, ": no such file");
+  MMP_CHECK(std::filesystem::is_regular_file(path), path, ": not a file");
   MMP_CHECK(std::filesystem::file_size(path) > 0, path, ": empty file");
   Input in;
   AVFormatContext* raw = nullptr;
@@ -276,8 +277,10 @@ Image decode_with_stb(const uint8_t* data, size_t size, const std::string& what)
 }  // namespace
 
 Image load_image(const std::string& path) {
+  MMP_CHECK(std::filesystem::exists(path), path, ": no such file");
+  MMP_CHECK(std::filesystem::is_regular_file(path), path, ": not a file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  MMP_CHECK(in.good(), path, ": no such file");
+  MMP_CHECK(in.good(), path, ": cannot open");
   std::vector<uint8_t> bytes(static_cast<size_t>(in.tellg()));
   MMP_CHECK(!bytes.empty(), path, ": empty file");
   in.seekg(0);

@@ -1,14 +1,13 @@
 #include "engine/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "engine/atomic_file.h"
 
 namespace mmp {
 namespace {
@@ -168,24 +167,17 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned, as the reference writer does
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  MMP_CHECK(f != nullptr, path, ": cannot write (", std::strerror(errno), ")");
-  const uint64_t header_size = text.size();
-  bool ok = std::fwrite(&header_size, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  // The header's keys come out sorted; the data follows the order of `tensors`, and
-  // each entry's offsets say where its bytes lie.
-  for (const Tensor& h : host) {
-    const size_t bytes = h.numel() * dtype_size(h.dtype());
-    ok = ok && (bytes == 0 || std::fwrite(h.raw_data(), 1, bytes, f) == bytes);
-  }
-  ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    MMP_THROW(path, ": write failed (", std::strerror(err), "); the previous file, if any, is untouched");
-  }
+  write_file_atomically(path, [&](std::FILE* f) {
+    const uint64_t header_size = text.size();
+    bool ok = std::fwrite(&header_size, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    // The header's keys come out sorted; the data follows the order of `tensors`, and
+    // each entry's offsets say where its bytes lie.
+    for (const Tensor& h : host) {
+      const size_t bytes = h.numel() * dtype_size(h.dtype());
+      ok = ok && (bytes == 0 || std::fwrite(h.raw_data(), 1, bytes, f) == bytes);
+    }
+    return ok;
+  });
 }
 
 }  // namespace mmp

@@ -180,6 +180,8 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   std::ofstream(frames[1], std::ios::trunc).close();
   CHECK_THROWS_WITH(load_image(frames[1]), Contains(frames[1]) && Contains("empty file"));
   CHECK_THROWS_WITH(load_image(frames[1] + ".missing.jpg"), Contains("no such file"));
+  CHECK_THROWS_WITH(load_image(root), Contains(root) && Contains("not a file"));
+  CHECK_THROWS_WITH(decode_audio(root, 16000), Contains(root) && Contains("not a file"));
 
   // Fail: stops at a bad sample, writes no cache, keeps what it finished.
   const std::string cache = temp_dir("bad_cache");
