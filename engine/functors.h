@@ -89,6 +89,7 @@ template <class T> struct ReluBackward {
 template <class T> struct PowBackward {
   T p;
   MMP_HD T operator()(T g, T x) const {
+    if (p == T(0)) return T(0);  // x^0 is constant (at x = 0 too, as PyTorch)
     if (p == T(2)) return g * T(2) * x;
     if (p == T(1)) return g;
     return g * p * pow_(x, p - T(1));

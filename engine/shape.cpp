@@ -41,8 +41,8 @@ std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b) {
 }
 
 int normalize_dim(int64_t dim, int ndim, const char* op) {
-  MMP_CHECK(dim >= -ndim && dim < std::max(ndim, 1), op, ": dim ", dim, " out of range for a ",
-            ndim, "-d tensor");
+  MMP_CHECK(ndim > 0, op, ": a 0-d tensor has no dim ", dim);
+  MMP_CHECK(dim >= -ndim && dim < ndim, op, ": dim ", dim, " out of range for a ", ndim, "-d tensor");
   return static_cast<int>(dim < 0 ? dim + ndim : dim);
 }
 

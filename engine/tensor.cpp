@@ -45,6 +45,7 @@ Device Tensor::device() const { return impl_->storage->device(); }
 const std::shared_ptr<Storage>& Tensor::storage() const { return impl_->storage; }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to lay out
   int64_t expected = 1;
   for (int d = ndim() - 1; d >= 0; --d) {
     if (impl_->shape[d] == 1) continue;

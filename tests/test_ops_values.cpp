@@ -176,3 +176,22 @@ TEST_CASE("many dot products and norms in one call", "[unit][ops]") {
   const auto gz = grad({norm(z)}, {z})[0].to_vector<double>();
   CHECK(gz == std::vector<double>{0, 0, 0});
 }
+
+TEST_CASE("edge cases as PyTorch treats them, or a clear error", "[unit][ops]") {
+  // A dim of a 0-d tensor: an error naming the op, not a read past the shape.
+  CHECK_THROWS_WITH(sum(scalar_tensor(3.0), {0}), Contains("0-d tensor"));
+  CHECK_THROWS_WITH(squeeze(scalar_tensor(2.0), 0), Contains("0-d tensor"));
+  // A window larger than the padded input, even with a stride that would round it away.
+  CHECK_THROWS_WITH(conv2d(ones({1, 1, 1, 1}), ones({1, 1, 3, 3}), Tensor(), 3, 0), Contains("smaller than"));
+  CHECK_THROWS_WITH(max_pool2d(full({1, 1, 2, 2}, 5.0), 3, 2, 0), Contains("smaller than"));
+  // d(x^0)/dx = 0, at x = 0 too.
+  const Tensor x = zeros({3}, DType::F64);
+  x.set_requires_grad(true);
+  backward(sum(pow(x, 0.0)));
+  CHECK(max_abs_difference(x.grad(), zeros({3}, DType::F64)) == 0.0);
+  // NaN is the maximum.
+  const Tensor v = from_vector<double>({1.0, std::nan(""), 3.0, std::nan("")}, {4});
+  CHECK(argmax(v, 0).to_vector<int64_t>() == std::vector<int64_t>{1});
+  // An empty tensor is contiguous whatever its strides.
+  CHECK(Tensor::empty({2, 0, 3}).is_contiguous());
+}

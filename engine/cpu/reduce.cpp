@@ -79,7 +79,8 @@ void CpuBackend::argmax(const Tensor& x, const Tensor& out, int64_t outer, int64
         const scalar_t* p = in + (t / inner) * r * inner + t % inner;
         int64_t best = 0;
         for (int64_t j = 1; j < r; ++j)
-          if (p[j * inner] > p[best * inner]) best = j;
+          if (p[j * inner] > p[best * inner] || (p[j * inner] != p[j * inner] && p[best * inner] == p[best * inner]))
+            best = j;  // NaN is the maximum, as in PyTorch
         o[t] = best;
       }
     });

@@ -9,7 +9,9 @@
 // Every transform is a product with one of the three small matrices below, applied
 // down the rows of a tile row (a vector expression along the image row) and across
 // each tile's columns (a vector expression over all tiles of a chunk). Tiles are
-// processed in chunks so the transformed data stays in cache.
+// processed in chunks so the transformed data stays in cache. An infinite input makes
+// its tiles NaN (the transforms subtract it from itself), where direct summation gives
+// infinities: either way the loss is not finite, and training stops on it.
 #include "engine/cpu/winograd.h"
 
 #include <algorithm>

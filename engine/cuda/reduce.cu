@@ -35,7 +35,8 @@ __global__ void argmax_kernel(const T* x, int64_t* out, long long outer, long lo
     const T* p = x + (t / inner) * r * inner + t % inner;
     long long best = 0;
     for (long long j = 1; j < r; ++j)
-      if (p[j * inner] > p[best * inner]) best = j;
+      if (p[j * inner] > p[best * inner] || (p[j * inner] != p[j * inner] && p[best * inner] == p[best * inner]))
+        best = j;  // NaN is the maximum, as in PyTorch
     out[t] = best;
   }
 }

@@ -9,8 +9,11 @@ namespace {
 using detail::saved;
 using detail::should_record;
 
+// 0 when the padded input is smaller than the window (C++'s division truncates a
+// negative span towards 0, which would give a window that does not fit).
 int64_t window_output_size(int64_t in, int64_t k, int64_t stride, int64_t pad) {
-  return (in + 2 * pad - k) / stride + 1;
+  const int64_t span = in + 2 * pad - k;
+  return span < 0 ? 0 : span / stride + 1;
 }
 
 // Channel vector [C] viewed as [1, C, 1, 1] (or [1, C] for 2-d inputs) for broadcasting.
