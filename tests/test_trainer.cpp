@@ -159,4 +159,11 @@ TEST_CASE("mmp train prints the comparison table", "[unit][cli]") {
   const CommandResult bad = run_mmp("train --method sgd2 --epochs 1");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Contains("unknown method 'sgd2'"));
+  // A method that diverges does not cancel the others; the run still fails, naming it.
+  const CommandResult diverged = run_mmp("train --compare uniform,mmpareto --lr 1e30 --epochs 1 --samples 64 "
+                                         "--test-samples 32 --width 2 --batch 16 --quiet --out ''");
+  INFO(diverged.output);
+  CHECK(diverged.exit_code == 1);
+  CHECK_THAT(diverged.output, Contains("uniform stopped:") && Contains("mmpareto stopped:") &&
+                                  Contains("training stopped for uniform, mmpareto"));
 }

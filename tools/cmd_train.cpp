@@ -100,6 +100,7 @@ void run_train(TrainCommandOptions o) {
               static_cast<unsigned long long>(o.train.seed), o.train.device.str().c_str());
 
   std::vector<TrainResult> results;
+  std::string stopped;  // the methods whose training stopped on an error
   for (const auto& method : methods) {
     Generator gen(o.train.seed);  // the same initial weights for every method
     AVClassifierConfig config;
@@ -109,11 +110,19 @@ void run_train(TrainCommandOptions o) {
     AVClassifier model(config, gen);
     TrainOptions options = o.train;
     options.method = method;
-    results.push_back(train(model, *train_data, *test_data, options));
+    try {
+      results.push_back(train(model, *train_data, *test_data, options));
+    } catch (const Error& e) {
+      // One method diverging does not cancel the comparison: the others still run.
+      if (methods.size() == 1) throw;
+      std::fprintf(stderr, "mmp: %s stopped: %s\n", method.c_str(), e.what());
+      stopped += (stopped.empty() ? "" : ", ") + method;
+    }
   }
-  print_table(results);
+  if (!results.empty()) print_table(results);
   if (!o.train.out_dir.empty())
     std::printf("\ncheckpoints and metrics (JSON lines) in %s/<method>/\n", o.train.out_dir.c_str());
+  MMP_CHECK(stopped.empty(), "training stopped for ", stopped, " (the reasons are above)");
 }
 
 }  // namespace
