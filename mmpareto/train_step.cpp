@@ -76,7 +76,7 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
   StepReport report;
   for (int k = 0; k < kObjectives; ++k) {
     report.losses[k] = r.losses[k].item();
-    MMP_CHECK(std::isfinite(report.losses[k]), "step ", steps_ + 1, " (epoch ", epoch, "): loss_", kObjectiveNames[k],
+    MMP_CHECK(std::isfinite(report.losses[k]), "step ", steps_ + 1, " (epoch ", epoch + 1, "): loss_", kObjectiveNames[k],
               " is ", report.losses[k], "; the parameters were not updated (lower the learning rate, or check the data)");
   }
   if (!per_objective) {
