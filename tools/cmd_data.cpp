@@ -35,7 +35,7 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_option("--audio", o.audio, "stft (OGM-GE spectrogram) or fbank (MMPareto Kaldi fbank)")->capture_default_str();
   cmd->add_option("--visual", visual, "auto, frames (extracted folders) or video")->capture_default_str();
   cmd->add_option("--fps", o.frames_per_second, "frames per second taken from videos")->capture_default_str();
-  cmd->add_option("--frame-short-side", o.frame_short_side, "resize frames to this shorter side (0: keep)")
+  cmd->add_option("--frame-short-side", o.frame_short_side, "shrink larger frames to this shorter side (0: keep)")
       ->capture_default_str();
   cmd->add_option("--frame-format", o.frame_format, "jpeg or raw")->capture_default_str();
   cmd->add_option("--jpeg-quality", o.jpeg_quality, "JPEG quality")->capture_default_str();
