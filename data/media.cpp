@@ -154,7 +154,14 @@ std::vector<float> decode_audio(const std::string& path, int sample_rate) {
       mono.push_back(total / static_cast<float>(channels));
     }
   };
-  decode_all(in, path, [&](AVFrame* f) { convert(const_cast<const uint8_t**>(f->extended_data), f->nb_samples); });
+  decode_all(in, path, [&](AVFrame* f) {
+    // The converter reads the layout the decoder announced; a stream that changes it
+    // midway would be read wrongly.
+    MMP_CHECK(f->format == in.codec->sample_fmt && f->ch_layout.nb_channels == channels &&
+                  f->sample_rate == in.codec->sample_rate,
+              path, ": the audio changes its sample format, channels or rate midway (not supported)");
+    convert(const_cast<const uint8_t**>(f->extended_data), f->nb_samples);
+  });
   convert(nullptr, 0);  // flush
   MMP_CHECK(!mono.empty(), path, ": no audio samples decoded");
   if (in.codec->sample_rate == sample_rate) return mono;
