@@ -198,35 +198,6 @@ void resize_to_normalized_chw(const PixelRegion& src, int width, int height, boo
   }
 }
 
-Image crop(const Image& src, int top, int left, int height, int width) {
-  const PixelRegion region = PixelRegion::of(src).crop({top, left, height, width});
-  Image dst;
-  dst.width = width;
-  dst.height = height;
-  dst.rgb.resize(static_cast<size_t>(width) * height * 3);
-  for (int y = 0; y < height; ++y)
-    std::copy_n(region.rgb + y * region.stride, width * 3, dst.rgb.data() + static_cast<size_t>(y) * width * 3);
-  return dst;
-}
-
-Image flip_horizontal(const Image& src) {
-  Image dst;
-  dst.width = src.width;
-  dst.height = src.height;
-  dst.rgb.resize(src.rgb.size());
-  for (int y = 0; y < src.height; ++y) {
-    const uint8_t* in = src.rgb.data() + static_cast<size_t>(y) * src.width * 3;
-    uint8_t* out = dst.rgb.data() + static_cast<size_t>(y + 1) * src.width * 3;
-    for (int x = 0; x < src.width; ++x, in += 3) {
-      out -= 3;
-      out[0] = in[0];
-      out[1] = in[1];
-      out[2] = in[2];
-    }
-  }
-  return dst;
-}
-
 CropBox random_resized_crop_box(int width, int height, UniformSource& rng, double scale_min, double scale_max,
                                 double ratio_min, double ratio_max) {
   const double area = static_cast<double>(width) * height;

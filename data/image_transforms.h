@@ -36,13 +36,10 @@ struct PixelRegion {
 // when shrinking, horizontal then vertical, 22-bit fixed-point weights.
 Image resize_bilinear(const Image& src, int width, int height);
 
-Image crop(const Image& src, int top, int left, int height, int width);
-Image flip_horizontal(const Image& src);
-
 // The loaders' frame transform in one pass over per-thread scratch memory:
-// resize_bilinear of `src` to width x height, flip_horizontal when `flip`, then
-// to_normalized_chw into `out` (3 x height x width floats). The same floats as those
-// steps one after the other.
+// resize_bilinear of `src` (a crop: RandomResizedCrop's box) to width x height,
+// mirrored when `flip` (RandomHorizontalFlip), then to_normalized_chw into `out`
+// (3 x height x width floats). The same floats as those steps one after the other.
 void resize_to_normalized_chw(const PixelRegion& src, int width, int height, bool flip, float* out);
 
 // transforms.RandomResizedCrop.get_params: up to 10 draws of an area share in
