@@ -7,6 +7,7 @@
 #include "tests/support/cli.h"
 #include "tests/support/compare.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/optimizer_cases.h"
 
 using namespace mmp;
 using namespace mmp::testing;
@@ -14,50 +15,26 @@ using Catch::Matchers::Contains;
 
 TEST_CASE("SGD (momentum, dampening, nesterov), Adam and AdamW equal torch.optim", "[unit][optim]") {
   const SafetensorsFile fx = load_fixture("optimizers.safetensors");
-  struct Case {
-    const char* name;
-    OptimizerOptions o;
-  };
-  auto opts = [](std::string kind, double lr, double momentum, double dampening, double wd, bool nesterov,
-                 double b1 = 0.9, double b2 = 0.999, double eps = 1e-8) {
-    OptimizerOptions o;
-    o.kind = kind;
-    o.lr = lr;
-    o.momentum = momentum;
-    o.dampening = dampening;
-    o.weight_decay = wd;
-    o.nesterov = nesterov;
-    o.beta1 = b1;
-    o.beta2 = b2;
-    o.eps = eps;
-    return o;
-  };
-  const std::vector<Case> cases{{"sgd", opts("sgd", 0.1, 0.9, 0, 1e-2, false)},
-                                {"sgd_dampening", opts("sgd", 0.1, 0.9, 0.3, 0, false)},
-                                {"sgd_nesterov", opts("sgd", 0.1, 0.8, 0, 1e-3, true)},
-                                {"sgd_plain", opts("sgd", 0.05, 0, 0, 0, false)},
-                                {"adam", opts("adam", 0.01, 0, 0, 1e-2, false, 0.9, 0.99, 1e-6)},
-                                {"adamw", opts("adamw", 0.01, 0, 0, 0.1, false, 0.8, 0.999, 1e-8)}};
-  for (const Case& c : cases) {
+  for (const OptimizerCase& c : optimizer_cases()) {
     DYNAMIC_SECTION(c.name) {
       Tensor p = fx.find("start")->clone();
       p.set_requires_grad(true);
-      auto optimizer = make_optimizer({{"p", p}}, c.o);
+      auto optimizer = make_optimizer({{"p", p}}, c.options);
       for (int i = 0; i < 3; ++i) {
         p.set_grad(*fx.find("grad" + std::to_string(i)));
-        optimizer->step(c.o.lr);
+        optimizer->step(c.options.lr);
         INFO("step " << i);
         CHECK(max_abs_difference(p, *fx.find(std::string(c.name) + "/step" + std::to_string(i))) < 1e-12);
       }
       // The state round-trips: a fresh optimizer loaded with it continues identically.
       Tensor q = p.detach().clone();
       q.set_requires_grad(true);
-      auto resumed = make_optimizer({{"p", q}}, c.o);
+      auto resumed = make_optimizer({{"p", q}}, c.options);
       resumed->load_state(optimizer->state(), "state");
       p.set_grad(*fx.find("grad0"));
       q.set_grad(*fx.find("grad0"));
-      optimizer->step(c.o.lr);
-      resumed->step(c.o.lr);
+      optimizer->step(c.options.lr);
+      resumed->step(c.options.lr);
       CHECK(max_abs_difference(q, p) == 0.0);
     }
   }

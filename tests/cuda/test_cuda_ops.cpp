@@ -6,9 +6,9 @@
 #include "engine/autograd.h"
 #include "engine/cuda/caching_allocator.h"
 #include "engine/ops.h"
-#include "engine/optimizer.h"
 #include "tests/support/compare.h"
 #include "tests/support/op_cases.h"
+#include "tests/support/optimizer_cases.h"
 
 using namespace mmp;
 using namespace mmp::testing;
@@ -76,26 +76,13 @@ TEST_CASE("CUDA GEMM at large and odd sizes, plain and with a transposed operand
 }
 
 TEST_CASE("CUDA optimizer steps equal the CPU's: SGD (momentum, dampening, nesterov), Adam, AdamW", "[cuda]") {
-  auto options = [](std::string kind, double momentum, double dampening, double weight_decay, bool nesterov) {
-    OptimizerOptions o;
-    o.kind = kind;
-    o.lr = 0.05;
-    o.momentum = momentum;
-    o.dampening = dampening;
-    o.weight_decay = weight_decay;
-    o.nesterov = nesterov;
-    return o;
-  };
-  const std::vector<std::pair<const char*, OptimizerOptions>> cases{
-      {"sgd", options("sgd", 0.9, 0, 1e-2, false)},         {"sgd_dampening", options("sgd", 0.9, 0.3, 0, false)},
-      {"sgd_nesterov", options("sgd", 0.8, 0, 1e-3, true)}, {"sgd_plain", options("sgd", 0, 0, 0, false)},
-      {"adam", options("adam", 0, 0, 1e-2, false)},         {"adamw", options("adamw", 0, 0, 0.1, false)}};
   Generator gen(8);
   const Tensor start = randn({1000, 7}, gen);
   std::vector<Tensor> grads;
   for (int i = 0; i < 3; ++i) grads.push_back(randn({1000, 7}, gen));
-  for (const auto& [name, o] : cases) {
-    DYNAMIC_SECTION(name) {
+  for (const OptimizerCase& c : optimizer_cases()) {
+    DYNAMIC_SECTION(c.name) {
+      const OptimizerOptions& o = c.options;
       Tensor p_cpu = start.clone(), p_gpu = start.to(kCuda);
       p_cpu.set_requires_grad(true);
       p_gpu.set_requires_grad(true);
