@@ -106,9 +106,8 @@ int64_t decode_all(Input& in, const std::string& path, OnFrame&& on_frame) {
     MMP_AV_CHECK(rc, path, "reading failed (truncated file?)");
     if (packet->stream_index == in.stream) {
       // The demuxer marks a packet it could not read whole: a file cut short.
-      const bool corrupt = packet->flags & AV_PKT_FLAG_CORRUPT;
-      if (corrupt) av_packet_unref(packet.get());
-      MMP_CHECK(!corrupt, path, ": truncated or corrupt (a packet of its stream ends early)");
+      MMP_CHECK(!(packet->flags & AV_PKT_FLAG_CORRUPT), path,
+                ": truncated or corrupt (a packet of its stream ends early)");
       const int sent = avcodec_send_packet(in.codec.get(), packet.get());
       av_packet_unref(packet.get());
       // A corrupt packet is an error of the file: name it rather than skip it silently.

@@ -87,12 +87,11 @@ struct Transform {
 };
 
 struct Tiling {
-  int64_t tiles_h, tiles_w, per_image, total;
+  int64_t tiles_h, tiles_w, total;
   Tiling(const ConvGeometry& g)
       : tiles_h((g.ho + kTile - 1) / kTile),
         tiles_w((g.wo + kTile - 1) / kTile),
-        per_image(tiles_h * tiles_w),
-        total(g.n * per_image) {}
+        total(g.n * tiles_h * tiles_w) {}
   // A tile row's input columns, zero-padded: tile tx reads padded columns 4 tx .. 4 tx + 5.
   int64_t padded_w() const { return kTile * (tiles_w + 1); }
 };
