@@ -472,11 +472,12 @@ int64_t CacheDataset::load(int64_t index, int epoch, float* audio, float* visual
     const int64_t offset = f[0], bytes = f[1];
     MMP_CHECK(offset >= 0 && offset + bytes <= static_cast<int64_t>(m.frames->size()), m.dir,
               "/frames.bin: a frame lies past its end (truncated?)");
-    // A raw frame is read straight out of the mapped file; a JPEG one is decoded first.
-    Image decoded;
+    // A raw frame is read straight out of the mapped file; a JPEG one is decoded first,
+    // into this thread's frame memory.
+    thread_local Image decoded;
     PixelRegion frame{m.frames->data() + offset, f[2], f[3], 0};
     if (m.jpeg) {
-      decoded = decode_image(frame.rgb, static_cast<size_t>(bytes), m.dir + "/frames.bin");
+      decode_image(frame.rgb, static_cast<size_t>(bytes), m.dir + "/frames.bin", decoded);
       frame = PixelRegion::of(decoded);
     } else {
       MMP_CHECK(bytes == static_cast<int64_t>(frame.width) * frame.height * 3, m.dir, "/frames.bin: a raw frame of ",

@@ -249,7 +249,7 @@ namespace {
 // fancy chroma upsampling): the library and settings PIL decodes with, so frames come
 // out byte-identical to the official loader's Image.open(...).convert("RGB").
 // Warnings (a truncated or corrupt stream that libjpeg would patch with grey) fail too.
-Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
+void decode_jpeg(const uint8_t* data, size_t size, const std::string& what, Image& img) {
   thread_local std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
   MMP_CHECK(handle != nullptr, what, ": cannot start the JPEG decoder");
   auto fail = [&] { return std::string(tjGetErrorStr2(handle.get())); };
@@ -257,27 +257,23 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
   MMP_CHECK(tjDecompressHeader3(handle.get(), data, static_cast<unsigned long>(size), &w, &h, &subsampling,
                                 &colorspace) == 0,
             what, ": cannot decode the image (", fail(), ")");
-  Image img;
   img.width = w;
   img.height = h;
   img.rgb.resize(static_cast<size_t>(w) * h * 3);
   MMP_CHECK(tjDecompress2(handle.get(), data, static_cast<unsigned long>(size), img.rgb.data(), w, 0, h, TJPF_RGB,
                           TJFLAG_STOPONWARNING) == 0,
             what, ": cannot decode the image (", fail(), ")");
-  return img;
 }
 
 // Anything else stb_image reads (PNG, BMP, ...).
-Image decode_with_stb(const uint8_t* data, size_t size, const std::string& what) {
+void decode_with_stb(const uint8_t* data, size_t size, const std::string& what, Image& img) {
   int w = 0, h = 0, channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3), stbi_image_free);
   MMP_CHECK(pixels != nullptr, what, ": cannot decode the image (", stbi_failure_reason(), ")");
-  Image img;
   img.width = w;
   img.height = h;
   img.rgb.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * h * 3);
-  return img;
 }
 
 }  // namespace
@@ -292,12 +288,18 @@ Image load_image(const std::string& path) {
   in.seekg(0);
   MMP_CHECK(in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())), path,
             ": cannot read the file");
-  return decode_image(bytes.data(), bytes.size(), path);
+  Image img;
+  decode_image(bytes.data(), bytes.size(), path, img);
+  return img;
 }
 
-Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
+void decode_image(const uint8_t* data, size_t size, const std::string& what, Image& out) {
   const bool jpeg = size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
-  return jpeg ? decode_jpeg(data, size, what) : decode_with_stb(data, size, what);
+  if (jpeg) {
+    decode_jpeg(data, size, what, out);
+  } else {
+    decode_with_stb(data, size, what, out);
+  }
 }
 
 std::vector<std::string> list_frame_files(const std::string& folder) {

@@ -89,7 +89,8 @@ TEST_CASE("JPEG decoding equals PIL's Image.open(...).convert(\"RGB\")", "[unit]
     INFO(name);
     const std::vector<uint8_t> bytes = fx.find(name)->to_vector<uint8_t>();
     const Tensor& expected = *fx.find(std::string(name) + "_decoded");
-    const Image img = decode_image(bytes.data(), bytes.size(), name);
+    Image img;
+    decode_image(bytes.data(), bytes.size(), name, img);
     CHECK(img.height == expected.shape()[0]);
     CHECK(img.width == expected.shape()[1]);
     CHECK(max_pixel_difference(img, expected) == 0);
@@ -111,6 +112,11 @@ TEST_CASE("ToTensor and ImageNet normalisation equal torchvision's", "[unit][dat
   Tensor out = Tensor::empty({3, img.height, img.width});
   to_normalized_chw(img, out.data<float>());
   CHECK(max_abs_difference(out, *fx.find("small_normalized")) == 0.0);  // the same float operations
+  // Every byte value of every channel, plainly and through the fused pass.
+  const Image every_byte = image_of(*fx.find("every_byte"));
+  const Tensor& expected = *fx.find("every_byte_normalized");
+  CHECK(max_abs_difference(normalized(every_byte), expected) == 0.0);
+  CHECK(max_abs_difference(fused(PixelRegion::of(every_byte), 256, 1, false), expected) == 0.0);
 }
 
 TEST_CASE("the fused frame transform equals crop, resize, flip and normalise one after the other", "[unit][data]") {

@@ -2,7 +2,7 @@
 """Writes tests/fixtures/image_transforms.safetensors: test images and what
 torchvision (on PIL images) makes of them: Resize((224, 224)) when shrinking and when
 enlarging, a resized crop as RandomResizedCrop applies it, a horizontal flip, and
-ToTensor + Normalize with ImageNet's mean and std; and JPEG files (colour with 4:2:0
+ToTensor + Normalize with ImageNet's mean and std (also of every byte value); and JPEG files (colour with 4:2:0
 and 4:4:4 chroma, greyscale) with what Image.open(...).convert("RGB") decodes from
 them. Run with /usr/bin/python3 (Debian's python3-torch, python3-torchvision and
 python3-pil)."""
@@ -45,6 +45,10 @@ def main():
     record["small_flipped"] = torch.from_numpy(np.asarray(TF.hflip(Image.fromarray(small))).copy())
     normalized = TF.normalize(TF.to_tensor(Image.fromarray(small)), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     record["small_normalized"] = normalized
+    every_byte = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)  # 1 x 256, grey
+    record["every_byte"] = torch.from_numpy(every_byte)
+    record["every_byte_normalized"] = TF.normalize(TF.to_tensor(Image.fromarray(every_byte)),
+                                                   [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     for name, img, options in (("jpeg_420", small, {"quality": 75}),
                                ("jpeg_444", small, {"quality": 95, "subsampling": 0}),
                                ("jpeg_gray", Image.fromarray(small).convert("L"), {"quality": 80})):
