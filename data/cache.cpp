@@ -18,6 +18,7 @@
 
 #include "data/audio_features.h"
 #include "data/image_transforms.h"
+#include "data/jpeg_decoder.h"
 #include "data/media.h"
 #include "data/media_writer.h"
 #include "engine/atomic_file.h"
@@ -472,25 +473,22 @@ int64_t CacheDataset::load(int64_t index, int epoch, float* audio, float* visual
     const int64_t offset = f[0], bytes = f[1];
     MMP_CHECK(offset >= 0 && offset + bytes <= static_cast<int64_t>(m.frames->size()), m.dir,
               "/frames.bin: a frame lies past its end (truncated?)");
-    // A raw frame is read straight out of the mapped file; a JPEG one is decoded first,
-    // into this thread's frame memory.
+    // A raw frame is read straight out of the mapped file; a JPEG one is decoded into this
+    // thread's frame memory: for training only the random crop of it.
+    const uint8_t* stored = m.frames->data() + offset;
+    const int width = f[2], height = f[3];
+    const CropBox box = m.options.augment ? random_resized_crop_box(width, height, rng) : CropBox{0, 0, height, width};
     thread_local Image decoded;
-    PixelRegion frame{m.frames->data() + offset, f[2], f[3], 0};
+    PixelRegion region;
     if (m.jpeg) {
-      decode_image(frame.rgb, static_cast<size_t>(bytes), m.dir + "/frames.bin", decoded);
-      frame = PixelRegion::of(decoded);
+      region = decode_jpeg_box(stored, static_cast<size_t>(bytes), width, height, box, m.dir + "/frames.bin", decoded);
     } else {
-      MMP_CHECK(bytes == static_cast<int64_t>(frame.width) * frame.height * 3, m.dir, "/frames.bin: a raw frame of ",
-                bytes, " bytes is not ", frame.width, "x", frame.height, " RGB");
-      frame.stride = static_cast<size_t>(frame.width) * 3;
+      MMP_CHECK(bytes == static_cast<int64_t>(width) * height * 3, m.dir, "/frames.bin: a raw frame of ", bytes,
+                " bytes is not ", width, "x", height, " RGB");
+      region = PixelRegion{stored, width, height, static_cast<size_t>(width) * 3}.crop(box);
     }
     float* out = visual + static_cast<int64_t>(t) * 3 * size * size;
-    if (m.options.augment) {
-      const PixelRegion box = frame.crop(random_resized_crop_box(frame.width, frame.height, rng));
-      resize_to_normalized_chw(box, size, size, rng.next() < 0.5, out);
-    } else {
-      resize_to_normalized_chw(frame, size, size, false, out);
-    }
+    resize_to_normalized_chw(region, size, size, m.options.augment && rng.next() < 0.5, out);
   }
   return sample["label"].get<int64_t>();
 }

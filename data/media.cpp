@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "data/ffmpeg_check.h"
+#include "data/jpeg_decoder.h"
 #include "engine/error.h"
 
 extern "C" {
@@ -19,7 +20,6 @@ extern "C" {
 }
 
 #include <stb/stb_image.h>
-#include <turbojpeg.h>
 
 namespace mmp {
 namespace {
@@ -244,26 +244,6 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
 }
 
 namespace {
-
-// JPEG through libjpeg-turbo's TurboJPEG API with its defaults (accurate integer IDCT,
-// fancy chroma upsampling): the library and settings PIL decodes with, so frames come
-// out byte-identical to the official loader's Image.open(...).convert("RGB").
-// Warnings (a truncated or corrupt stream that libjpeg would patch with grey) fail too.
-void decode_jpeg(const uint8_t* data, size_t size, const std::string& what, Image& img) {
-  thread_local std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
-  MMP_CHECK(handle != nullptr, what, ": cannot start the JPEG decoder");
-  auto fail = [&] { return std::string(tjGetErrorStr2(handle.get())); };
-  int w = 0, h = 0, subsampling = 0, colorspace = 0;
-  MMP_CHECK(tjDecompressHeader3(handle.get(), data, static_cast<unsigned long>(size), &w, &h, &subsampling,
-                                &colorspace) == 0,
-            what, ": cannot decode the image (", fail(), ")");
-  img.width = w;
-  img.height = h;
-  img.rgb.resize(static_cast<size_t>(w) * h * 3);
-  MMP_CHECK(tjDecompress2(handle.get(), data, static_cast<unsigned long>(size), img.rgb.data(), w, 0, h, TJPF_RGB,
-                          TJFLAG_STOPONWARNING) == 0,
-            what, ": cannot decode the image (", fail(), ")");
-}
 
 // Anything else stb_image reads (PNG, BMP, ...).
 void decode_with_stb(const uint8_t* data, size_t size, const std::string& what, Image& img) {

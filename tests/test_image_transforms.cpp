@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "data/image_transforms.h"
+#include "data/jpeg_decoder.h"
 #include "data/media.h"
+#include "data/media_writer.h"
 #include "engine/philox.h"
 #include "tests/support/compare.h"
 #include "tests/support/fixtures.h"
@@ -85,7 +87,7 @@ TEST_CASE("bilinear resize equals PIL's, shrinking and enlarging", "[unit][data]
 
 TEST_CASE("JPEG decoding equals PIL's Image.open(...).convert(\"RGB\")", "[unit][data]") {
   const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
-  for (const char* name : {"jpeg_420", "jpeg_444", "jpeg_gray"}) {
+  for (const char* name : {"jpeg_420", "jpeg_444", "jpeg_422", "jpeg_progressive", "jpeg_gray"}) {
     INFO(name);
     const std::vector<uint8_t> bytes = fx.find(name)->to_vector<uint8_t>();
     const Tensor& expected = *fx.find(std::string(name) + "_decoded");
@@ -94,6 +96,72 @@ TEST_CASE("JPEG decoding equals PIL's Image.open(...).convert(\"RGB\")", "[unit]
     CHECK(img.height == expected.shape()[0]);
     CHECK(img.width == expected.shape()[1]);
     CHECK(max_pixel_difference(img, expected) == 0);
+  }
+}
+
+namespace {
+
+// The boxes of a JPEG whose decode_jpeg_box differs from the same pixels of its whole
+// decode, over every first and last row, every first and last column, every one-column
+// box and random crops.
+int boxes_decoded_differently(const std::vector<uint8_t>& jpeg) {
+  Image whole, scratch;
+  decode_jpeg(jpeg.data(), jpeg.size(), "whole", whole);
+  const int w = whole.width, h = whole.height;
+  const PixelRegion all = PixelRegion::of(whole);
+  auto differs = [&](const CropBox& box) {
+    const PixelRegion got = decode_jpeg_box(jpeg.data(), jpeg.size(), w, h, box, "box", scratch);
+    const PixelRegion want = all.crop(box);
+    for (int y = 0; y < box.height; ++y)
+      if (!std::equal(got.rgb + y * got.stride, got.rgb + y * got.stride + box.width * 3, want.rgb + y * want.stride))
+        return 1;
+    return 0;
+  };
+  int bad = 0;
+  for (int top = 0; top < h; ++top) bad += differs({top, 0, h - top, w});
+  for (int bottom = 1; bottom <= h; ++bottom) bad += differs({0, 0, bottom, w});
+  for (int left = 0; left < w; ++left) bad += differs({0, left, h, w - left}) + differs({0, left, h, 1});
+  for (int right = 1; right <= w; ++right) bad += differs({0, 0, h, right});
+  PhiloxUniform rng;
+  for (int i = 0; i < 300; ++i) bad += differs(random_resized_crop_box(w, h, rng));
+  return bad;
+}
+
+// A frame with detail in every channel, of odd size unless asked otherwise.
+Image detailed_frame(int width, int height) {
+  Image img;
+  img.width = width;
+  img.height = height;
+  img.rgb.resize(static_cast<size_t>(width) * height * 3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int ch = 0; ch < 3; ++ch)
+        img.rgb[(static_cast<size_t>(y) * width + x) * 3 + ch] = static_cast<uint8_t>(
+            128 + 90 * std::sin(x / (5.0 + ch) + y / (7.0 - ch)) + 30 * std::cos(x * y / (40.0 + 9 * ch)));
+  return img;
+}
+
+}  // namespace
+
+TEST_CASE("decoding a JPEG's crop box gives the pixels of the whole decode there, at every offset", "[unit][data]") {
+  // The cache's frames (stb: 4:2:0 chroma up to quality 90, 4:4:4 above), whose
+  // boxes are decoded in part, and layouts decoded whole (4:2:2, progressive).
+  SECTION("4:2:0, a cache frame's size") { CHECK(boxes_decoded_differently(encode_jpeg(detailed_frame(341, 256), 90)) == 0); }
+  SECTION("4:2:0, odd size") { CHECK(boxes_decoded_differently(encode_jpeg(detailed_frame(301, 227), 90)) == 0); }
+  SECTION("4:4:4, odd size") { CHECK(boxes_decoded_differently(encode_jpeg(detailed_frame(301, 227), 95)) == 0); }
+  const SafetensorsFile fx = load_fixture("image_transforms.safetensors");
+  for (const char* name : {"jpeg_gray", "jpeg_422", "jpeg_progressive"}) {
+    DYNAMIC_SECTION(name) { CHECK(boxes_decoded_differently(fx.find(name)->to_vector<uint8_t>()) == 0); }
+  }
+  SECTION("errors") {
+    const std::vector<uint8_t> jpeg = encode_jpeg(detailed_frame(40, 30), 90);
+    Image scratch;
+    CHECK_THROWS_WITH(decode_jpeg_box(jpeg.data(), jpeg.size(), 40, 31, {0, 0, 10, 10}, "frame 7", scratch),
+                      Catch::Contains("frame 7") && Catch::Contains("40x30, not 40x31"));
+    CHECK_THROWS_WITH(decode_jpeg_box(jpeg.data(), jpeg.size(), 40, 30, {25, 0, 10, 10}, "frame 7", scratch),
+                      Catch::Contains("frame 7") && Catch::Contains("outside"));
+    CHECK_THROWS_WITH(decode_jpeg_box(jpeg.data(), jpeg.size() / 2, 40, 30, {0, 0, 30, 40}, "frame 7", scratch),
+                      Catch::Contains("frame 7") && Catch::Contains("cannot decode"));
   }
 }
 

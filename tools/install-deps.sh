@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev   # safetensors headers, metrics logs
   libcli11-dev         # the mmp command line
   libavformat-dev libavcodec-dev libswresample-dev libswscale-dev libavutil-dev  # media decoding (FFmpeg)
-  libturbojpeg0-dev    # JPEG frames, decoded as PIL does (libjpeg-turbo)
+  libjpeg62-turbo-dev  # JPEG frames, decoded as PIL does (libjpeg-turbo's libjpeg API)
   libstb-dev           # PNG frames, JPEG writing
 )
 

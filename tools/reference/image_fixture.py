@@ -2,10 +2,10 @@
 """Writes tests/fixtures/image_transforms.safetensors: test images and what
 torchvision (on PIL images) makes of them: Resize((224, 224)) when shrinking and when
 enlarging, a resized crop as RandomResizedCrop applies it, a horizontal flip, and
-ToTensor + Normalize with ImageNet's mean and std (also of every byte value); and JPEG files (colour with 4:2:0
-and 4:4:4 chroma, greyscale) with what Image.open(...).convert("RGB") decodes from
-them. Run with /usr/bin/python3 (Debian's python3-torch, python3-torchvision and
-python3-pil)."""
+ToTensor + Normalize with ImageNet's mean and std (also of every byte value); and JPEG
+files (colour with 4:2:0, 4:4:4 and 4:2:2 chroma, progressive, greyscale) with what
+Image.open(...).convert("RGB") decodes from them. Run with /usr/bin/python3 (Debian's
+python3-torch, python3-torchvision and python3-pil)."""
 import argparse
 import io
 import os
@@ -51,6 +51,8 @@ def main():
                                                    [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     for name, img, options in (("jpeg_420", small, {"quality": 75}),
                                ("jpeg_444", small, {"quality": 95, "subsampling": 0}),
+                               ("jpeg_422", small, {"quality": 85, "subsampling": 1}),
+                               ("jpeg_progressive", small, {"quality": 80, "progressive": True}),
                                ("jpeg_gray", Image.fromarray(small).convert("L"), {"quality": 80})):
         encoded = io.BytesIO()
         (img if isinstance(img, Image.Image) else Image.fromarray(img)).save(encoded, "JPEG", **options)
