@@ -84,7 +84,8 @@ bool run_decoder(const uint8_t* data, size_t size, const CropBox* box, int width
     columns = static_cast<JDIMENSION>(end - first);
     if (columns < cinfo.output_width) jpeg_crop_scanline(&cinfo, &first_column, &columns);
     last_row = static_cast<JDIMENSION>(box->top + box->height);
-    if (box->top > 0 && jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(box->top)) != static_cast<JDIMENSION>(box->top)) {
+    const auto top = static_cast<JDIMENSION>(box->top);
+    if (top > 0 && jpeg_skip_scanlines(&cinfo, top) != top) {
       std::snprintf(err.message, sizeof err.message, "cannot skip to row %d", box->top);
       jpeg_destroy_decompress(&cinfo);
       return false;

@@ -44,6 +44,7 @@ void DataLoader::start_epoch(int epoch) {
     claimed_ = consumed_ = 0;
     ready_.clear();
     failure_.clear();
+    failed_batch_ = -1;
   }
   changed_.notify_all();
 }
@@ -75,8 +76,12 @@ void DataLoader::work() {
     }
     lock.lock();
     if (epoch != epoch_) continue;  // a batch of an abandoned epoch
-    if (!error.empty() && failure_.empty()) failure_ = error;
-    ready_[b] = std::move(batch);
+    if (error.empty()) {
+      ready_[b] = std::move(batch);
+    } else if (failure_.empty() || b < failed_batch_) {
+      failure_ = error;
+      failed_batch_ = b;
+    }
     changed_.notify_all();
   }
 }
@@ -91,8 +96,10 @@ bool DataLoader::next(Batch& out) {
     out = build(b, epoch_, order_);
     return true;
   }
-  changed_.wait(lock, [&] { return ready_.count(consumed_) > 0 || !failure_.empty(); });
-  MMP_CHECK(failure_.empty(), failure_);
+  // Batches come in order, and so does a failure: the batches before the failing one
+  // are delivered (workers go on building them), as without worker threads.
+  changed_.wait(lock, [&] { return ready_.count(consumed_) > 0 || (!failure_.empty() && failed_batch_ <= consumed_); });
+  MMP_CHECK(ready_.count(consumed_) > 0, failure_);
   out = std::move(ready_.at(consumed_));
   ready_.erase(consumed_++);
   changed_.notify_all();

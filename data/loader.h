@@ -50,7 +50,8 @@ class DataLoader {
   std::vector<int64_t> order_;
   int64_t claimed_ = 0, consumed_ = 0;
   std::map<int64_t, Batch> ready_;
-  std::string failure_;  // a worker's error, rethrown by next()
+  std::string failure_;  // the error of the first batch that failed, rethrown by next() in its turn
+  int64_t failed_batch_ = -1;
 };
 
 }  // namespace mmp

@@ -105,6 +105,9 @@ class Generator {
   uint64_t seed() const { return seed_; }
   // Reserves `n` counters and returns the first.
   uint64_t advance(uint64_t n);
+  // The next counter, and moving to one (a resumed run continues the same stream).
+  uint64_t offset() const { return offset_; }
+  void set_offset(uint64_t offset) { offset_ = offset; }
 
  private:
   uint64_t seed_;

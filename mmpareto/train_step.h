@@ -48,6 +48,13 @@ class TrainStep {
   Integrator& integrator() { return *integrator_; }
   Optimizer& optimizer() { return *optimizer_; }
   int64_t steps() const { return steps_; }
+  // Where a resumed run picks up: the steps taken and the position of the generator
+  // (OGM-GE's noise, PCGrad's order).
+  uint64_t generator_offset() const { return rng_.offset(); }
+  void resume_at(int64_t steps, uint64_t generator_offset) {
+    steps_ = steps;
+    rng_.set_offset(generator_offset);
+  }
 
  private:
   AVClassifier& model_;

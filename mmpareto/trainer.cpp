@@ -11,6 +11,8 @@
 #include <numeric>
 
 #include "data/loader.h"
+#include "engine/atomic_file.h"
+#include "engine/safetensors.h"
 #include "mmpareto/train_step.h"
 
 namespace mmp {
@@ -38,11 +40,12 @@ double batch_accuracy(const Tensor& logits, const Tensor& labels) {
 }
 
 // Appends one JSON object per line; flushed each line so a crash keeps what was logged.
+// A new run starts it empty, a resumed one after the lines it keeps.
 class MetricsLog {
  public:
-  explicit MetricsLog(const std::string& path) {
+  MetricsLog(const std::string& path, bool append) {
     if (path.empty()) return;
-    out_.open(path, std::ios::trunc);
+    out_.open(path, append ? std::ios::app : std::ios::trunc);
     MMP_CHECK(out_.good(), path, ": cannot write the metrics log");
   }
   void write(const json& line) {
@@ -93,6 +96,125 @@ json evaluation_json(const Evaluation& e) {
           {"test_loss_mm", e.loss_mm}};
 }
 
+json epoch_json(const EpochSummary& e) {
+  json line{{"kind", "epoch"},           {"epoch", e.epoch},
+            {"lr", e.lr},                {"loss_mm", e.loss_mm},
+            {"loss_audio", e.loss_audio}, {"loss_visual", e.loss_visual},
+            {"conflict_audio", e.conflict_audio}, {"conflict_visual", e.conflict_visual},
+            {"cos_audio", e.cos_audio},  {"cos_visual", e.cos_visual},
+            {"seconds", e.seconds},      {"samples_per_s", e.samples_per_second}};
+  line.update(evaluation_json(e.test));
+  return line;
+}
+
+// epoch_json read back, for a resumed run's earlier epochs.
+EpochSummary epoch_from_json(const json& j) {
+  EpochSummary e;
+  e.epoch = j.at("epoch");
+  e.lr = j.at("lr");
+  e.loss_mm = j.at("loss_mm");
+  e.loss_audio = j.at("loss_audio");
+  e.loss_visual = j.at("loss_visual");
+  e.conflict_audio = j.at("conflict_audio");
+  e.conflict_visual = j.at("conflict_visual");
+  e.cos_audio = j.at("cos_audio");
+  e.cos_visual = j.at("cos_visual");
+  e.seconds = j.at("seconds");
+  e.samples_per_second = j.at("samples_per_s");
+  e.test.multimodal = {j.at("acc_mm"), j.at("f1_mm")};
+  e.test.audio = {j.at("acc_audio"), j.at("f1_audio")};
+  e.test.visual = {j.at("acc_visual"), j.at("f1_visual")};
+  e.test.loss_mm = j.at("test_loss_mm");
+  return e;
+}
+
+// Everything that shapes a run: resuming with other values would not continue it.
+json run_options(const AVClassifier& model, const Dataset& train_data, const Dataset& test_data,
+                 const TrainOptions& o) {
+  const OptimizerOptions& p = o.optimizer;
+  const ScheduleOptions& s = o.schedule;
+  const IntegratorOptions& i = o.integrator;
+  return {{"method", o.method},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"seed", o.seed},
+          {"model", {{"classes", model.config().classes}, {"width", model.config().width},
+                     {"fusion", fusion_name(model.config().fusion)}}},
+          {"data", {{"train_samples", train_data.size()}, {"test_samples", test_data.size()}}},
+          {"optimizer", {{"kind", p.kind}, {"lr", p.lr}, {"momentum", p.momentum}, {"dampening", p.dampening},
+                         {"weight_decay", p.weight_decay}, {"nesterov", p.nesterov}, {"beta1", p.beta1},
+                         {"beta2", p.beta2}, {"eps", p.eps}}},
+          {"schedule", {{"kind", s.kind}, {"step_size", s.step_size}, {"gamma", s.gamma},
+                        {"total_epochs", s.total_epochs}, {"min_lr", s.min_lr}}},
+          {"integrator", {{"gamma", i.gamma}, {"rescale_per_tensor", i.rescale_per_tensor}, {"cagrad_c", i.cagrad_c},
+                          {"ogm_alpha", i.ogm_alpha}, {"ogm_start_epoch", i.ogm_start_epoch},
+                          {"ogm_end_epoch", i.ogm_end_epoch}, {"ogm_noise", i.ogm_noise},
+                          {"max_iterations", i.max_iterations}, {"tolerance", i.tolerance}}}};
+}
+
+// "name saved -> now" for each option that differs.
+std::string option_differences(const json& saved, const json& now) {
+  const json a = saved.flatten(), b = now.flatten();
+  std::string out;
+  for (const auto& [name, value] : b.items()) {
+    const std::string was = a.contains(name) ? a.at(name).dump() : "(none)";
+    if (was != value.dump()) out += (out.empty() ? "" : ", ") + name.substr(1) + " " + was + " -> " + value.dump();
+  }
+  return out;
+}
+
+// Where an interrupted run ended: its last finished epoch, the counters to continue
+// from, and its metrics log's lines up to that epoch.
+struct ResumePoint {
+  int last_epoch = -1;
+  int64_t steps = 0;
+  uint64_t generator_offset = 0;
+  std::vector<EpochSummary> epochs;
+  int best_epoch = -1;
+};
+
+// Loads `dir`/resume.safetensors into the model and optimizer and cuts the metrics log
+// back to its epoch (the steps of an epoch that did not finish are logged again).
+ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier& model, Optimizer& optimizer) {
+  const std::string path = dir + "/resume.safetensors", log_path = dir + "/metrics.jsonl";
+  const SafetensorsFile f = load_safetensors(path);
+  MMP_CHECK(f.metadata.count("options") && f.metadata.count("epoch") && f.metadata.count("steps") &&
+                f.metadata.count("generator_offset"),
+            path, ": not a resume checkpoint of mmp train (metadata missing)");
+  const std::string differences = option_differences(json::parse(f.metadata.at("options")), options);
+  MMP_CHECK(differences.empty(), path, ": the run was started with other options (", differences,
+            "); resume it with its own, or train into another --out");
+  NamedTensors weights, state;
+  for (const auto& [name, t] : f.tensors) {
+    if (name.rfind("model.", 0) == 0) weights.emplace_back(name.substr(6), t);
+    if (name.rfind("optimizer.", 0) == 0) state.emplace_back(name.substr(10), t);
+  }
+  model.load_state_dict(weights, path);
+  optimizer.load_state(state, path);
+  ResumePoint r;
+  r.last_epoch = std::stoi(f.metadata.at("epoch"));
+  r.steps = std::stoll(f.metadata.at("steps"));
+  r.generator_offset = std::stoull(f.metadata.at("generator_offset"));
+  std::ifstream in(log_path);
+  MMP_CHECK(in.good(), log_path, ": missing (it holds the earlier epochs' metrics)");
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) break;  // the last line of a run killed while writing it
+    if (j.at("epoch").get<int>() > r.last_epoch) continue;
+    kept += line + "\n";
+    if (j.at("kind") == "epoch") r.epochs.push_back(epoch_from_json(j));
+  }
+  MMP_CHECK(static_cast<int>(r.epochs.size()) == r.last_epoch + 1, log_path, ": ", r.epochs.size(),
+            " epochs logged, but ", path, " is from epoch ", r.last_epoch + 1, "; they are not of one run");
+  for (const EpochSummary& e : r.epochs)
+    if (r.best_epoch < 0 || e.test.multimodal.accuracy > r.epochs[r.best_epoch].test.multimodal.accuracy)
+      r.best_epoch = e.epoch;
+  write_file_atomically(log_path, kept);
+  return r;
+}
+
 void save_checkpoint(const std::string& path, const AVClassifier& model, const EpochSummary& e, const std::string& method) {
   save_safetensors(path, model.state_dict(),
                    {{"epoch", std::to_string(e.epoch)},
@@ -126,13 +248,26 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     dir = o.out_dir + "/" + o.method;
     std::filesystem::create_directories(dir);
   }
-  MetricsLog log(dir.empty() ? "" : dir + "/metrics.jsonl");
-  Progress progress(o.method, o.progress);
-
   model.to(o.device);
   model.train();
   TrainStep step(model, make_integrator(o.method, o.integrator), make_optimizer(model.named_parameters(), o.optimizer),
                  o.seed + 1);
+  const json options = run_options(model, train_data, test_data, o);
+  TrainResult result;
+  result.method = o.method;
+  int first_epoch = 0;
+  const bool resuming = o.resume && !dir.empty() && std::filesystem::exists(dir + "/resume.safetensors");
+  if (resuming) {
+    ResumePoint r = resume_run(dir, options, model, step.optimizer());
+    step.resume_at(r.steps, r.generator_offset);
+    result.epochs = std::move(r.epochs);
+    result.best_epoch = r.best_epoch;
+    first_epoch = r.last_epoch + 1;
+    if (o.progress)
+      std::fprintf(stderr, "%s: resuming after epoch %d of %d\n", o.method.c_str(), first_epoch, o.epochs);
+  }
+  MetricsLog log(dir.empty() ? "" : dir + "/metrics.jsonl", resuming);
+  Progress progress(o.method, o.progress);
   LoaderOptions lo;
   lo.batch_size = o.batch_size;
   lo.seed = o.seed + 2;
@@ -143,12 +278,11 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   lo.drop_last = train_data.size() % o.batch_size == 1;
   DataLoader loader(train_data, lo);
   const int64_t steps_per_epoch = loader.batches_per_epoch();
-  TrainResult result;
-  result.method = o.method;
   const auto start = Clock::now();
   double step_seconds = 0;
+  const int64_t first_step = step.steps();
 
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     const double lr = scheduled_lr(o.optimizer.lr, o.schedule, epoch);
     loader.start_epoch(epoch);
@@ -185,8 +319,8 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
       for (const auto& [name, value] : step_statistics(report)) line[name] = value;
       log.write(line);
       const double elapsed = seconds_since(start);
-      const double done = static_cast<double>(epoch * steps_per_epoch + s + 1);
-      const double total = static_cast<double>(o.epochs * steps_per_epoch);
+      const double done = static_cast<double>((epoch - first_epoch) * steps_per_epoch + s + 1);
+      const double total = static_cast<double>((o.epochs - first_epoch) * steps_per_epoch);
       progress.update(epoch, o.epochs, s + 1, steps_per_epoch, static_cast<double>(o.batch_size) / dt,
                       elapsed / done * (total - done), report.losses[kMultimodal]);
     }
@@ -194,27 +328,28 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     e.seconds = seconds_since(epoch_start);
     e.samples_per_second = static_cast<double>(steps_per_epoch * o.batch_size) / e.seconds;
     result.epochs.push_back(e);
-    json line{{"kind", "epoch"},           {"epoch", epoch},
-              {"lr", lr},                  {"loss_mm", e.loss_mm},
-              {"loss_audio", e.loss_audio}, {"loss_visual", e.loss_visual},
-              {"conflict_audio", e.conflict_audio}, {"conflict_visual", e.conflict_visual},
-              {"cos_audio", e.cos_audio},  {"cos_visual", e.cos_visual},
-              {"seconds", e.seconds},      {"samples_per_s", e.samples_per_second}};
-    line.update(evaluation_json(e.test));
-    log.write(line);
+    log.write(epoch_json(e));
     if (result.best_epoch < 0 || e.test.multimodal.accuracy > result.best().test.multimodal.accuracy) {
       result.best_epoch = epoch;
       if (!dir.empty()) save_checkpoint(dir + "/best.safetensors", model, e, o.method);
     }
     if (!dir.empty()) {
       save_checkpoint(dir + "/last.safetensors", model, e, o.method);
-      save_safetensors(dir + "/last_optimizer.safetensors", step.optimizer().state(),
-                       {{"epoch", std::to_string(epoch)}, {"optimizer", o.optimizer.kind}});
+      // One file for all a resumed run needs, so that its parts cannot be of two epochs.
+      NamedTensors everything;
+      for (const auto& [name, t] : model.state_dict()) everything.emplace_back("model." + name, t);
+      for (const auto& [name, t] : step.optimizer().state()) everything.emplace_back("optimizer." + name, t);
+      save_safetensors(dir + "/resume.safetensors", everything,
+                       {{"epoch", std::to_string(epoch)},
+                        {"steps", std::to_string(step.steps())},
+                        {"generator_offset", std::to_string(step.generator_offset())},
+                        {"options", options.dump()}});
     }
     progress.epoch_done(e, o.epochs);
   }
   result.steps = step.steps();
-  result.seconds_per_step = result.steps ? step_seconds / static_cast<double>(result.steps) : 0.0;
+  const int64_t steps_run = result.steps - first_step;
+  result.seconds_per_step = steps_run ? step_seconds / static_cast<double>(steps_run) : 0.0;
   return result;
 }
 

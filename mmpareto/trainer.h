@@ -1,8 +1,8 @@
 #pragma once
 // The training loop: epochs over shuffled batches, one integrated step per batch,
 // evaluation of the three heads after every epoch, checkpoints (best and last,
-// written atomically), a metrics log per step and per epoch, and a one-line
-// progress display.
+// written atomically), a metrics log per step and per epoch, a one-line progress
+// display, and resuming an interrupted run where its last epoch ended.
 #include <string>
 #include <vector>
 
@@ -22,7 +22,14 @@ struct TrainOptions {
   int64_t batch_size = 32;
   uint64_t seed = 0;
   Device device = Device::cpu();
-  std::string out_dir;  // <out_dir>/<method>/{metrics.jsonl, best.safetensors, last.safetensors}; empty: no files
+  // <out_dir>/<method>/: metrics.jsonl, best.safetensors and last.safetensors (the
+  // model's weights), resume.safetensors (weights, optimizer state and counters after
+  // the last finished epoch); empty: no files.
+  std::string out_dir;
+  // Continue the run in out_dir from its resume.safetensors (a fresh start without
+  // one): the epochs after the saved one, the same as if it had not stopped. The
+  // options must be those it was started with.
+  bool resume = false;
   bool progress = true;  // the progress line on stderr
   int loader_workers = 1;  // threads building batches ahead of the step
 };
@@ -39,7 +46,7 @@ struct EpochSummary {
 
 struct TrainResult {
   std::string method;
-  std::vector<EpochSummary> epochs;
+  std::vector<EpochSummary> epochs;  // a resumed run's earlier ones read back from its metrics log
   int best_epoch = -1;  // by multimodal accuracy
   int64_t steps = 0;
   double seconds_per_step = 0;

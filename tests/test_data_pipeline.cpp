@@ -41,6 +41,25 @@ std::vector<std::string> files_in(const fs::path& dir) {
   return out;
 }
 
+// A dataset whose sample `bad` cannot be read.
+class FailingSample : public Dataset {
+ public:
+  FailingSample(const Dataset& data, int64_t bad) : data_(data), bad_(bad) {}
+  std::string name() const override { return data_.name(); }
+  int64_t size() const override { return data_.size(); }
+  int64_t classes() const override { return data_.classes(); }
+  Shape audio_shape() const override { return data_.audio_shape(); }
+  Shape visual_shape() const override { return data_.visual_shape(); }
+  int64_t load(int64_t index, int epoch, float* audio, float* visual) const override {
+    MMP_CHECK(index != bad_, "sample ", index, " is unreadable");
+    return data_.load(index, epoch, audio, visual);
+  }
+
+ private:
+  const Dataset& data_;
+  int64_t bad_;
+};
+
 PrepareOptions quiet_prepare() {
   PrepareOptions o;
   o.progress = false;
@@ -139,24 +158,34 @@ TEST_CASE("the threaded loader gives the batches of the synchronous one", "[unit
   const std::string cache = temp_dir("cache_loader");
   prepare_cache(index_dataset("cremad", synth_dir()), cache, quiet_prepare());
   const CacheDataset data(cache, CacheReadOptions{});
-  auto epoch_batches = [&](int workers) {
+  // An epoch's batches, gathered into `out` if given (it keeps them when next() throws).
+  auto epoch_batches = [&](const Dataset& d, int workers, std::vector<Batch>* out = nullptr) {
     LoaderOptions o;
     o.batch_size = 3;
     o.workers = workers;
     o.seed = 4;
-    DataLoader loader(data, o);
-    std::vector<Batch> out;
+    DataLoader loader(d, o);
+    std::vector<Batch> batches;
+    if (out == nullptr) out = &batches;
     loader.start_epoch(1);
-    for (Batch b; loader.next(b);) out.push_back(b);
-    return out;
+    for (Batch b; loader.next(b);) out->push_back(b);
+    return *out;
   };
-  const auto sync = epoch_batches(0), threaded = epoch_batches(2);
+  const auto sync = epoch_batches(data, 0), threaded = epoch_batches(data, 2);
   REQUIRE(sync.size() == static_cast<size_t>((data.size() + 2) / 3));  // a last partial batch included
   REQUIRE(threaded.size() == sync.size());
   for (size_t i = 0; i < sync.size(); ++i) {
     CHECK(sync[i].label.to_vector<int64_t>() == threaded[i].label.to_vector<int64_t>());
     CHECK(sync[i].visual.to_vector<float>() == threaded[i].visual.to_vector<float>());
   }
+  // A sample that fails: the batches before its own come, then its error, with or
+  // without worker threads.
+  const FailingSample failing(data, 4);
+  std::vector<Batch> before_sync, before_threaded;
+  CHECK_THROWS_WITH(epoch_batches(failing, 0, &before_sync), Contains("sample 4 is unreadable"));
+  CHECK_THROWS_WITH(epoch_batches(failing, 2, &before_threaded), Contains("sample 4 is unreadable"));
+  CHECK(before_sync.size() < sync.size());
+  CHECK(before_threaded.size() == before_sync.size());
 }
 
 TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes", "[unit][data]") {

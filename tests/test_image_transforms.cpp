@@ -127,7 +127,7 @@ int boxes_decoded_differently(const std::vector<uint8_t>& jpeg) {
   return bad;
 }
 
-// A frame with detail in every channel, of odd size unless asked otherwise.
+// A width x height frame with detail in every channel.
 Image detailed_frame(int width, int height) {
   Image img;
   img.width = width;
@@ -146,7 +146,9 @@ Image detailed_frame(int width, int height) {
 TEST_CASE("decoding a JPEG's crop box gives the pixels of the whole decode there, at every offset", "[unit][data]") {
   // The cache's frames (stb: 4:2:0 chroma up to quality 90, 4:4:4 above), whose
   // boxes are decoded in part, and layouts decoded whole (4:2:2, progressive).
-  SECTION("4:2:0, a cache frame's size") { CHECK(boxes_decoded_differently(encode_jpeg(detailed_frame(341, 256), 90)) == 0); }
+  SECTION("4:2:0, a cache frame's size") {
+    CHECK(boxes_decoded_differently(encode_jpeg(detailed_frame(341, 256), 90)) == 0);
+  }
   SECTION("4:2:0, odd size") { CHECK(boxes_decoded_differently(encode_jpeg(detailed_frame(301, 227), 90)) == 0); }
   SECTION("4:4:4, odd size") { CHECK(boxes_decoded_differently(encode_jpeg(detailed_frame(301, 227), 95)) == 0); }
   const SafetensorsFile fx = load_fixture("image_transforms.safetensors");

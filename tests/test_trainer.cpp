@@ -1,6 +1,7 @@
 // The trainer end to end on the built-in synthetic data: files, determinism, the
 // modality imbalance the data is built to show, and a NaN loss stopping cleanly.
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -63,7 +64,7 @@ TEST_CASE("training writes checkpoints and metrics, and a seed reproduces it", "
   auto [model, result] = run(dir);
   REQUIRE(result.epochs.size() == 2);
   CHECK(result.steps == 2 * (64 / 16));
-  for (const char* f : {"best.safetensors", "last.safetensors", "last_optimizer.safetensors", "metrics.jsonl"})
+  for (const char* f : {"best.safetensors", "last.safetensors", "resume.safetensors", "metrics.jsonl"})
     CHECK(std::filesystem::exists(dir + "/mmpareto/" + f));
   // The checkpoint loads strictly into a fresh model and equals the trained weights.
   Generator gen(9);
@@ -117,6 +118,93 @@ TEST_CASE("a diverging run stops with a clear error and keeps the last checkpoin
     const auto a = after[i].second.to_vector<double>(), b = before[i].second.to_vector<double>();
     CHECK(a == b);
     for (double v : a) CHECK(std::isfinite(v));
+  }
+}
+
+namespace {
+
+// The training data until its 21st sample of epoch `stop` fails: a run killed in the
+// middle of that epoch (its first batch trained and logged).
+class StoppingDataset : public Dataset {
+ public:
+  StoppingDataset(const Dataset& data, int stop) : data_(data), stop_(stop) {}
+  std::string name() const override { return data_.name(); }
+  int64_t size() const override { return data_.size(); }
+  int64_t classes() const override { return data_.classes(); }
+  Shape audio_shape() const override { return data_.audio_shape(); }
+  Shape visual_shape() const override { return data_.visual_shape(); }
+  int64_t load(int64_t index, int epoch, float* audio, float* visual) const override {
+    MMP_CHECK(epoch < stop_ || ++loaded_ <= 20, "interrupted in epoch ", epoch + 1);
+    return data_.load(index, epoch, audio, visual);
+  }
+
+ private:
+  const Dataset& data_;
+  int stop_;
+  mutable std::atomic<int> loaded_{0};
+};
+
+// The metrics log without its timings, which differ from run to run.
+std::vector<std::string> logged_values(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    for (const char* timing : {"seconds", "samples_per_s"}) j.erase(timing);
+    out.push_back(j.dump());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a run interrupted and resumed ends as the same run uninterrupted", "[unit][trainer]") {
+  const SyntheticAV train_data(small_data(64)), test_data(small_data(32, 64));
+  const StoppingDataset stopping(train_data, 2);
+  for (const char* method : {"ogm-ge", "pcgrad"}) {  // both draw from the step's generator
+    DYNAMIC_SECTION(method) {
+      const std::string whole = temp_dir(std::string("resume_whole_") + method);
+      const std::string parts = temp_dir(std::string("resume_parts_") + method);
+      TrainOptions o = small_options(whole);
+      o.method = method;
+      o.epochs = 3;
+      Generator gen(0);
+      AVClassifier uninterrupted(small_model(), gen);
+      const TrainResult straight = train(uninterrupted, train_data, test_data, o);
+
+      o.out_dir = parts;
+      gen = Generator(0);
+      AVClassifier first(small_model(), gen);
+      CHECK_THROWS_WITH(train(first, stopping, test_data, o), Contains("interrupted in epoch 3"));
+      CHECK(logged_values(parts + "/" + method + "/metrics.jsonl").size() > 2 * 4 + 2);  // a step of epoch 3 too
+      o.resume = true;
+      gen = Generator(7);  // other initial weights: the checkpoint's must replace them
+      AVClassifier resumed(small_model(), gen);
+      const TrainResult rest = train(resumed, train_data, test_data, o);
+
+      REQUIRE(rest.epochs.size() == 3);
+      CHECK(rest.steps == straight.steps);
+      CHECK(rest.best_epoch == straight.best_epoch);
+      CHECK(rest.last().loss_mm == straight.last().loss_mm);
+      const auto a = resumed.state_dict(), b = uninterrupted.state_dict();
+      REQUIRE(a.size() == b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        INFO(a[i].first);
+        CHECK(a[i].second.to_vector<double>() == b[i].second.to_vector<double>());
+      }
+      const std::string log = "/" + std::string(method) + "/metrics.jsonl";
+      CHECK(logged_values(parts + log) == logged_values(whole + log));
+
+      // A finished run resumed again trains nothing and reports its epochs.
+      const TrainResult done = train(resumed, train_data, test_data, o);
+      CHECK(done.epochs.size() == 3);
+      CHECK(done.steps == straight.steps);
+      CHECK(logged_values(parts + log) == logged_values(whole + log));
+      // Other options are refused, naming them.
+      o.optimizer.lr = 0.02;
+      CHECK_THROWS_WITH(train(resumed, train_data, test_data, o),
+                        Contains("resume.safetensors") && Contains("optimizer/lr 0.01 -> 0.02"));
+    }
   }
 }
 

@@ -152,6 +152,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--seed", o.train.seed, "seed of the weights, the data and the shuffling")->capture_default_str();
   cmd->add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--out", o.train.out_dir, "folder for checkpoints and metrics ('' for none)")->capture_default_str();
+  cmd->add_flag("--resume", o.train.resume,
+                "continue the runs in --out from their last finished epoch (same options; a fresh start where none)");
   cmd->add_flag("--quiet", o.quiet, "no progress display");
   cmd->add_option("--data", o.data, "a cache made by mmp prepare (default: the built-in synthetic data)");
   cmd->add_option("--frames", o.frames, "frames per clip from the cache")->capture_default_str();
