@@ -14,6 +14,7 @@
 #include "mmpareto/trainer.h"
 #include "tests/support/cli.h"
 #include "tests/support/compare.h"
+#include "tests/support/forwarding_dataset.h"
 
 using namespace mmp;
 using namespace mmp::testing;
@@ -42,21 +43,15 @@ std::vector<std::string> files_in(const fs::path& dir) {
 }
 
 // A dataset whose sample `bad` cannot be read.
-class FailingSample : public Dataset {
+class FailingSample : public ForwardingDataset {
  public:
-  FailingSample(const Dataset& data, int64_t bad) : data_(data), bad_(bad) {}
-  std::string name() const override { return data_.name(); }
-  int64_t size() const override { return data_.size(); }
-  int64_t classes() const override { return data_.classes(); }
-  Shape audio_shape() const override { return data_.audio_shape(); }
-  Shape visual_shape() const override { return data_.visual_shape(); }
+  FailingSample(const Dataset& data, int64_t bad) : ForwardingDataset(data), bad_(bad) {}
   int64_t load(int64_t index, int epoch, float* audio, float* visual) const override {
     MMP_CHECK(index != bad_, "sample ", index, " is unreadable");
-    return data_.load(index, epoch, audio, visual);
+    return ForwardingDataset::load(index, epoch, audio, visual);
   }
 
  private:
-  const Dataset& data_;
   int64_t bad_;
 };
 

@@ -9,6 +9,7 @@
 #include "data/synthetic.h"
 #include "mmpareto/trainer.h"
 #include "tests/support/cli.h"
+#include "tests/support/forwarding_dataset.h"
 
 using namespace mmp;
 using namespace mmp::testing;
@@ -125,21 +126,15 @@ namespace {
 
 // The training data until its 21st sample of epoch `stop` fails: a run killed in the
 // middle of that epoch (its first batch trained and logged).
-class StoppingDataset : public Dataset {
+class StoppingDataset : public ForwardingDataset {
  public:
-  StoppingDataset(const Dataset& data, int stop) : data_(data), stop_(stop) {}
-  std::string name() const override { return data_.name(); }
-  int64_t size() const override { return data_.size(); }
-  int64_t classes() const override { return data_.classes(); }
-  Shape audio_shape() const override { return data_.audio_shape(); }
-  Shape visual_shape() const override { return data_.visual_shape(); }
+  StoppingDataset(const Dataset& data, int stop) : ForwardingDataset(data), stop_(stop) {}
   int64_t load(int64_t index, int epoch, float* audio, float* visual) const override {
     MMP_CHECK(epoch < stop_ || ++loaded_ <= 20, "interrupted in epoch ", epoch + 1);
-    return data_.load(index, epoch, audio, visual);
+    return ForwardingDataset::load(index, epoch, audio, visual);
   }
 
  private:
-  const Dataset& data_;
   int stop_;
   mutable std::atomic<int> loaded_{0};
 };
