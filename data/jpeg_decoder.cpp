@@ -8,6 +8,11 @@
 
 #include "engine/error.h"
 
+// jpeg_crop_scanline and jpeg_skip_scanlines, and PIL's pixels, are libjpeg-turbo's.
+#if !defined(LIBJPEG_TURBO_VERSION)
+#error "mmp needs libjpeg-turbo's libjpeg (Debian: libjpeg62-turbo-dev)"
+#endif
+
 namespace mmp {
 namespace {
 
@@ -53,15 +58,15 @@ struct Decoded {
 // here has a destructor: a longjmp out of libjpeg would skip it.
 bool run_decoder(const uint8_t* data, size_t size, const CropBox* box, int width, int height, Image& out,
                  Decoded& decoded, ErrorManager& err) {
-  jpeg_decompress_struct cinfo;
+  jpeg_decompress_struct cinfo{};  // zeroed: destroying it is safe even if creating it failed
   cinfo.err = jpeg_std_error(&err.base);
   err.base.error_exit = jump_on_error;
   err.base.emit_message = jump_on_warning;
-  jpeg_create_decompress(&cinfo);
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
+  jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
   cinfo.out_color_space = JCS_RGB;
@@ -77,7 +82,8 @@ bool run_decoder(const uint8_t* data, size_t size, const CropBox* box, int width
   JDIMENSION first_column = 0, columns = cinfo.output_width, last_row = cinfo.output_height;
   if (box != nullptr && box_decodable(cinfo)) {
     // One column more on each side: fancy upsampling reads the neighbours' chroma. And
-    // at least 16 (an iMCU): a box 2 columns wide at the left edge came out otherwise.
+    // at least 16 (an iMCU): libjpeg-turbo 2.1 gave a box 2 columns wide at the left
+    // edge other pixels. Both found by the test of every offset, which guards them.
     const int first = std::max(0, box->left - 1);
     const int end = std::min(decoded.width, std::max(box->left + box->width + 1, first + 16));
     first_column = static_cast<JDIMENSION>(first);
@@ -116,11 +122,13 @@ bool run_decoder(const uint8_t* data, size_t size, const CropBox* box, int width
 
 }  // namespace
 
-void decode_jpeg(const uint8_t* data, size_t size, const std::string& what, Image& out) {
+Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
   ErrorManager err;
   Decoded decoded;
+  Image out;
   MMP_CHECK(run_decoder(data, size, nullptr, 0, 0, out, decoded, err), what, ": cannot decode the image (",
             err.message, ")");
+  return out;
 }
 
 PixelRegion decode_jpeg_box(const uint8_t* data, size_t size, int width, int height, const CropBox& box,

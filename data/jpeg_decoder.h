@@ -3,7 +3,7 @@
 // IDCT, fancy chroma upsampling): the library and settings PIL decodes with, so pixels
 // come out byte-identical to the official loader's Image.open(...).convert("RGB").
 // A truncated or corrupt stream, which libjpeg would patch with grey after a warning,
-// is an error naming `what`.
+// is an error naming `what` (for decode_jpeg_box: in the part it reads).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,12 +13,13 @@
 
 namespace mmp {
 
-// The whole image into `out` (its memory reused).
-void decode_jpeg(const uint8_t* data, size_t size, const std::string& what, Image& out);
+// The whole image.
+Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what);
 
 // The pixels of `box` of a width x height JPEG (another size is an error), the same
 // bytes as decode_jpeg gives there, decoding only what they depend on: rows below the
-// box are not read, rows above and columns aside are entropy-decoded but not
+// box are not read (damage there goes unseen), rows above and columns aside are
+// entropy-decoded but not
 // transformed (jpeg_skip_scanlines, jpeg_crop_scanline). With a 1-pixel column margin,
 // which chroma upsampling reads, the result is exact for the layouts tests check every
 // row and column offset of: greyscale and colour with 4:2:0 or 4:4:4 chroma, baseline;

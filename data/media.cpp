@@ -246,14 +246,16 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
 namespace {
 
 // Anything else stb_image reads (PNG, BMP, ...).
-void decode_with_stb(const uint8_t* data, size_t size, const std::string& what, Image& img) {
+Image decode_with_stb(const uint8_t* data, size_t size, const std::string& what) {
   int w = 0, h = 0, channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3), stbi_image_free);
   MMP_CHECK(pixels != nullptr, what, ": cannot decode the image (", stbi_failure_reason(), ")");
+  Image img;
   img.width = w;
   img.height = h;
   img.rgb.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * h * 3);
+  return img;
 }
 
 }  // namespace
@@ -268,18 +270,12 @@ Image load_image(const std::string& path) {
   in.seekg(0);
   MMP_CHECK(in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())), path,
             ": cannot read the file");
-  Image img;
-  decode_image(bytes.data(), bytes.size(), path, img);
-  return img;
+  return decode_image(bytes.data(), bytes.size(), path);
 }
 
-void decode_image(const uint8_t* data, size_t size, const std::string& what, Image& out) {
+Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
   const bool jpeg = size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
-  if (jpeg) {
-    decode_jpeg(data, size, what, out);
-  } else {
-    decode_with_stb(data, size, what, out);
-  }
+  return jpeg ? decode_jpeg(data, size, what) : decode_with_stb(data, size, what);
 }
 
 std::vector<std::string> list_frame_files(const std::string& folder) {

@@ -23,9 +23,8 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps);
 
 // A JPEG (decoded exactly as PIL does) or PNG as RGB8.
 Image load_image(const std::string& path);
-// The same from encoded bytes in memory into `out`, whose memory is reused (a loader
-// thread decodes frame after frame into one); `what` names the bytes in errors.
-void decode_image(const uint8_t* data, size_t size, const std::string& what, Image& out);
+// The same from encoded bytes in memory; `what` names them in errors.
+Image decode_image(const uint8_t* data, size_t size, const std::string& what);
 
 // The sorted image files (.jpg, .jpeg, .png) of a folder of extracted frames.
 std::vector<std::string> list_frame_files(const std::string& folder);

@@ -43,7 +43,7 @@ double batch_accuracy(const Tensor& logits, const Tensor& labels) {
 // A new run starts it empty, a resumed one after the lines it keeps.
 class MetricsLog {
  public:
-  MetricsLog(const std::string& path, bool append) {
+  MetricsLog(const std::string& path, bool append) : path_(path) {
     if (path.empty()) return;
     out_.open(path, append ? std::ios::app : std::ios::trunc);
     MMP_CHECK(out_.good(), path, ": cannot write the metrics log");
@@ -51,8 +51,12 @@ class MetricsLog {
   void write(const json& line) {
     if (out_.is_open()) out_ << line.dump() << "\n" << std::flush;
   }
+  void sync() {
+    if (out_.is_open()) sync_file(path_);
+  }
 
  private:
+  std::string path_;
   std::ofstream out_;
 };
 
@@ -140,7 +144,10 @@ json run_options(const AVClassifier& model, const Dataset& train_data, const Dat
           {"seed", o.seed},
           {"model", {{"classes", model.config().classes}, {"width", model.config().width},
                      {"fusion", fusion_name(model.config().fusion)}}},
-          {"data", {{"train_samples", train_data.size()}, {"test_samples", test_data.size()}}},
+          {"device", o.device.str()},
+          {"data", {{"train", train_data.name()}, {"test", test_data.name()},
+                    {"train_samples", train_data.size()}, {"test_samples", test_data.size()},
+                    {"audio", shape_str(train_data.audio_shape())}, {"visual", shape_str(train_data.visual_shape())}}},
           {"optimizer", {{"kind", p.kind}, {"lr", p.lr}, {"momentum", p.momentum}, {"dampening", p.dampening},
                          {"weight_decay", p.weight_decay}, {"nesterov", p.nesterov}, {"beta1", p.beta1},
                          {"beta2", p.beta2}, {"eps", p.eps}}},
@@ -181,7 +188,9 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
   MMP_CHECK(f.metadata.count("options") && f.metadata.count("epoch") && f.metadata.count("steps") &&
                 f.metadata.count("generator_offset"),
             path, ": not a resume checkpoint of mmp train (metadata missing)");
-  const std::string differences = option_differences(json::parse(f.metadata.at("options")), options);
+  const json saved = json::parse(f.metadata.at("options"), nullptr, false);
+  MMP_CHECK(!saved.is_discarded(), path, ": its options are not JSON");
+  const std::string differences = option_differences(saved, options);
   MMP_CHECK(differences.empty(), path, ": the run was started with other options (", differences,
             "); resume it with its own, or train into another --out");
   NamedTensors weights, state;
@@ -192,19 +201,29 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
   model.load_state_dict(weights, path);
   optimizer.load_state(state, path);
   ResumePoint r;
-  r.last_epoch = std::stoi(f.metadata.at("epoch"));
-  r.steps = std::stoll(f.metadata.at("steps"));
-  r.generator_offset = std::stoull(f.metadata.at("generator_offset"));
+  try {
+    r.last_epoch = std::stoi(f.metadata.at("epoch"));
+    r.steps = std::stoll(f.metadata.at("steps"));
+    r.generator_offset = std::stoull(f.metadata.at("generator_offset"));
+  } catch (const std::logic_error&) {  // stoi's invalid_argument and out_of_range
+    MMP_THROW(path, ": its epoch, steps or generator_offset is not a number");
+  }
   std::ifstream in(log_path);
   MMP_CHECK(in.good(), log_path, ": missing (it holds the earlier epochs' metrics)");
   std::string kept;
+  int line_number = 0;
   for (std::string line; std::getline(in, line);) {
+    ++line_number;
     if (line.empty()) continue;
     const json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) break;  // the last line of a run killed while writing it
-    if (j.at("epoch").get<int>() > r.last_epoch) continue;
+    try {
+      if (j.at("epoch").get<int>() > r.last_epoch) continue;
+      if (j.at("kind") == "epoch") r.epochs.push_back(epoch_from_json(j));
+    } catch (const json::exception& e) {
+      MMP_THROW(log_path, ": line ", line_number, " is not a metrics line of mmp train (", e.what(), ")");
+    }
     kept += line + "\n";
-    if (j.at("kind") == "epoch") r.epochs.push_back(epoch_from_json(j));
   }
   MMP_CHECK(static_cast<int>(r.epochs.size()) == r.last_epoch + 1, log_path, ": ", r.epochs.size(),
             " epochs logged, but ", path, " is from epoch ", r.last_epoch + 1, "; they are not of one run");
@@ -256,7 +275,12 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   TrainResult result;
   result.method = o.method;
   int first_epoch = 0;
-  const bool resuming = o.resume && !dir.empty() && std::filesystem::exists(dir + "/resume.safetensors");
+  MMP_CHECK(!o.resume || !dir.empty(), "train: resuming needs the run's folder (--out)");
+  const bool resuming = o.resume && std::filesystem::exists(dir + "/resume.safetensors");
+  if (o.resume && !resuming && o.progress)
+    std::fprintf(stderr, "%s: no %s/resume.safetensors, starting afresh\n", o.method.c_str(), dir.c_str());
+  // A fresh run's folder keeps no resume point of an earlier run until its first epoch ends.
+  if (!resuming && !dir.empty()) std::filesystem::remove(dir + "/resume.safetensors");
   if (resuming) {
     ResumePoint r = resume_run(dir, options, model, step.optimizer());
     step.resume_at(r.steps, r.generator_offset);
@@ -335,7 +359,9 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     }
     if (!dir.empty()) {
       save_checkpoint(dir + "/last.safetensors", model, e, o.method);
-      // One file for all a resumed run needs, so that its parts cannot be of two epochs.
+      // One file for all a resumed run needs, so that its parts cannot be of two epochs;
+      // written after the metrics log is on the disk, so that the log is never behind it.
+      log.sync();
       NamedTensors everything;
       for (const auto& [name, t] : model.state_dict()) everything.emplace_back("model." + name, t);
       for (const auto& [name, t] : step.optimizer().state()) everything.emplace_back("optimizer." + name, t);

@@ -91,8 +91,7 @@ TEST_CASE("JPEG decoding equals PIL's Image.open(...).convert(\"RGB\")", "[unit]
     INFO(name);
     const std::vector<uint8_t> bytes = fx.find(name)->to_vector<uint8_t>();
     const Tensor& expected = *fx.find(std::string(name) + "_decoded");
-    Image img;
-    decode_image(bytes.data(), bytes.size(), name, img);
+    const Image img = decode_image(bytes.data(), bytes.size(), name);
     CHECK(img.height == expected.shape()[0]);
     CHECK(img.width == expected.shape()[1]);
     CHECK(max_pixel_difference(img, expected) == 0);
@@ -105,8 +104,8 @@ namespace {
 // decode, over every first and last row, every first and last column, every one-column
 // box and random crops.
 int boxes_decoded_differently(const std::vector<uint8_t>& jpeg) {
-  Image whole, scratch;
-  decode_jpeg(jpeg.data(), jpeg.size(), "whole", whole);
+  const Image whole = decode_jpeg(jpeg.data(), jpeg.size(), "whole");
+  Image scratch;
   const int w = whole.width, h = whole.height;
   const PixelRegion all = PixelRegion::of(whole);
   auto differs = [&](const CropBox& box) {

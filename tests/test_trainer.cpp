@@ -199,6 +199,8 @@ TEST_CASE("a run interrupted and resumed ends as the same run uninterrupted", "[
       o.optimizer.lr = 0.02;
       CHECK_THROWS_WITH(train(resumed, train_data, test_data, o),
                         Contains("resume.safetensors") && Contains("optimizer/lr 0.01 -> 0.02"));
+      o.out_dir = "";
+      CHECK_THROWS_WITH(train(resumed, train_data, test_data, o), Contains("resuming needs the run's folder"));
     }
   }
 }
