@@ -111,6 +111,10 @@ std::vector<Tensor> sweep(const SweepRequest& req, std::vector<Node*>& executed)
     MMP_CHECK(!n->released, "backward through '", n->name,
               "' a second time: its saved tensors were freed by an earlier sweep (keep the tape "
               "with keep_tape = true to sweep twice)");
+    for (const auto& [t, version] : n->saved)
+      MMP_CHECK(t.storage()->version() == version, "backward of '", n->name, "': a tensor it needs (", t.str(),
+                ") was modified in place after the forward (version ", version, ", now ",
+                t.storage()->version(), ")");
     std::vector<Tensor> input_grads;
     {
       NoGradGuard no_grad;
@@ -161,6 +165,7 @@ SweepRequest make_request(const std::vector<Tensor>& roots, const std::vector<Te
 void release(const std::vector<Node*>& nodes) {
   for (Node* n : nodes) {
     n->backward = nullptr;
+    n->saved.clear();
     n->released = true;
   }
 }
@@ -192,9 +197,12 @@ std::shared_ptr<Node> gradient_node(const Tensor& t) {
   return impl->leaf_node;
 }
 
-Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward) {
+Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward,
+              const std::vector<Tensor>& saved) {
   auto node = std::make_shared<Node>();
   node->name = name;
+  for (const Tensor& t : saved)
+    if (t.defined()) node->saved.emplace_back(t.detach(), t.storage()->version());
   node->inputs.reserve(inputs.size());
   for (const auto& in : inputs) {
     node->inputs.push_back(gradient_node(in));

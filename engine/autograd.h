@@ -27,6 +27,9 @@ struct Node {
   std::vector<Shape> input_shapes;            // for checking what backward returns
   BackwardFn backward;      // released after a sweep unless the tape is kept
   bool released = false;    // its closure was dropped by a sweep without keep_tape
+  // The tensors the closure keeps, with their storage versions when it was recorded:
+  // a backward after an in-place write to one of them fails, as in PyTorch.
+  std::vector<std::pair<Tensor, uint64_t>> saved;
   bool is_leaf = false;     // a leaf's node: gradients arriving here belong to `leaf`
   std::weak_ptr<TensorImpl> leaf;
 };
@@ -48,8 +51,10 @@ bool grad_mode_enabled();
 bool any_requires_grad(const std::vector<Tensor>& inputs);
 
 // Records `output` as made by op `name` from `inputs`; call only when
-// grad_mode_enabled() && any_requires_grad(inputs). Returns output.
-Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward);
+// grad_mode_enabled() && any_requires_grad(inputs). `saved`: the tensors `backward`
+// reads (inputs, the output, ...), checked unwritten when it runs. Returns output.
+Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor output, BackwardFn backward,
+              const std::vector<Tensor>& saved = {});
 
 // The node a gradient for `t` flows into (its grad_fn, or its leaf node); null if none.
 std::shared_ptr<Node> gradient_node(const Tensor& t);

@@ -45,6 +45,7 @@ class Sgd : public Optimizer {
       o.first_step = !buf.defined();
       if (options_.momentum != 0 && !buf.defined()) buf = empty_like(p);
       backend(p.device()).sgd_step(p, g.contiguous(), buf, o);
+      p.storage()->bump_version();
     }
   }
 
@@ -84,6 +85,7 @@ class Adam : public Optimizer {
         v = zeros_like(p);
       }
       backend(p.device()).adam_step(p, g.contiguous(), m, v, o);
+      p.storage()->bump_version();
     }
   }
 

@@ -1,5 +1,6 @@
 #pragma once
 // A block of device or host memory shared by every tensor that views it.
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -22,7 +23,14 @@ class Storage {
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
 
+  // Counts the in-place writes made through the Tensor API (copy_, fill_, the random
+  // fills) and by optimizer steps, for every view of this memory: autograd checks that
+  // what a backward saved has not been written since, as PyTorch's version counter.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
+  std::atomic<uint64_t> version_{0};
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;

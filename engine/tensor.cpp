@@ -79,6 +79,7 @@ Tensor Tensor::as_strided(const Shape& shape, const Strides& strides, int64_t of
 
 void Tensor::copy_(const Tensor& src) const {
   MMP_CHECK(src.shape() == shape(), "copy_: source ", src.str(), " into ", str());
+  storage()->bump_version();
   if (numel() == 0) return;
   if (src.device() == device()) {
     backend(device()).copy(src, *this);
@@ -96,6 +97,7 @@ void Tensor::copy_(const Tensor& src) const {
 }
 
 void Tensor::fill_(double value) const {
+  storage()->bump_version();
   if (numel() > 0) backend(device()).fill(*this, value);
 }
 

@@ -4,6 +4,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "engine/optimizer.h"
 #include "tests/support/compare.h"
 
 using namespace mmp;
@@ -138,6 +139,39 @@ TEST_CASE("keeping the tape allows a second sweep; otherwise it is an error", "[
   backward(loss, /*keep_tape=*/false);  // accumulates into the same .grad
   CHECK(max_abs_difference(w.grad(), mul_scalar(first, 2.0)) < 1e-12);
   CHECK_THROWS_WITH(backward(loss), Contains("a second time"));
+}
+
+TEST_CASE("a tensor a backward needs, written in place after the forward, is an error", "[unit][autograd]") {
+  Generator gen(5);
+  const Tensor x = randn({3, 4}, gen, DType::F64);
+  // w's gradient needs x, which mul keeps: a write to it (here through a view) fails.
+  Tensor w = param({3, 4}, gen);
+  Tensor loss = sum(mul(x, w));
+  slice(x, 0, 1, 2).fill_(0.5);
+  CHECK_THROWS_WITH(backward(loss), Contains("backward of 'mul'") && Contains("modified in place"));
+  // add keeps neither input: writing one afterwards is allowed, as in PyTorch.
+  w = param({3, 4}, gen);
+  loss = sum(add(x, w));
+  x.copy_(randn({3, 4}, gen, DType::F64));
+  backward(loss);
+  CHECK(w.grad().defined());
+  // An optimizer step between the forward and the backward moves the weights a matmul
+  // kept (the first layer's gradient goes through the second's weights).
+  const Tensor v1 = param({4, 3}, gen), v2 = param({3, 2}, gen);
+  loss = sum(matmul(matmul(x, v1), v2));
+  OptimizerOptions sgd;
+  sgd.kind = "sgd";
+  const auto optimizer = make_optimizer({{"v2", v2}}, sgd);
+  v2.set_grad(ones(v2.shape(), DType::F64));
+  optimizer->step(0.1);
+  CHECK_THROWS_WITH(backward(loss), Contains("backward of 'matmul'") && Contains("modified in place"));
+  // Kept outputs count too (exp keeps its result).
+  const Tensor u = param({4}, gen);
+  const Tensor e = exp(u);
+  loss = sum(e);
+  Tensor target = e.detach();
+  target.fill_(1.0);
+  CHECK_THROWS_WITH(backward(loss), Contains("backward of 'exp'"));
 }
 
 TEST_CASE("no_grad records nothing; gradients accumulate until cleared", "[unit][autograd]") {

@@ -37,9 +37,12 @@ Tensor unary_with_backward(const char* name, UnaryKind kind, ScalarParams p, con
   Tensor out = run_unary(name, kind, p, x);
   if (!should_record({x})) return out;
   Tensor keep = save_output ? saved(out) : saved(x);
-  return record(name, {x}, out, [=](const Tensor& g, const std::vector<bool>&) {
-    return std::vector<Tensor>{run_binary(name, backward_kind, p, g, keep)};
-  });
+  return record(
+      name, {x}, out,
+      [=](const Tensor& g, const std::vector<bool>&) {
+        return std::vector<Tensor>{run_binary(name, backward_kind, p, g, keep)};
+      },
+      {keep});
 }
 
 }  // namespace
@@ -80,7 +83,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
                 [keep_a, keep_b, sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& needs) {
                   return std::vector<Tensor>{needs[0] ? sum_to(mul(g, keep_b), sa) : Tensor(),
                                              needs[1] ? sum_to(mul(g, keep_a), sb) : Tensor()};
-                });
+                },
+                {keep_a, keep_b});
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
@@ -96,7 +100,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
                   if (needs[1])
                     gb = sum_to(run_binary("div", BinaryKind::DivBackwardB, {}, mul(g, keep_y), keep_b), sb);
                   return std::vector<Tensor>{ga, gb};
-                });
+                },
+                {keep_b, keep_y});
 }
 
 Tensor neg(const Tensor& x) {
@@ -147,18 +152,24 @@ Tensor pow(const Tensor& x, double exponent) {
   Tensor out = run_unary("pow", UnaryKind::Pow, {exponent, 0}, x);
   if (!should_record({x})) return out;
   Tensor keep = saved(x);
-  return record("pow", {x}, out, [keep, exponent](const Tensor& g, const std::vector<bool>&) {
-    return std::vector<Tensor>{run_binary("pow", BinaryKind::PowBackward, {exponent, 0}, g, keep)};
-  });
+  return record(
+      "pow", {x}, out,
+      [keep, exponent](const Tensor& g, const std::vector<bool>&) {
+        return std::vector<Tensor>{run_binary("pow", BinaryKind::PowBackward, {exponent, 0}, g, keep)};
+      },
+      {keep});
 }
 
 Tensor square(const Tensor& x) {
   Tensor out = run_unary("square", UnaryKind::Square, {}, x);
   if (!should_record({x})) return out;
   Tensor keep = saved(x);
-  return record("square", {x}, out, [keep](const Tensor& g, const std::vector<bool>&) {
-    return std::vector<Tensor>{run_binary("square", BinaryKind::PowBackward, {2.0, 0}, g, keep)};
-  });
+  return record(
+      "square", {x}, out,
+      [keep](const Tensor& g, const std::vector<bool>&) {
+        return std::vector<Tensor>{run_binary("square", BinaryKind::PowBackward, {2.0, 0}, g, keep)};
+      },
+      {keep});
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {

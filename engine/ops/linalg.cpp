@@ -91,13 +91,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (!should_record({a, b})) return out;
   Tensor keep_a = b.requires_grad() ? saved(a) : Tensor();
   Tensor keep_b = a.requires_grad() ? saved(b) : Tensor();
-  return record("matmul", {a, b}, out, [keep_a, keep_b](const Tensor& g, const std::vector<bool>& needs) {
-    const int nd = g.ndim();
-    Tensor ga, gb;
-    if (needs[0]) ga = matmul(g, transpose(keep_b, nd - 2, nd - 1));  // g · bᵀ
-    if (needs[1]) gb = matmul(transpose(keep_a, nd - 2, nd - 1), g);  // aᵀ · g
-    return std::vector<Tensor>{ga, gb};
-  });
+  return record(
+      "matmul", {a, b}, out,
+      [keep_a, keep_b](const Tensor& g, const std::vector<bool>& needs) {
+        const int nd = g.ndim();
+        Tensor ga, gb;
+        if (needs[0]) ga = matmul(g, transpose(keep_b, nd - 2, nd - 1));  // g · bᵀ
+        if (needs[1]) gb = matmul(transpose(keep_a, nd - 2, nd - 1), g);  // aᵀ · g
+        return std::vector<Tensor>{ga, gb};
+      },
+      {keep_a, keep_b});
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {

@@ -27,9 +27,12 @@ Tensor log_softmax(const Tensor& x, int64_t dim_in) {
   if (!should_record({x})) return out;
   Tensor keep_y = saved(out);
   // d/dx: g - softmax(x) * sum(g) along dim
-  return record("log_softmax", {x}, out, [keep_y, dim](const Tensor& g, const std::vector<bool>&) {
-    return std::vector<Tensor>{sub(g, mul(exp(keep_y), sum(g, {dim}, /*keepdim=*/true)))};
-  });
+  return record(
+      "log_softmax", {x}, out,
+      [keep_y, dim](const Tensor& g, const std::vector<bool>&) {
+        return std::vector<Tensor>{sub(g, mul(exp(keep_y), sum(g, {dim}, /*keepdim=*/true)))};
+      },
+      {keep_y});
 }
 
 Tensor softmax(const Tensor& x, int64_t dim) { return exp(log_softmax(x, dim)); }
@@ -54,7 +57,8 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels_in) {
                   Tensor grad = Tensor::empty(shape, g.dtype(), g.device());
                   backend(g.device()).nll_loss_backward(g, labels, grad);
                   return std::vector<Tensor>{grad};
-                });
+                },
+                {labels});
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {

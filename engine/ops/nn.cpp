@@ -82,7 +82,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
         }
       }
       return std::vector<Tensor>{gx, gw};
-    });
+    }, {keep_x, keep_w});
   }
   if (!bias.defined()) return out;
   MMP_CHECK(bias.shape() == Shape{g.co}, "conv2d: bias ", bias.str(), " for ", g.co, " output channels");
@@ -136,7 +136,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                   const Tensor gb = needs[2] ? Tensor::empty(keep_w.shape(), gy.dtype(), gy.device()) : Tensor();
                   backend(gy.device()).batch_norm_backward(x4, gy4, keep_w, save_mean, save_invstd, gx, gw, gb, eps);
                   return std::vector<Tensor>{gx.defined() ? reshape(gx, xs) : Tensor(), gw, gb};
-                });
+                },
+                {x4, keep_w});
 }
 
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {

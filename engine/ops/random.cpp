@@ -16,6 +16,7 @@ namespace {
 template <class Fill>
 void fill_dense(const Tensor& t, Fill fill) {
   detail::check_floating("random fill", t);
+  t.storage()->bump_version();
   if (t.numel() == 0) return;
   if (t.is_contiguous()) {
     fill(t);

@@ -117,11 +117,14 @@ Tensor norm(const Tensor& x) {
   Tensor keep_x = saved(x);
   Tensor keep_n = saved(out);
   // d||x||/dx = x / ||x||, taken as 0 at x = 0 (the subgradient PyTorch uses).
-  return record("norm", {x}, out, [keep_x, keep_n](const Tensor& g, const std::vector<bool>&) {
-    const double n = keep_n.item();
-    if (n == 0.0) return std::vector<Tensor>{zeros_like(keep_x)};
-    return std::vector<Tensor>{mul(keep_x, mul_scalar(g, 1.0 / n))};
-  });
+  return record(
+      "norm", {x}, out,
+      [keep_x, keep_n](const Tensor& g, const std::vector<bool>&) {
+        const double n = keep_n.item();
+        if (n == 0.0) return std::vector<Tensor>{zeros_like(keep_x)};
+        return std::vector<Tensor>{mul(keep_x, mul_scalar(g, 1.0 / n))};
+      },
+      {keep_x, keep_n});
 }
 
 Tensor dots(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
