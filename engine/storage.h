@@ -24,8 +24,9 @@ class Storage {
   Device device() const { return device_; }
 
   // Counts the in-place writes made through the Tensor API (copy_, fill_, the random
-  // fills) and by optimizer steps, for every view of this memory: autograd checks that
-  // what a backward saved has not been written since, as PyTorch's version counter.
+  // fills), by optimizer steps and to batch norm's running statistics, for every view
+  // of this memory: autograd checks that what a backward saved has not been written
+  // since, as PyTorch's version counter.
   uint64_t version() const { return version_.load(std::memory_order_relaxed); }
   void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 

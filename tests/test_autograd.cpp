@@ -172,6 +172,12 @@ TEST_CASE("a tensor a backward needs, written in place after the forward, is an 
   Tensor target = e.detach();
   target.fill_(1.0);
   CHECK_THROWS_WITH(backward(loss), Contains("backward of 'exp'"));
+  // A training-mode batch norm updates the running mean an evaluation-mode one kept.
+  const Tensor bn_w = param({4}, gen), bn_b = param({4}, gen);
+  const Tensor running_mean = zeros({4}, DType::F64), running_var = ones({4}, DType::F64);
+  loss = sum(batch_norm(x, bn_w, bn_b, running_mean, running_var, /*training=*/false, 0.1, 1e-5));
+  batch_norm(x, bn_w, bn_b, running_mean, running_var, /*training=*/true, 0.1, 1e-5);
+  CHECK_THROWS_WITH(backward(loss), Contains("modified in place"));
 }
 
 TEST_CASE("no_grad records nothing; gradients accumulate until cleared", "[unit][autograd]") {

@@ -125,6 +125,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   backend(x.device()).batch_norm_train(x4, weight.detach().contiguous(), bias.detach().contiguous(),
                                        has_running ? running_mean : Tensor(), has_running ? running_var : Tensor(),
                                        y4, save_mean, save_invstd, momentum, eps);
+  if (has_running) {  // written in place by the kernel: a backward that kept them must know
+    running_mean.storage()->bump_version();
+    running_var.storage()->bump_version();
+  }
   Tensor y = x.ndim() == 4 ? y4 : reshape(y4, x.shape());
   if (!should_record({x, weight, bias})) return y;
   const Tensor keep_w = saved(weight).contiguous();
