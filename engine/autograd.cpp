@@ -111,10 +111,10 @@ std::vector<Tensor> sweep(const SweepRequest& req, std::vector<Node*>& executed)
     MMP_CHECK(!n->released, "backward through '", n->name,
               "' a second time: its saved tensors were freed by an earlier sweep (keep the tape "
               "with keep_tape = true to sweep twice)");
-    for (const auto& [t, version] : n->saved)
-      MMP_CHECK(t.storage()->version() == version, "backward of '", n->name, "': a tensor it needs (", t.str(),
-                ") was modified in place after the forward (version ", version, ", now ",
-                t.storage()->version(), ")");
+    for (const auto& [storage, version] : n->saved)
+      MMP_CHECK(storage->version() == version, "backward of '", n->name,
+                "': a tensor it needs was modified in place after the forward (version ", version, ", now ",
+                storage->version(), ")");
     std::vector<Tensor> input_grads;
     {
       NoGradGuard no_grad;
@@ -202,7 +202,7 @@ Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor
   auto node = std::make_shared<Node>();
   node->name = name;
   for (const Tensor& t : saved)
-    if (t.defined()) node->saved.emplace_back(t.detach(), t.storage()->version());
+    if (t.defined()) node->saved.emplace_back(t.storage(), t.storage()->version());
   node->inputs.reserve(inputs.size());
   for (const auto& in : inputs) {
     node->inputs.push_back(gradient_node(in));

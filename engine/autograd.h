@@ -27,9 +27,9 @@ struct Node {
   std::vector<Shape> input_shapes;            // for checking what backward returns
   BackwardFn backward;      // released after a sweep unless the tape is kept
   bool released = false;    // its closure was dropped by a sweep without keep_tape
-  // The tensors the closure keeps, with their storage versions when it was recorded:
-  // a backward after an in-place write to one of them fails, as in PyTorch.
-  std::vector<std::pair<Tensor, uint64_t>> saved;
+  // The memory of the tensors the closure keeps, with its versions when it was
+  // recorded: a backward after an in-place write to one of them fails, as in PyTorch.
+  std::vector<std::pair<std::shared_ptr<Storage>, uint64_t>> saved;
   bool is_leaf = false;     // a leaf's node: gradients arriving here belong to `leaf`
   std::weak_ptr<TensorImpl> leaf;
 };

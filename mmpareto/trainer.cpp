@@ -170,6 +170,11 @@ std::string option_differences(const json& saved, const json& now) {
   return out;
 }
 
+// The best epoch is the one of highest multimodal accuracy, the first of equals.
+bool improves_on_best(const TrainResult& r, const EpochSummary& e) {
+  return r.best_epoch < 0 || e.test.multimodal.accuracy > r.best().test.multimodal.accuracy;
+}
+
 // Where an interrupted run ended: its last finished epoch, the counters to continue
 // from, and its metrics log's lines up to that epoch.
 struct ResumePoint {
@@ -177,7 +182,6 @@ struct ResumePoint {
   int64_t steps = 0;
   uint64_t generator_offset = 0;
   std::vector<EpochSummary> epochs;
-  int best_epoch = -1;
 };
 
 // Loads `dir`/resume.safetensors into the model and optimizer and cuts the metrics log
@@ -227,9 +231,6 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
   }
   MMP_CHECK(static_cast<int>(r.epochs.size()) == r.last_epoch + 1, log_path, ": ", r.epochs.size(),
             " epochs logged, but ", path, " is from epoch ", r.last_epoch + 1, "; they are not of one run");
-  for (const EpochSummary& e : r.epochs)
-    if (r.best_epoch < 0 || e.test.multimodal.accuracy > r.epochs[r.best_epoch].test.multimodal.accuracy)
-      r.best_epoch = e.epoch;
   write_file_atomically(log_path, kept);
   return r;
 }
@@ -285,7 +286,8 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     ResumePoint r = resume_run(dir, options, model, step.optimizer());
     step.resume_at(r.steps, r.generator_offset);
     result.epochs = std::move(r.epochs);
-    result.best_epoch = r.best_epoch;
+    for (const EpochSummary& e : result.epochs)
+      if (improves_on_best(result, e)) result.best_epoch = e.epoch;
     first_epoch = r.last_epoch + 1;
     if (o.progress)
       std::fprintf(stderr, "%s: resuming after epoch %d of %d\n", o.method.c_str(), first_epoch, o.epochs);
@@ -353,7 +355,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     e.samples_per_second = static_cast<double>(steps_per_epoch * o.batch_size) / e.seconds;
     result.epochs.push_back(e);
     log.write(epoch_json(e));
-    if (result.best_epoch < 0 || e.test.multimodal.accuracy > result.best().test.multimodal.accuracy) {
+    if (improves_on_best(result, e)) {
       result.best_epoch = epoch;
       if (!dir.empty()) save_checkpoint(dir + "/best.safetensors", model, e, o.method);
     }
