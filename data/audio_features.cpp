@@ -2,33 +2,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <memory>
 
-extern "C" {
-#include <libavutil/tx.h>
-}
+#include <unsupported/Eigen/FFT>
 
 namespace mmp {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// A real-to-complex DFT of n points, one per thread and size (av_tx contexts hold
-// scratch and are not shared).
+// A real-to-complex DFT of n points in double precision (Eigen's FFT module: header
+// only, so the training binary needs no FFT library), one per thread and size (a plan
+// holds twiddles and scratch and is not shared).
 class RealFft {
  public:
-  explicit RealFft(int n) : n_(n), output_(n / 2 + 1) {
-    double scale = 1.0;
-    const int rc = av_tx_init(&ctx_, &fn_, AV_TX_DOUBLE_RDFT, 0, n, &scale, 0);
-    MMP_CHECK(rc >= 0 && ctx_, "FFmpeg av_tx_init failed for a ", n, "-point real FFT");
-  }
-  ~RealFft() { av_tx_uninit(&ctx_); }
-  RealFft(const RealFft&) = delete;
-  RealFft& operator=(const RealFft&) = delete;
+  explicit RealFft(int n) : n_(n) { fft_.SetFlag(Eigen::FFT<double>::HalfSpectrum); }
 
-  // The n/2 + 1 complex bins of the n real values of `input` (which may be overwritten).
-  const std::vector<AVComplexDouble>& transform(std::vector<double>& input) {
-    fn_(ctx_, output_.data(), input.data(), sizeof(AVComplexDouble));
+  // The n/2 + 1 complex bins of the n real values of `input`.
+  const std::vector<std::complex<double>>& transform(const std::vector<double>& input) {
+    MMP_CHECK(static_cast<int>(input.size()) == n_, "FFT of ", n_, " points given ", input.size(), " values");
+    fft_.fwd(output_, input);
     return output_;
   }
 
@@ -42,9 +36,8 @@ class RealFft {
 
  private:
   int n_;
-  AVTXContext* ctx_ = nullptr;
-  av_tx_fn fn_ = nullptr;
-  std::vector<AVComplexDouble> output_;
+  Eigen::FFT<double> fft_;
+  std::vector<std::complex<double>> output_;
 };
 
 }  // namespace
@@ -62,7 +55,7 @@ Tensor ogm_spectrogram(const std::vector<float>& samples) {
   Tensor out = Tensor::empty({kBins, frames});
   float* o = out.data<float>();
   RealFft& fft = RealFft::for_size(kFft);
-  std::vector<double> frame(kFft + 2);
+  std::vector<double> frame(kFft);
   for (int t = 0; t < frames; ++t) {
     const int start = t * kHop - kFft / 2;
     for (int i = 0; i < kFft; ++i) {
@@ -72,7 +65,7 @@ Tensor ogm_spectrogram(const std::vector<float>& samples) {
     const auto& spectrum = fft.transform(frame);
     for (int k = 0; k < kBins; ++k)
       o[k * frames + t] = static_cast<float>(
-          std::log(std::sqrt(spectrum[k].re * spectrum[k].re + spectrum[k].im * spectrum[k].im) + 1e-7));
+          std::log(std::abs(spectrum[k]) + 1e-7));
   }
   return out;
 }
@@ -115,7 +108,7 @@ Tensor kaldi_fbank(const std::vector<float>& samples, const FbankOptions& opt) {
   const float padding = static_cast<float>((0.0 - opt.norm_mean) / (2 * opt.norm_std));
   std::fill(o, o + out.numel(), padding);  // frames past the signal: zeros, normalised
   RealFft& fft = RealFft::for_size(padded);
-  std::vector<double> frame(padded + 2), power(fft_bins);
+  std::vector<double> frame(padded), power(fft_bins);
   for (int t = 0; t < std::min(frames, opt.target_frames); ++t) {
     double dc = 0;
     for (int i = 0; i < window_size; ++i) {
@@ -129,7 +122,7 @@ Tensor kaldi_fbank(const std::vector<float>& samples, const FbankOptions& opt) {
     for (int i = 0; i < window_size; ++i) frame[i] *= window[i];
     std::fill(frame.begin() + window_size, frame.end(), 0.0);
     const auto& spectrum = fft.transform(frame);
-    for (int k = 0; k < fft_bins; ++k) power[k] = spectrum[k].re * spectrum[k].re + spectrum[k].im * spectrum[k].im;
+    for (int k = 0; k < fft_bins; ++k) power[k] = std::norm(spectrum[k]);
     for (int m = 0; m < opt.mel_bins; ++m) {
       double energy = 0;
       const double* bank = banks.data() + m * fft_bins;

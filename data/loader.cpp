@@ -1,5 +1,7 @@
 #include "data/loader.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -7,11 +9,23 @@
 
 namespace mmp {
 
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 DataLoader::DataLoader(const Dataset& data, LoaderOptions options) : data_(data), options_(options) {
   MMP_CHECK(options_.batch_size >= 1, "loader: batch size must be positive, got ", options_.batch_size);
-  MMP_CHECK(options_.workers >= 0 && options_.prefetch >= 1, "loader: bad worker or prefetch count");
+  MMP_CHECK(options_.workers >= -1 && options_.prefetch >= 0, "loader: bad worker count (", options_.workers,
+            ") or prefetch count (", options_.prefetch, ")");
   MMP_CHECK(batches_per_epoch() > 0, data.name(), ": ", data.size(), " samples make no batch of ", options_.batch_size);
+  if (options_.workers < 0) options_.workers = available_cores();
+  if (options_.prefetch == 0) options_.prefetch = std::max(2, options_.workers);
+  if (options_.device.is_cuda() || options_.stage) stager_ = std::make_unique<BatchStager>(options_.device);
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { work(); });
+  if (stager_ && options_.workers > 0) uploader_ = std::thread([this] { upload(); });
 }
 
 DataLoader::~DataLoader() {
@@ -21,6 +35,7 @@ DataLoader::~DataLoader() {
   }
   changed_.notify_all();
   for (auto& t : workers_) t.join();
+  if (uploader_.joinable()) uploader_.join();
 }
 
 int64_t DataLoader::batches_per_epoch() const {
@@ -41,10 +56,12 @@ void DataLoader::start_epoch(int epoch) {
     std::lock_guard<std::mutex> lock(mutex_);
     epoch_ = epoch;
     order_ = std::move(order);
-    claimed_ = consumed_ = 0;
+    claimed_ = built_taken_ = uploaded_ = consumed_ = 0;
     ready_.clear();
+    staged_.clear();
     failure_.clear();
     failed_batch_ = -1;
+    if (stager_) stager_->reset();  // waits for an upload of the old epoch in flight
   }
   changed_.notify_all();
 }
@@ -53,14 +70,15 @@ Batch DataLoader::build(int64_t batch_index, int epoch, const std::vector<int64_
   const int64_t begin = batch_index * options_.batch_size;
   const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
   const std::vector<int64_t> indices(order.begin() + begin, order.begin() + end);
-  return make_batch(data_, indices, epoch, options_.pin_memory);
+  return make_batch(data_, indices, epoch, options_.device.is_cuda());
 }
 
 void DataLoader::work() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     changed_.wait(lock, [&] {
-      return stopping_ || (epoch_ >= 0 && claimed_ < batches_per_epoch() && claimed_ < consumed_ + options_.prefetch);
+      return stopping_ ||
+             (epoch_ >= 0 && claimed_ < batches_per_epoch() && claimed_ < built_taken_ + options_.prefetch);
     });
     if (stopping_) return;
     const int64_t b = claimed_++;
@@ -86,22 +104,67 @@ void DataLoader::work() {
   }
 }
 
+void DataLoader::upload() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    // One batch uploaded ahead of the one in use: the stager has two slots.
+    changed_.wait(lock, [&] {
+      return stopping_ || (epoch_ >= 0 && uploaded_ <= consumed_ && ready_.count(uploaded_) > 0);
+    });
+    if (stopping_) return;
+    const int64_t b = uploaded_++;
+    const int epoch = epoch_;
+    Batch host = std::move(ready_.at(b));
+    ready_.erase(b);
+    ++built_taken_;
+    changed_.notify_all();  // a worker may build the next one
+    lock.unlock();
+    int slot = -1;
+    std::string error;
+    try {
+      slot = stager_->upload(std::move(host));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    lock.lock();
+    if (epoch != epoch_) continue;  // start_epoch reset the stager meanwhile
+    if (error.empty()) {
+      staged_[b] = slot;
+    } else if (failure_.empty() || b < failed_batch_) {
+      failure_ = error;
+      failed_batch_ = b;
+    }
+    changed_.notify_all();
+  }
+}
+
 bool DataLoader::next(Batch& out) {
   std::unique_lock<std::mutex> lock(mutex_);
   MMP_CHECK(epoch_ >= 0, "loader: next() before start_epoch()");
   if (consumed_ >= batches_per_epoch()) return false;
   if (workers_.empty()) {
     const int64_t b = consumed_++;
-    lock.unlock();
-    out = build(b, epoch_, order_);
+    ++built_taken_;
+    Batch host = build(b, epoch_, order_);
+    out = stager_ ? stager_->take(stager_->upload(std::move(host))) : std::move(host);
     return true;
   }
   // Batches come in order, and so does a failure: the batches before the failing one
   // are delivered (workers go on building them), as without worker threads.
-  changed_.wait(lock, [&] { return ready_.count(consumed_) > 0 || (!failure_.empty() && failed_batch_ <= consumed_); });
-  MMP_CHECK(ready_.count(consumed_) > 0, failure_);
-  out = std::move(ready_.at(consumed_));
-  ready_.erase(consumed_++);
+  const auto available = [&] { return stager_ ? staged_.count(consumed_) > 0 : ready_.count(consumed_) > 0; };
+  changed_.wait(lock, [&] { return available() || (!failure_.empty() && failed_batch_ <= consumed_); });
+  MMP_CHECK(available(), failure_);
+  if (stager_) {
+    // Taken under the lock: the uploader refills the previous batch's slot only after
+    // take() has marked that batch done with on the compute queue.
+    out = stager_->take(staged_.at(consumed_));
+    staged_.erase(consumed_);
+  } else {
+    out = std::move(ready_.at(consumed_));
+    ready_.erase(consumed_);
+    ++built_taken_;
+  }
+  ++consumed_;
   changed_.notify_all();
   return true;
 }

@@ -3,6 +3,7 @@
 #include "engine/error.h"
 
 #ifdef MMP_HAVE_CUDA
+#include "engine/cuda/caching_allocator.h"
 #include "engine/cuda/cuda_backend.h"
 #endif
 
@@ -39,5 +40,28 @@ int cuda_device_count() {
 }
 
 bool cuda_available() { return cuda_device_count() > 0; }
+
+DeviceMemory device_memory(Device device) {
+  DeviceMemory m;
+#ifdef MMP_HAVE_CUDA
+  if (device.is_cuda()) {
+    const auto s = cuda::CachingAllocator::get(device.index).stats();
+    m = {s.bytes_in_use, s.bytes_in_use + s.bytes_cached, s.peak_bytes_in_use, s.peak_bytes_reserved};
+  }
+#endif
+  return m;
+}
+
+void reset_peak_memory(Device device) {
+#ifdef MMP_HAVE_CUDA
+  if (device.is_cuda()) cuda::CachingAllocator::get(device.index).reset_peaks();
+#endif
+}
+
+void release_device_resources() {
+#ifdef MMP_HAVE_CUDA
+  if (cuda_device_count() > 0) cuda::release_all();
+#endif
+}
 
 }  // namespace mmp

@@ -26,4 +26,18 @@ bool cuda_available();
 int cuda_device_count();
 bool cuda_compiled();
 
+// Device memory held by tensors (allocated) and by the process in all (reserved:
+// allocated plus the caching allocator's free blocks), now and at the peak since the
+// last reset_peak_memory. Zeros on the CPU.
+struct DeviceMemory {
+  size_t allocated = 0, reserved = 0, peak_allocated = 0, peak_reserved = 0;
+};
+DeviceMemory device_memory(Device device);
+void reset_peak_memory(Device device);
+
+// Hands back the CUDA devices' cached memory, page-locked buffers and library handles
+// and resets them, so that a leak check at exit sees only real leaks. main() calls it
+// last; nothing may use a CUDA device after it. A no-op without CUDA.
+void release_device_resources();
+
 }  // namespace mmp

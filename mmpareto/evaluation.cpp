@@ -39,7 +39,7 @@ HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vect
   return s;
 }
 
-Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device) {
+Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device, int loader_workers) {
   MMP_CHECK(data.classes() == model.config().classes, "evaluate: ", data.name(), " has ", data.classes(),
             " classes, the model ", model.config().classes);
   // Back to the caller's mode however this returns.
@@ -55,11 +55,11 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
   LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.shuffle = false;
-  lo.pin_memory = device.is_cuda();
+  lo.workers = loader_workers;
+  lo.device = device;
   DataLoader loader(data, lo);
   loader.start_epoch(0);
-  for (Batch host; loader.next(host);) {
-    const Batch batch = host.to(device);
+  for (Batch batch; loader.next(batch);) {
     const AVOutputs out = model.forward(batch.audio, batch.visual);
     loss_total += cross_entropy(out.out, batch.label).item() * static_cast<double>(batch.size());
     auto append = [](std::vector<int64_t>& dst, const Tensor& logits) {

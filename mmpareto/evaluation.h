@@ -25,6 +25,7 @@ struct Evaluation {
 
 // Runs the model in eval mode without gradients over the whole dataset, then restores
 // its training mode.
-Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device);
+Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device,
+                    int loader_workers = -1);
 
 }  // namespace mmp

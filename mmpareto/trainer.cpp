@@ -81,10 +81,12 @@ class Progress {
   }
   void epoch_done(const EpochSummary& e, int epochs) {
     if (!enabled_) return;
-    std::fprintf(stderr, "%s%-10s epoch %d/%d  loss %.4f  acc mm %.3f audio %.3f visual %.3f  conflict a %.2f v %.2f  %.1f samples/s\n",
+    std::fprintf(stderr,
+                 "%s%-10s epoch %d/%d  loss %.4f  acc mm %.3f audio %.3f visual %.3f  conflict a %.2f v %.2f  "
+                 "%.1f samples/s  data wait %.1f%%\n",
                  tty_ ? "\r" : "", label_.c_str(), e.epoch + 1, epochs, e.loss_mm, e.test.multimodal.accuracy,
                  e.test.audio.accuracy, e.test.visual.accuracy, e.conflict_audio, e.conflict_visual,
-                 e.samples_per_second);
+                 e.samples_per_second, 100 * e.data_wait);
   }
 
  private:
@@ -106,7 +108,8 @@ json epoch_json(const EpochSummary& e) {
             {"loss_audio", e.loss_audio}, {"loss_visual", e.loss_visual},
             {"conflict_audio", e.conflict_audio}, {"conflict_visual", e.conflict_visual},
             {"cos_audio", e.cos_audio},  {"cos_visual", e.cos_visual},
-            {"seconds", e.seconds},      {"samples_per_s", e.samples_per_second}};
+            {"seconds", e.seconds},      {"train_seconds", e.train_seconds},
+            {"samples_per_s", e.samples_per_second}, {"data_wait", e.data_wait}};
   line.update(evaluation_json(e.test));
   return line;
 }
@@ -124,7 +127,9 @@ EpochSummary epoch_from_json(const json& j) {
   e.cos_audio = j.at("cos_audio");
   e.cos_visual = j.at("cos_visual");
   e.seconds = j.at("seconds");
+  e.train_seconds = j.value("train_seconds", e.seconds);  // logs of mmp before 0.2 lack the last two
   e.samples_per_second = j.at("samples_per_s");
+  e.data_wait = j.value("data_wait", 0.0);
   e.test.multimodal = {j.at("acc_mm"), j.at("f1_mm")};
   e.test.audio = {j.at("acc_audio"), j.at("f1_audio")};
   e.test.visual = {j.at("acc_visual"), j.at("f1_visual")};
@@ -132,7 +137,8 @@ EpochSummary epoch_from_json(const json& j) {
   return e;
 }
 
-// Everything that shapes a run: resuming with other values would not continue it.
+// Everything that shapes a run: resuming with other values would not continue it. The
+// device is not among them: a run may go on on another device (resume_run says so).
 json run_options(const AVClassifier& model, const Dataset& train_data, const Dataset& test_data,
                  const TrainOptions& o) {
   const OptimizerOptions& p = o.optimizer;
@@ -144,7 +150,6 @@ json run_options(const AVClassifier& model, const Dataset& train_data, const Dat
           {"seed", o.seed},
           {"model", {{"classes", model.config().classes}, {"width", model.config().width},
                      {"fusion", fusion_name(model.config().fusion)}}},
-          {"device", o.device.str()},
           {"data", {{"train", train_data.name()}, {"test", test_data.name()},
                     {"train_samples", train_data.size()}, {"test_samples", test_data.size()},
                     {"audio", shape_str(train_data.audio_shape())}, {"visual", shape_str(train_data.visual_shape())}}},
@@ -178,6 +183,7 @@ bool improves_on_best(const TrainResult& r, const EpochSummary& e) {
 // Where an interrupted run ended: its last finished epoch, the counters to continue
 // from, and its metrics log's lines up to that epoch.
 struct ResumePoint {
+  std::string device;  // where the saved epochs ran
   int last_epoch = -1;
   int64_t steps = 0;
   uint64_t generator_offset = 0;
@@ -209,6 +215,7 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
     r.last_epoch = std::stoi(f.metadata.at("epoch"));
     r.steps = std::stoll(f.metadata.at("steps"));
     r.generator_offset = std::stoull(f.metadata.at("generator_offset"));
+    r.device = f.metadata.count("device") ? f.metadata.at("device") : "";
   } catch (const std::logic_error&) {  // stoi's invalid_argument and out_of_range
     MMP_THROW(path, ": its epoch, steps or generator_offset is not a number");
   }
@@ -289,8 +296,13 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     for (const EpochSummary& e : result.epochs)
       if (improves_on_best(result, e)) result.best_epoch = e.epoch;
     first_epoch = r.last_epoch + 1;
-    if (o.progress)
+    if (o.progress) {
       std::fprintf(stderr, "%s: resuming after epoch %d of %d\n", o.method.c_str(), first_epoch, o.epochs);
+      // Kernels sum in other orders on another device: the run goes on, not bit for bit.
+      if (!r.device.empty() && r.device != o.device.str())
+        std::fprintf(stderr, "%s: the saved epochs ran on %s, these run on %s (the same run, but not bit for bit)\n",
+                     o.method.c_str(), r.device.c_str(), o.device.str().c_str());
+    }
   }
   MetricsLog log(dir.empty() ? "" : dir + "/metrics.jsonl", resuming);
   Progress progress(o.method, o.progress);
@@ -298,31 +310,36 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   lo.batch_size = o.batch_size;
   lo.seed = o.seed + 2;
   lo.workers = o.loader_workers;
-  lo.pin_memory = o.device.is_cuda();
+  lo.device = o.device;
   // As the official loader (drop_last=False), a last partial batch is trained on,
   // unless it is a single sample: batch norm cannot normalise one 1x1 feature.
   lo.drop_last = train_data.size() % o.batch_size == 1;
   DataLoader loader(train_data, lo);
   const int64_t steps_per_epoch = loader.batches_per_epoch();
   const auto start = Clock::now();
-  double step_seconds = 0;
+  double step_seconds = 0, train_seconds = 0, wait_seconds = 0, samples = 0;
   const int64_t first_step = step.steps();
+  reset_peak_memory(o.device);
+  if (first_epoch < o.epochs) loader.start_epoch(first_epoch);
 
   for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     const double lr = scheduled_lr(o.optimizer.lr, o.schedule, epoch);
-    loader.start_epoch(epoch);
 
     EpochSummary e;
     e.epoch = epoch;
     e.lr = lr;
-    Batch host_batch;
-    for (int64_t s = 0; loader.next(host_batch); ++s) {
-      const Batch batch = host_batch.to(o.device);
+    double epoch_wait = 0, epoch_samples = 0;
+    Batch batch;
+    for (int64_t s = 0;; ++s) {
+      const auto wait_start = Clock::now();
+      if (!loader.next(batch)) break;
+      epoch_wait += seconds_since(wait_start);
       const auto t0 = Clock::now();
       const StepReport report = step.run(batch, epoch, lr);
       const double dt = seconds_since(t0);
       step_seconds += dt;
+      epoch_samples += static_cast<double>(batch.size());
       e.loss_mm += report.losses[kMultimodal] / steps_per_epoch;
       e.loss_audio += report.losses[kAudio] / steps_per_epoch;
       e.loss_visual += report.losses[kVisual] / steps_per_epoch;
@@ -341,18 +358,25 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
                 {"train_acc_mm", batch_accuracy(report.objectives.outputs.out, batch.label)},
                 {"train_acc_audio", batch_accuracy(report.objectives.outputs.out_audio, batch.label)},
                 {"train_acc_visual", batch_accuracy(report.objectives.outputs.out_visual, batch.label)},
-                {"samples_per_s", static_cast<double>(o.batch_size) / dt}};
+                {"samples_per_s", static_cast<double>(batch.size()) / dt}};
       for (const auto& [name, value] : step_statistics(report)) line[name] = value;
       log.write(line);
       const double elapsed = seconds_since(start);
       const double done = static_cast<double>((epoch - first_epoch) * steps_per_epoch + s + 1);
       const double total = static_cast<double>((o.epochs - first_epoch) * steps_per_epoch);
-      progress.update(epoch, o.epochs, s + 1, steps_per_epoch, static_cast<double>(o.batch_size) / dt,
+      progress.update(epoch, o.epochs, s + 1, steps_per_epoch, static_cast<double>(batch.size()) / dt,
                       elapsed / done * (total - done), report.losses[kMultimodal]);
     }
-    e.test = evaluate(model, test_data, o.batch_size, o.device);
+    e.train_seconds = seconds_since(epoch_start);
+    // The next epoch's first batches are built (and uploaded) while this one is evaluated.
+    if (epoch + 1 < o.epochs) loader.start_epoch(epoch + 1);
+    e.test = evaluate(model, test_data, o.batch_size, o.device, o.loader_workers);
     e.seconds = seconds_since(epoch_start);
-    e.samples_per_second = static_cast<double>(steps_per_epoch * o.batch_size) / e.seconds;
+    e.samples_per_second = epoch_samples / e.train_seconds;
+    e.data_wait = epoch_wait / e.train_seconds;
+    train_seconds += e.train_seconds;
+    wait_seconds += epoch_wait;
+    samples += epoch_samples;
     result.epochs.push_back(e);
     log.write(epoch_json(e));
     if (improves_on_best(result, e)) {
@@ -371,13 +395,19 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
                        {{"epoch", std::to_string(epoch)},
                         {"steps", std::to_string(step.steps())},
                         {"generator_offset", std::to_string(step.generator_offset())},
+                        {"device", o.device.str()},
                         {"options", options.dump()}});
     }
     progress.epoch_done(e, o.epochs);
   }
   result.steps = step.steps();
   const int64_t steps_run = result.steps - first_step;
+  const int epochs_run = o.epochs - first_epoch;
   result.seconds_per_step = steps_run ? step_seconds / static_cast<double>(steps_run) : 0.0;
+  result.seconds_per_epoch = epochs_run ? seconds_since(start) / epochs_run : 0.0;
+  result.samples_per_second = train_seconds > 0 ? samples / train_seconds : 0.0;
+  result.data_wait = train_seconds > 0 ? wait_seconds / train_seconds : 0.0;
+  result.memory = device_memory(o.device);
   return result;
 }
 

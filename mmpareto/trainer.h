@@ -31,7 +31,7 @@ struct TrainOptions {
   // options must be those it was started with.
   bool resume = false;
   bool progress = true;  // the progress line on stderr
-  int loader_workers = 1;  // threads building batches ahead of the step
+  int loader_workers = -1;  // threads building batches ahead of the step; -1: the cores available
 };
 
 struct EpochSummary {
@@ -41,7 +41,10 @@ struct EpochSummary {
   Evaluation test;
   double conflict_audio = 0, conflict_visual = 0;  // fraction of steps whose gradients conflict
   double cos_audio = 0, cos_visual = 0;            // mean cosine of the multimodal and unimodal gradients
-  double seconds = 0, samples_per_second = 0;
+  double seconds = 0;             // the epoch with its evaluation
+  double train_seconds = 0;       // its training steps, with the waits for their batches
+  double samples_per_second = 0;  // training samples over train_seconds
+  double data_wait = 0;           // share of train_seconds spent waiting for the loader
 };
 
 struct TrainResult {
@@ -50,6 +53,9 @@ struct TrainResult {
   int best_epoch = -1;  // by multimodal accuracy
   int64_t steps = 0;
   double seconds_per_step = 0;
+  // Over the epochs this process trained (a resumed run's earlier ones excluded).
+  double seconds_per_epoch = 0, samples_per_second = 0, data_wait = 0;
+  DeviceMemory memory;  // the device's memory at its peak during the run (zeros on the CPU)
   const EpochSummary& best() const { return epochs.at(best_epoch); }
   const EpochSummary& last() const { return epochs.back(); }
 };

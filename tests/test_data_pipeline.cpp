@@ -175,6 +175,69 @@ TEST_CASE("the threaded loader gives the batches of the synchronous one", "[unit
   }
 }
 
+TEST_CASE("batches staged through device slots, as for CUDA, equal the loader's own", "[unit][data]") {
+  // The upload thread, the two slots and their events run on the CPU when asked
+  // (LoaderOptions::stage): the CUDA path's logic with memcpy for the copies.
+  const std::string cache = temp_dir("cache_staged");
+  prepare_cache(index_dataset("cremad", synth_dir()), cache, quiet_prepare());
+  const CacheDataset data(cache, CacheReadOptions{});
+  auto run = [&](bool stage, int workers) {
+    LoaderOptions o;
+    o.batch_size = 5;  // 6 training samples: a full batch and a partial one
+    o.workers = workers;
+    o.seed = 2;
+    o.stage = stage;
+    DataLoader loader(data, o);
+    std::vector<std::vector<float>> seen;  // read at delivery: a staged batch lives until the next one
+    auto take = [&](int epoch, int count) {
+      loader.start_epoch(epoch);
+      Batch b;
+      for (int i = 0; (count < 0 || i < count) && loader.next(b); ++i) {
+        std::vector<float> values = b.visual.to_vector<float>();
+        const auto audio = b.audio.to_vector<float>();
+        values.insert(values.end(), audio.begin(), audio.end());
+        for (int64_t y : b.label.to_vector<int64_t>()) values.push_back(static_cast<float>(y));
+        seen.push_back(std::move(values));
+      }
+    };
+    take(0, -1);
+    take(1, 1);  // abandoned after one batch: its uploads in flight are dropped
+    take(2, -1);
+    take(3, -1);
+    return seen;
+  };
+  const auto plain = run(false, 0);
+  REQUIRE(plain.size() == 2 + 1 + 2 + 2);
+  CHECK(plain[0].size() > plain[1].size());  // the partial batch is smaller
+  for (int workers : {0, 1, 3}) {
+    INFO(workers << " workers");
+    CHECK(run(true, workers) == plain);
+  }
+}
+
+TEST_CASE("the batch stager hands over each batch in its slot, a partial one as a view", "[unit][data]") {
+  BatchStager stager(Device::cpu());
+  auto batch = [](int64_t b, float value) {
+    return Batch{full({b, 1, 2, 3}, value), full({b, 1, 3, 4, 4}, value + 1), full({b}, value, DType::I64)};
+  };
+  const int s0 = stager.upload(batch(4, 1));
+  const Batch first = stager.take(s0);
+  const int s1 = stager.upload(batch(4, 2));
+  CHECK(s1 != s0);
+  CHECK_THROWS_WITH(stager.upload(batch(4, 9)), Contains("slot in use"));  // batch 1 not taken yet
+  const Batch second = stager.take(s1);
+  CHECK(first.audio.to_vector<float>() == std::vector<float>(24, 1.0f));
+  CHECK(second.visual.to_vector<float>() == std::vector<float>(4 * 48, 3.0f));
+  const int s2 = stager.upload(batch(3, 5));  // into the first slot, a partial batch
+  CHECK(s2 == s0);
+  const Batch third = stager.take(s2);
+  CHECK(third.audio.shape() == Shape{3, 1, 2, 3});
+  CHECK(third.audio.storage() == first.audio.storage());  // the slot's memory, reused
+  CHECK(third.label.to_vector<int64_t>() == std::vector<int64_t>{5, 5, 5});
+  stager.reset();
+  CHECK(stager.take(stager.upload(batch(2, 7))).visual.to_vector<float>() == std::vector<float>(2 * 48, 8.0f));
+}
+
 TEST_CASE("a sample that fails: the loader gives the batches before it, then its error", "[unit][data]") {
   const std::string cache = temp_dir("cache_loader_failure");
   prepare_cache(index_dataset("cremad", synth_dir()), cache, quiet_prepare());
@@ -182,12 +245,13 @@ TEST_CASE("a sample that fails: the loader gives the batches before it, then its
   // Batches of one sample; with workers, four built ahead, and time to build them before
   // the first is asked for, so that the failing third one is ready before the first two
   // are taken. Returns how many batches came before next() threw.
-  auto batches_before_failure = [&](int64_t bad, int workers) {
+  auto batches_before_failure = [&](int64_t bad, int workers, bool stage) {
     const FailingSample failing(data, bad);
     LoaderOptions o;
     o.batch_size = 1;
     o.workers = workers;
     o.prefetch = 4;
+    o.stage = stage;
     DataLoader loader(failing, o);
     loader.start_epoch(0);
     if (workers > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -203,9 +267,10 @@ TEST_CASE("a sample that fails: the loader gives the batches before it, then its
   };
   int64_t third = -1;  // the sample the shuffled order puts third
   for (int64_t i = 0; i < data.size() && third < 0; ++i)
-    if (batches_before_failure(i, 0) == 2) third = i;
+    if (batches_before_failure(i, 0, false) == 2) third = i;
   REQUIRE(third >= 0);
-  CHECK(batches_before_failure(third, 2) == 2);
+  CHECK(batches_before_failure(third, 2, false) == 2);
+  CHECK(batches_before_failure(third, 2, true) == 2);  // through the upload thread, as on CUDA
 }
 
 TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes", "[unit][data]") {
@@ -276,10 +341,22 @@ TEST_CASE("mmp synth, prepare, features and train on the cache from the command 
   r = run_mmp("features --kind fbank " + dir + "/raw/AudioWAV/1001_DFA_NEU_XX.wav --out " + dir + "/f.safetensors");
   REQUIRE(r.exit_code == 0);
   CHECK(load_safetensors(dir + "/f.safetensors").find("feature")->shape() == Shape{1024, 128});
-  r = run_mmp("train --data " + dir + "/cache --method uniform --epochs 1 --width 2 --batch 4 --quiet --out ''");
+  // Training from a cache needs no FFmpeg: here the media plugin cannot be found.
+  const std::string no_plugin = "MMP_MEDIA_LIBRARY=" + dir + "/absent/libmmp-media.so";
+  r = run_mmp("train --data " + dir + "/cache --method uniform --epochs 1 --width 2 --batch 4 --quiet --out ''",
+              no_plugin);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("uniform    |"));
+  // The commands that decode say what is missing and what to do.
+  for (const std::string& decoding : {"synth --out " + dir + "/raw2",
+                                      "features " + dir + "/raw/AudioWAV/1001_DFA_NEU_XX.wav --out " + dir + "/f2"}) {
+    r = run_mmp(decoding, no_plugin);
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Contains("cannot load " + dir + "/absent/libmmp-media.so") && Contains("FFmpeg") &&
+                             Contains("training from a cache needs neither"));
+  }
   r = run_mmp("prepare --root " + dir + "/missing --out " + dir + "/c2");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Contains("no such dataset folder"));

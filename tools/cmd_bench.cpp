@@ -1,6 +1,6 @@
 // `mmp bench gemm | model | step`: throughput of the engine. Each prints a table; the
 // PyTorch/numpy side of each comparison is in tools/bench/. (`bench data` is in
-// cmd_bench_data.cpp: these need no media libraries, so tools/gpu_bench.cpp runs them too.)
+// cmd_bench_data.cpp.)
 #include <omp.h>
 
 #include <chrono>

@@ -12,19 +12,18 @@
 #include "data/image_transforms.h"
 #include "data/loader.h"
 #include "data/media.h"
+#include "engine/backend.h"
 #include "tools/commands.h"
 #include "tools/timing.h"
 
 namespace mmp::cli {
 namespace {
 
-void bench_data(const std::string& root, const std::string& cache, int threads, int64_t batch, int repeats) {
-  omp_set_num_threads(1);  // the kernels stay on the calling thread: per-core numbers
+void bench_decoding(const std::string& root, int repeats) {
   const DatasetIndex index = index_dataset("cremad", root, "frames");
   std::vector<MediaSample> clips = index.train;
   clips.insert(clips.end(), index.test.begin(), index.test.end());
-  std::printf("# data path: %zu clips of %s; %d loader thread(s)\n", clips.size(), root.c_str(), threads);
-  std::printf("%-34s %12s %12s\n", "stage", "per second", "unit");
+  std::printf("# decoding: %zu clips of %s on one thread\n", clips.size(), root.c_str());
   const Timing decode = time_median(
       [&] {
         for (const MediaSample& s : clips) {
@@ -34,12 +33,18 @@ void bench_data(const std::string& root, const std::string& cache, int threads, 
       },
       1, repeats, 0);
   std::printf("%-34s %12.1f %12s\n", "decode + spectrogram + frames", clips.size() / decode.median_s, "clips");
+}
+
+void bench_loading(const std::string& cache, int threads, int64_t batch, Device device, int repeats) {
   const CacheDataset data(cache, CacheReadOptions{});
+  std::printf("# loading: %s, %d loader thread(s), batches of %lld to %s\n", cache.c_str(), threads,
+              static_cast<long long>(batch), device.str().c_str());
   LoaderOptions lo;
   lo.batch_size = batch;
   lo.workers = threads;
   lo.prefetch = 2 * threads;
   lo.drop_last = true;  // as tools/bench/data.py
+  lo.device = device;
   DataLoader loader(data, lo);
   int epoch = 0;
   const Timing load = time_median(
@@ -47,6 +52,7 @@ void bench_data(const std::string& root, const std::string& cache, int threads, 
         loader.start_epoch(epoch++);
         for (Batch b; loader.next(b);) {
         }
+        if (device.is_cuda()) backend(device).synchronize();  // the last upload has landed
       },
       1, repeats, 2.0);  // an epoch of the bench's cache takes tens of ms: many of them, for a stable median
   const double batches = static_cast<double>(loader.batches_per_epoch());
@@ -61,12 +67,22 @@ void add_bench_data_subcommand(CLI::App& bench) {
   static std::string root, cache;
   static int threads = 1, data_repeats = 3;
   static int64_t data_batch = 16;
-  data->add_option("--root", root, "a CREMA-D-layout folder with frame folders (mmp synth makes one)")->required();
-  data->add_option("--cache", cache, "its prepared cache (mmp prepare)")->required();
+  static std::string device = "cpu";
+  data->add_option("--root", root,
+                   "a CREMA-D-layout folder with frame folders (mmp synth makes one): times decoding it (needs FFmpeg)");
+  data->add_option("--cache", cache, "a prepared cache (mmp prepare): times loading augmented batches from it");
   data->add_option("--threads", threads, "loader threads")->capture_default_str();
   data->add_option("--batch", data_batch, "batch size")->capture_default_str();
+  data->add_option("--device", device, "where the loader delivers batches: cpu, or cuda[:N] (uploaded as in training)")
+      ->capture_default_str();
   data->add_option("--repeats", data_repeats, "timed repeats (median reported)")->capture_default_str();
-  data->callback([] { bench_data(root, cache, threads, data_batch, data_repeats); });
+  data->callback([] {
+    MMP_CHECK(!root.empty() || !cache.empty(), "bench data: give --root, --cache or both");
+    omp_set_num_threads(1);  // the kernels stay on the calling thread: per-core numbers
+    std::printf("%-34s %12s %12s\n", "stage", "per second", "unit");
+    if (!root.empty()) bench_decoding(root, data_repeats);
+    if (!cache.empty()) bench_loading(cache, threads, data_batch, parse_device(device), data_repeats);
+  });
 }
 
 }  // namespace mmp::cli

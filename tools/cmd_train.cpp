@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "data/cache.h"
+#include "data/loader.h"
 #include "data/synthetic.h"
 #include "mmpareto/trainer.h"
 #include "tools/commands.h"
@@ -61,6 +62,20 @@ void print_table(const std::vector<TrainResult>& results) {
   }
 }
 
+// Where the time went: per epoch, training throughput, the share of it spent waiting
+// for batches, and the device memory at its peak.
+void print_throughput(const std::vector<TrainResult>& results, Device device) {
+  std::printf("\n%-10s | %9s | %9s | %9s | %s\n", "method", "s/epoch", "samples/s", "data wait",
+              device.is_cuda() ? "peak memory (allocated / reserved)" : "");
+  for (const auto& r : results) {
+    std::printf("%-10s | %9.2f | %9.1f | %8.1f%% |", r.method.c_str(), r.seconds_per_epoch, r.samples_per_second,
+                100 * r.data_wait);
+    if (device.is_cuda())
+      std::printf(" %.0f / %.0f MiB", r.memory.peak_allocated / 1048576.0, r.memory.peak_reserved / 1048576.0);
+    std::printf("\n");
+  }
+}
+
 void run_train(TrainCommandOptions o) {
   const std::vector<std::string> methods = o.method.empty() ? split(o.compare) : std::vector<std::string>{o.method};
   MMP_CHECK(!methods.empty(), "--compare: no methods given");
@@ -98,6 +113,9 @@ void run_train(TrainCommandOptions o) {
               static_cast<long long>(o.width), o.fusion.c_str(), o.train.optimizer.kind.c_str(), o.train.optimizer.lr,
               static_cast<long long>(o.train.batch_size), o.train.epochs,
               static_cast<unsigned long long>(o.train.seed), o.train.device.str().c_str());
+  std::printf("loader: %d worker threads%s\n", o.train.loader_workers < 0 ? available_cores() : o.train.loader_workers,
+              o.train.device.is_cuda() ? ", batches built in page-locked memory and uploaded while the previous step runs"
+                                       : "");
 
   std::vector<TrainResult> results;
   std::string stopped;  // the methods whose training stopped on an error
@@ -119,7 +137,10 @@ void run_train(TrainCommandOptions o) {
       stopped += (stopped.empty() ? "" : ", ") + method;
     }
   }
-  if (!results.empty()) print_table(results);
+  if (!results.empty()) {
+    print_table(results);
+    print_throughput(results, o.train.device);
+  }
   if (!o.train.out_dir.empty())
     std::printf("\ncheckpoints and metrics (JSON lines) in %s/<method>/\n", o.train.out_dir.c_str());
   MMP_CHECK(stopped.empty(), "training stopped for ", stopped, " (the reasons are above)");
@@ -157,7 +178,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--quiet", o.quiet, "no progress display");
   cmd->add_option("--data", o.data, "a cache made by mmp prepare (default: the built-in synthetic data)");
   cmd->add_option("--frames", o.frames, "frames per clip from the cache")->capture_default_str();
-  cmd->add_option("--loader-workers", o.train.loader_workers, "threads building batches")->capture_default_str();
+  cmd->add_option("--loader-workers", o.train.loader_workers,
+                  "threads building batches (default: the cores available, " + std::to_string(available_cores()) + " here)");
   cmd->callback([cmd] {
     o.train.device = parse_device(device);
     if (!o.data.empty()) {

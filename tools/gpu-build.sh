@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Builds, on this (CPU) machine, what tools/gpu-check.sh runs on a GPU machine:
-# CPU code for x86-64-v3 (any current server), CUDA code for sm_90 (H100/H200) by
-# default, the CUDA tests and the engine benchmarks copied to build-gpu/bin/ (small
-# enough to carry over).
+# Builds, on this (CPU) machine, what a GPU node runs, into build-gpu/bin/: `mmp`
+# (CPU code for x86-64-v3, CUDA code for sm_90 by default, libstdc++ and libgcc linked
+# in, so that it needs only glibc 2.34+, OpenMP's runtime and cuBLAS/cuDNN there) and
+# the CUDA tests; and, for tools/gpu-check.sh, a small prepared cache at CREMA-D's
+# shapes (build-gpu/cache: `mmp synth` + `mmp prepare` need FFmpeg, which is here).
+# Copy build-gpu/bin and build-gpu/cache over (well under 64 MiB).
 #   tools/gpu-build.sh [CUDA archs, default 90]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 archs="${1:-90}"
+build="$root/build-gpu"
 "$root/tools/install-deps.sh"
-MMP_BUILD_DIR="$root/build-gpu" "$root/tools/build.sh" -DMMP_WITH_CUDA=ON -DMMP_CPU_ARCH=x86-64-v3 \
-  "-DMMP_CUDA_ARCHS=$archs"
-mkdir -p "$root/build-gpu/bin"
-# mmp-gpu-bench, not mmp: it links no media library, whose versions the GPU machine's
-# system may not have.
-cp "$root/build-gpu/tools/mmp-gpu-bench" "$root/build-gpu/tests/mmp_cuda_tests" "$root/build-gpu/bin/"
-du -sh "$root/build-gpu/bin"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMMP_WITH_CUDA=ON -DMMP_PORTABLE=ON \
+  -DMMP_CPU_ARCH=x86-64-v3 "-DMMP_CUDA_ARCHS=$archs" >/dev/null
+cmake --build "$build" -j "$(nproc)" --target mmp mmp_cuda_tests
+if [ ! -f "$build/cache/manifest.json" ]; then
+  # 120 clips of 480x360 video as CREMA-D's, frames kept as JPEG (the default cache).
+  "$build/bin/mmp" synth --out "$build/raw" --clips-per-class 20 --width 480 --height 360 --seed 1 >/dev/null
+  "$build/bin/mmp" prepare --root "$build/raw" --out "$build/cache" --visual frames --no-progress
+fi
+du -sh "$build/bin" "$build/cache"

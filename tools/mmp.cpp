@@ -1,4 +1,6 @@
-// The `mmp` command line: one binary for training, inspection and benchmarks.
+// The `mmp` command line: one binary for training, inspection and benchmarks. It links
+// no media library: the commands that decode audio and video load FFmpeg through
+// libmmp-media.so when they run (data/media_library.h).
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -6,7 +8,9 @@
 #include "tools/commands.h"
 #include "tools/run_cli.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{std::string("mmp ") + MMP_VERSION + ": train multimodal models with MMPareto gradient integration"};
   app.set_version_flag("--version", std::string("mmp ") + MMP_VERSION);
   app.require_subcommand(0, 1);
@@ -26,4 +30,12 @@ int main(int argc, char** argv) {
               << mmp::cuda_device_count() << " CUDA devices visible)\n";
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int status = run(argc, argv);
+  mmp::release_device_resources();
+  return status;
 }

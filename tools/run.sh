@@ -7,4 +7,4 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/install-deps.sh"
 "$root/tools/build.sh" >/dev/null
 [ $# -eq 0 ] && set -- train
-exec "${MMP_BUILD_DIR:-$root/build}/tools/mmp" "$@"
+exec "${MMP_BUILD_DIR:-$root/build}/bin/mmp" "$@"

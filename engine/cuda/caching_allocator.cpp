@@ -56,6 +56,7 @@ void* CachingAllocator::allocate(size_t requested) {
   block_sizes_[ptr] = size;
   stats_.bytes_in_use += size;
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  stats_.peak_bytes_reserved = std::max(stats_.peak_bytes_reserved, stats_.bytes_in_use + stats_.bytes_cached);
   return ptr;
 }
 
@@ -83,6 +84,12 @@ void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
   DeviceGuard guard(device_);
   release_free_blocks();
+}
+
+void CachingAllocator::reset_peaks() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  stats_.peak_bytes_reserved = stats_.bytes_in_use + stats_.bytes_cached;
 }
 
 CachingAllocator::Stats CachingAllocator::stats() {

@@ -17,6 +17,7 @@ class CachingAllocator {
     size_t bytes_in_use = 0;
     size_t bytes_cached = 0;  // held in free blocks
     size_t peak_bytes_in_use = 0;
+    size_t peak_bytes_reserved = 0;  // in use + cached: what the process holds on the device
     size_t device_allocations = 0;  // cudaMalloc calls so far
   };
 
@@ -26,6 +27,8 @@ class CachingAllocator {
   // Returns every free block to the driver.
   void empty_cache();
   Stats stats();
+  // The peaks start again from what is held now (`mmp train --compare`: one per method).
+  void reset_peaks();
 
  private:
   explicit CachingAllocator(int device) : device_(device) {}

@@ -46,14 +46,6 @@ void copy_between_devices(const Tensor& src, const Tensor& dst) {
   }
 }
 
-void* pinned_allocate(size_t bytes) {
-  void* ptr = nullptr;
-  MMP_CUDA_CHECK(cudaMallocHost(&ptr, std::max<size_t>(bytes, 1)));
-  return ptr;
-}
-
-void pinned_free(void* ptr) { cudaFreeHost(ptr); }
-
 void CudaBackend::gemm(const GemmArgs& g) {
   // cuBLAS is column-major: a row-major [r, c] matrix is its column-major transpose,
   // so C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ with the operands swapped.

@@ -49,9 +49,23 @@ class CudaBackend final : public Backend {
 
 CudaBackend& backend(int device);
 int device_count();
+// Hands back everything the process holds on its CUDA devices (cached blocks, the
+// page-locked pool, library handles, streams) and resets them (runtime.cpp), so that a
+// leak check at exit sees only memory live tensors still hold. No CUDA work may follow.
+void release_all();
 void copy_between_devices(const Tensor& src, const Tensor& dst);
-// Page-locked host memory (cudaMallocHost / cudaFreeHost).
+// Page-locked host memory from a pool (pinned_pool.cpp).
 void* pinned_allocate(size_t bytes);
 void pinned_free(void* ptr);
+void release_pinned_pool();
+
+// The compute and copy streams seen from code without CUDA types (engine/device_queue.h):
+// events are cudaEvent_t behind void*, `copy_queue` picks the stream.
+void* event_create(int device);
+void event_destroy(void* event);
+void event_record(void* event, int device, bool copy_queue);
+void event_wait(void* event, int device, bool copy_queue);
+void event_synchronize(void* event);
+void copy_to_device_async(const void* src, void* dst, size_t bytes, int device, bool copy_queue);
 
 }  // namespace mmp::cuda

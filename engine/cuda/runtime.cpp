@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <mutex>
 
+#include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_check.h"
 
 namespace mmp::cuda {
@@ -13,20 +16,29 @@ constexpr int kMaxDevices = 16;
 
 struct DeviceState {
   std::once_flag once;
-  cudaStream_t stream = nullptr;
+  std::atomic<bool> created{false};
+  cudaStream_t stream = nullptr, copy_stream = nullptr;
   cublasHandle_t cublas = nullptr;
   cudnnHandle_t cudnn = nullptr;
   int multiprocessors = 0;
 };
 
+std::array<DeviceState, kMaxDevices>& states() {
+  static std::array<DeviceState, kMaxDevices> all;
+  return all;
+}
+
+std::atomic<bool> released{false};
+
 DeviceState& state(int device) {
-  static std::array<DeviceState, kMaxDevices> states;
   MMP_CHECK(device >= 0 && device < device_count(), "cuda:", device, " does not exist (",
             device_count(), " CUDA devices visible)");
-  DeviceState& s = states[device];
+  MMP_CHECK(!released, "CUDA used after the process released its devices");
+  DeviceState& s = states()[device];
   std::call_once(s.once, [&] {
     DeviceGuard guard(device);
     MMP_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+    MMP_CUDA_CHECK(cudaStreamCreateWithFlags(&s.copy_stream, cudaStreamNonBlocking));
     MMP_CUBLAS_CHECK(cublasCreate(&s.cublas));
     MMP_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
     // Full f32 products, as PyTorch's default (torch.backends.cuda.matmul.allow_tf32 = False).
@@ -34,6 +46,7 @@ DeviceState& state(int device) {
     MMP_CUDNN_CHECK(cudnnCreate(&s.cudnn));
     MMP_CUDNN_CHECK(cudnnSetStream(s.cudnn, s.stream));
     MMP_CUDA_CHECK(cudaDeviceGetAttribute(&s.multiprocessors, cudaDevAttrMultiProcessorCount, device));
+    s.created = true;
   });
   return s;
 }
@@ -55,11 +68,41 @@ int device_count() {
 }
 
 cudaStream_t stream(int device) { return state(device).stream; }
+cudaStream_t copy_stream(int device) { return state(device).copy_stream; }
 cublasHandle_t cublas(int device) { return state(device).cublas; }
 cudnnHandle_t cudnn(int device) { return state(device).cudnn; }
 int multiprocessor_count(int device) { return state(device).multiprocessors; }
 
 void synchronize(int device) { MMP_CUDA_CHECK(cudaStreamSynchronize(stream(device))); }
+
+void release_all() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Nothing is thrown from here: it runs at exit, and a device in an error state
+    // should still be reset.
+    for (int d = 0; d < device_count(); ++d) {
+      if (!states()[d].created) continue;
+      cudaSetDevice(d);
+      cudaStreamSynchronize(states()[d].copy_stream);
+      try {
+        CachingAllocator::get(d).empty_cache();  // blocks live tensors hold stay: a leak check names them
+      } catch (const Error&) {
+      }
+    }
+    released = true;
+    release_pinned_pool();
+    for (int d = 0; d < device_count(); ++d) {
+      DeviceState& s = states()[d];
+      if (!s.created) continue;
+      cudaSetDevice(d);
+      cudnnDestroy(s.cudnn);
+      cublasDestroy(s.cublas);
+      cudaStreamDestroy(s.copy_stream);
+      cudaStreamDestroy(s.stream);
+      cudaDeviceReset();  // destroys the context: a leak check reports what is left then
+    }
+  });
+}
 
 DeviceGuard::DeviceGuard(int device) {
   MMP_CUDA_CHECK(cudaGetDevice(&previous_));

@@ -43,7 +43,7 @@ Run run_case(const OpCase& c, const std::vector<Tensor>& inputs64, Device device
 
 }  // namespace
 
-TEST_CASE("every op on CUDA equals the CPU, forward and backward", "[cuda]") {
+TEST_CASE("every op on CUDA equals the CPU, forward and backward", "[cuda][ops]") {
   for (const OpCase& c : op_cases()) {
     DYNAMIC_SECTION(c.name) {
       const auto inputs = make_inputs(c, 21);
@@ -62,7 +62,7 @@ TEST_CASE("every op on CUDA equals the CPU, forward and backward", "[cuda]") {
   }
 }
 
-TEST_CASE("CUDA GEMM at large and odd sizes, plain and with a transposed operand", "[cuda]") {
+TEST_CASE("CUDA GEMM at large and odd sizes, plain and with a transposed operand", "[cuda][ops]") {
   Generator gen(5);
   for (int64_t n : {128, 257, 1024}) {
     const Tensor a = randn({n, n}, gen), b = randn({n, n}, gen);
@@ -75,7 +75,7 @@ TEST_CASE("CUDA GEMM at large and odd sizes, plain and with a transposed operand
   }
 }
 
-TEST_CASE("CUDA optimizer steps equal the CPU's: SGD (momentum, dampening, nesterov), Adam, AdamW", "[cuda]") {
+TEST_CASE("CUDA optimizer steps equal the CPU's: SGD (momentum, dampening, nesterov), Adam, AdamW", "[cuda][ops]") {
   Generator gen(8);
   const Tensor start = randn({1000, 7}, gen);
   std::vector<Tensor> grads;
@@ -99,7 +99,7 @@ TEST_CASE("CUDA optimizer steps equal the CPU's: SGD (momentum, dampening, neste
   }
 }
 
-TEST_CASE("CUDA reductions over large and odd shapes", "[cuda]") {
+TEST_CASE("CUDA reductions over large and odd shapes", "[cuda][ops]") {
   Generator gen(6);
   for (Shape shape : {Shape{1 << 20}, Shape{3, 100003}, Shape{1000, 7, 33}}) {
     const Tensor x = randn(shape, gen);
@@ -113,7 +113,7 @@ TEST_CASE("CUDA reductions over large and odd shapes", "[cuda]") {
   }
 }
 
-TEST_CASE("host and device copies round-trip every dtype", "[cuda]") {
+TEST_CASE("host and device copies round-trip every dtype", "[cuda][ops]") {
   const Tensor f = from_vector<float>({1.5f, -2, 3}, {3});
   CHECK(f.to(kCuda).to(Device::cpu()).to_vector<float>() == f.to_vector<float>());
   const Tensor i = from_vector<int64_t>({7, -8}, {2});
@@ -126,7 +126,7 @@ TEST_CASE("host and device copies round-trip every dtype", "[cuda]") {
         transpose(m, 0, 1).contiguous().to_vector<float>());
 }
 
-TEST_CASE("the same seed gives the same values on CPU and CUDA", "[cuda]") {
+TEST_CASE("the same seed gives the same values on CPU and CUDA", "[cuda][ops]") {
   Generator g_cpu(77), g_gpu(77);
   const Tensor a = rand({10000}, g_cpu), b = rand({10000}, g_gpu, DType::F32, kCuda);
   CHECK(a.to_vector<float>() == b.to_vector<float>());
@@ -134,7 +134,7 @@ TEST_CASE("the same seed gives the same values on CPU and CUDA", "[cuda]") {
   CHECK(max_abs_difference(n1, n2.to(Device::cpu())) < 1e-6);
 }
 
-TEST_CASE("the caching allocator stops calling cudaMalloc once warm", "[cuda]") {
+TEST_CASE("the caching allocator stops calling cudaMalloc once warm", "[cuda][ops]") {
   auto& allocator = cuda::CachingAllocator::get(0);
   Generator gen(1);
   auto step = [&] {

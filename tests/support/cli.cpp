@@ -10,9 +10,9 @@
 
 namespace mmp::testing {
 
-CommandResult run_mmp(const std::string& args) {
+CommandResult run_mmp(const std::string& args, const std::string& environment) {
   CommandResult r;
-  const std::string command = std::string(MMP_BINARY) + " " + args + " 2>&1";
+  const std::string command = environment + " " + std::string(MMP_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buffer;

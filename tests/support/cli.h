@@ -9,7 +9,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-CommandResult run_mmp(const std::string& args);
+// `environment`: variable assignments for this run, e.g. "MMP_MEDIA_LIBRARY=/none".
+CommandResult run_mmp(const std::string& args, const std::string& environment = "");
 // A fresh folder under the system temp dir for one test, removed when the process ends.
 std::string temp_dir(const std::string& name);
 

@@ -10,9 +10,9 @@ build="${MMP_BUILD_DIR:-$root/build}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 py="$("$root/tools/reference/setup-venv.sh")"
-"$build/tools/mmp" synth --out "$work/raw" --clips-per-class "${1:-20}" --width 480 --height 360 >/dev/null
-"$build/tools/mmp" prepare --root "$work/raw" --out "$work/cache" --visual frames --no-progress >/dev/null
-"$build/tools/mmp" prepare --root "$work/raw" --out "$work/cache-raw" --visual frames --frame-format raw \
+"$build/bin/mmp" synth --out "$work/raw" --clips-per-class "${1:-20}" --width 480 --height 360 >/dev/null
+"$build/bin/mmp" prepare --root "$work/raw" --out "$work/cache" --visual frames --no-progress >/dev/null
+"$build/bin/mmp" prepare --root "$work/raw" --out "$work/cache-raw" --visual frames --frame-format raw \
   --no-progress >/dev/null
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), one core each"
 # The figures of a bench's output: clips/s, batches/s, samples/s.
@@ -20,11 +20,11 @@ figures() { awk '$1 !~ /^#/ && ($NF=="clips" || $NF=="batches" || $NF=="samples"
 rounds="${ROUNDS:-3}"
 all=""
 for round in $(seq "$rounds"); do
-  ours=$(OMP_NUM_THREADS=1 "$build/tools/mmp" bench data --root "$work/raw" --cache "$work/cache" --threads 1)
-  ours_raw=$(OMP_NUM_THREADS=1 "$build/tools/mmp" bench data --root "$work/raw" --cache "$work/cache-raw" --threads 1)
+  ours=$(OMP_NUM_THREADS=1 "$build/bin/mmp" bench data --root "$work/raw" --cache "$work/cache" --threads 1)
+  ours_raw=$(OMP_NUM_THREADS=1 "$build/bin/mmp" bench data --root "$work/raw" --cache "$work/cache-raw" --threads 1)
   theirs=$(OMP_NUM_THREADS=1 "$py" "$root/tools/bench/data.py" --root "$work/raw")
   if [ "$round" = 1 ]; then
-    echo "$ours" | head -1
+    echo "$ours" | grep "^#"
     echo "$theirs" | head -1
   fi
   line="$(echo "$ours" | figures)$(echo "$ours_raw" | figures | cut -d' ' -f2-3) $(echo "$theirs" | figures)"

@@ -11,7 +11,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import numpy" 2>/dev/
 fi
 threads="${OMP_NUM_THREADS:-$(nproc)}"
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $threads threads"
-ours=$(OMP_NUM_THREADS=$threads "$build/tools/mmp" bench gemm --device cpu)
+ours=$(OMP_NUM_THREADS=$threads "$build/bin/mmp" bench gemm --device cpu)
 theirs=$(OPENBLAS_NUM_THREADS=$threads "$venv/bin/python" "$root/tools/bench/gemm.py")
 echo "$ours"
 echo "$theirs"

@@ -15,7 +15,7 @@ echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $
 rounds="${ROUNDS:-3}"
 summary=""
 for round in $(seq "$rounds"); do
-  ours=$(OMP_NUM_THREADS=$threads "$build/tools/mmp" bench model "${args[@]}")
+  ours=$(OMP_NUM_THREADS=$threads "$build/bin/mmp" bench model "${args[@]}")
   theirs=$(/usr/bin/python3 "$root/tools/bench/model.py" --threads "$threads" "${args[@]}")
   echo "## round $round"
   echo "$ours"

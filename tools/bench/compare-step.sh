@@ -16,9 +16,9 @@ seconds() { awk -v m="$1" '$1==m{print $2}'; }
 rounds="${ROUNDS:-3}"
 all=""
 for round in $(seq "$rounds"); do
-  mu=$(OMP_NUM_THREADS=$threads "$build/tools/mmp" bench step --method uniform "$@" | seconds uniform)
+  mu=$(OMP_NUM_THREADS=$threads "$build/bin/mmp" bench step --method uniform "$@" | seconds uniform)
   pu=$(/usr/bin/python3 "$root/tools/bench/step.py" --method uniform --threads "$threads" "$@" | seconds uniform)
-  mm=$(OMP_NUM_THREADS=$threads "$build/tools/mmp" bench step --method mmpareto "$@" | seconds mmpareto)
+  mm=$(OMP_NUM_THREADS=$threads "$build/bin/mmp" bench step --method mmpareto "$@" | seconds mmpareto)
   pm=$(/usr/bin/python3 "$root/tools/bench/step.py" --method mmpareto --threads "$threads" "$@" | seconds mmpareto)
   echo "## round $round: seconds per step"
   echo "uniform   mmp $mu   official PyTorch $pu"

@@ -14,5 +14,5 @@ st.save(sys.argv[2] + "/batch.safetensors", {k: f[k] for k in ("audio", "visual"
 PY
 cd "$work"
 echo "\$ mmp step --weights weights.safetensors --batch batch.safetensors --out step.safetensors --method mmpareto --lr 0.05"
-"$root/build/tools/mmp" step --weights weights.safetensors --batch batch.safetensors --out step.safetensors \
+"$root/build/bin/mmp" step --weights weights.safetensors --batch batch.safetensors --out step.safetensors \
   --method mmpareto --lr 0.05

@@ -1,0 +1,54 @@
+// What `mmp` needs at run time: a GPU node has a C library, OpenMP's runtime and CUDA's
+// libraries, nothing of FFmpeg or libjpeg (docs/gpu-check.md). The media plugin beside
+// it holds FFmpeg.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <string>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+// The shared libraries `ldd` lists for a file (their names, e.g. libc.so.6).
+std::set<std::string> needed_libraries(const std::string& file) {
+  std::set<std::string> names;
+  FILE* pipe = popen(("ldd " + file + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char line[1024];
+  while (std::fgets(line, sizeof line, pipe)) {
+    std::string text(line);
+    text.erase(0, text.find_first_not_of(" \t"));
+    const std::string name = text.substr(0, text.find_first_of(" \t\n"));
+    if (!name.empty()) names.insert(std::filesystem::path(name).filename().string());
+  }
+  pclose(pipe);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("mmp links only the C and C++ runtimes, OpenMP and CUDA's libraries", "[unit][cli]") {
+  const std::set<std::string> libraries = needed_libraries(MMP_BINARY);
+  REQUIRE(libraries.count("libc.so.6") == 1);
+  // glibc's parts (libm, and the libdl/librt/libpthread stubs cuBLAS and cuDNN ask for),
+  // the C++ runtime (absent when linked in: MMP_PORTABLE), OpenMP, and cuBLAS/cuDNN.
+  const std::regex allowed(
+      "linux-vdso\\.so\\.1|ld-linux-x86-64\\.so\\.2|lib(c|m|dl|rt|pthread)\\.so\\.[0-9]+|libstdc\\+\\+\\.so\\.6|"
+      "libgcc_s\\.so\\.1|libgomp\\.so\\.1|libcublas(Lt)?\\.so\\.[0-9]+|libcudnn\\.so\\.[0-9]+");
+  for (const std::string& name : libraries) {
+    INFO(name);
+    CHECK(std::regex_match(name, allowed));
+  }
+}
+
+TEST_CASE("FFmpeg is in the media plugin beside mmp", "[unit][cli]") {
+  const auto plugin = std::filesystem::path(MMP_BINARY).parent_path() / "libmmp-media.so";
+  REQUIRE(std::filesystem::exists(plugin));
+  const std::set<std::string> libraries = needed_libraries(plugin.string());
+  bool avformat = false;
+  for (const std::string& name : libraries) avformat = avformat || name.rfind("libavformat.so.", 0) == 0;
+  CHECK(avformat);
+}
