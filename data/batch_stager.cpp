@@ -34,14 +34,19 @@ BatchStager::BatchStager(Device device) : device_(device) {
 BatchStager::~BatchStager() {
   // The slots' memory goes back to the caching allocator, which expects no pending
   // work but the compute queue's; the host batches go back to the page-locked pool.
-  for (Slot& s : slots_) s.uploaded->synchronize();
+  // Never throws: this may run while an error (a failed kernel) unwinds the trainer.
+  for (Slot& s : slots_) {
+    try {
+      s.uploaded->synchronize();
+    } catch (const Error&) {
+    }
+  }
 }
 
 int BatchStager::upload(Batch host) {
   std::lock_guard<std::mutex> lock(mutex_);
   const int index = next_slot_;
   MMP_CHECK(index != taken_slot_, "batch stager: upload into the slot in use (take the previous batch first)");
-  next_slot_ = 1 - next_slot_;
   Slot& s = slots_[index];
   // The copy that filled the slot last has finished before its host memory is reused.
   s.uploaded->synchronize();
@@ -59,10 +64,24 @@ int BatchStager::upload(Batch host) {
   s.released->wait_on(Queue::copy);
   const int64_t b = s.host.size();
   s.staged = Batch{front(s.device.audio, b), front(s.device.visual, b), front(s.device.label, b)};
-  copy_to_device_async(s.host.audio, s.staged.audio, Queue::copy);
-  copy_to_device_async(s.host.visual, s.staged.visual, Queue::copy);
-  copy_to_device_async(s.host.label, s.staged.label, Queue::copy);
-  s.uploaded->record(Queue::copy);
+  try {
+    copy_to_device_async(s.host.audio, s.staged.audio, Queue::copy);
+    copy_to_device_async(s.host.visual, s.staged.visual, Queue::copy);
+    copy_to_device_async(s.host.label, s.staged.label, Queue::copy);
+    s.uploaded->record(Queue::copy);
+  } catch (const Error&) {
+    // Copies queued before the failure must not outlive the memory they use.
+    try {
+      s.uploaded->record(Queue::copy);
+      s.uploaded->synchronize();
+    } catch (const Error&) {
+    }
+    throw;
+  }
+  // A graph that kept the batch this slot held before fails on backward, as after any
+  // in-place write, instead of reading the new samples.
+  for (const Tensor* t : {&s.device.audio, &s.device.visual, &s.device.label}) t->storage()->bump_version();
+  next_slot_ = 1 - index;
   return index;
 }
 

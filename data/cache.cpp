@@ -446,6 +446,11 @@ CacheDataset::CacheDataset(const std::string& cache_dir, const CacheReadOptions&
 CacheDataset::~CacheDataset() = default;
 
 std::string CacheDataset::name() const { return impl_->dir + " (" + impl_->options.split + ")"; }
+std::string CacheDataset::identity() const {
+  const CacheReadOptions& o = impl_->options;
+  return str("mmp-cache ", impl_->manifest.at("options").dump(), " split ", o.split, ", ", o.frames, " frames of ",
+             o.image_size, (o.augment ? ", augmented" : ""), ", seed ", o.seed);
+}
 int64_t CacheDataset::size() const { return static_cast<int64_t>(impl_->samples.size()); }
 int64_t CacheDataset::classes() const { return static_cast<int64_t>(impl_->classes.size()); }
 const std::vector<std::string>& CacheDataset::class_names() const { return impl_->classes; }

@@ -52,6 +52,9 @@ class CacheDataset : public Dataset {
   CacheDataset(const std::string& cache_dir, const CacheReadOptions& options);
   ~CacheDataset() override;
   std::string name() const override;
+  // The split, the reading options and the manifest's preparation options (among them
+  // a fingerprint of the sample list), not the folder.
+  std::string identity() const override;
   int64_t size() const override;
   int64_t classes() const override;
   Shape audio_shape() const override;

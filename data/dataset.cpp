@@ -2,14 +2,12 @@
 
 namespace mmp {
 
-Batch make_batch(const Dataset& data, const std::vector<int64_t>& indices, int epoch, bool pinned) {
+Batch make_batch(const Dataset& data, const std::vector<int64_t>& indices, int epoch, Device for_device) {
   const int64_t b = static_cast<int64_t>(indices.size());
   Shape audio_shape{b}, visual_shape{b};
   for (int64_t s : data.audio_shape()) audio_shape.push_back(s);
   for (int64_t s : data.visual_shape()) visual_shape.push_back(s);
-  auto allocate = [pinned](const Shape& shape, DType dtype) {
-    return pinned ? pinned_empty(shape, dtype) : Tensor::empty(shape, dtype);
-  };
+  auto allocate = [for_device](const Shape& shape, DType dtype) { return pinned_empty(shape, dtype, for_device); };
   Batch batch{allocate(audio_shape, DType::F32), allocate(visual_shape, DType::F32), allocate({b}, DType::I64)};
   const int64_t audio_size = numel(data.audio_shape()), visual_size = numel(data.visual_shape());
   float* audio = batch.audio.data<float>();

@@ -7,6 +7,12 @@
 
 #include "engine/ops.h"
 
+// GCC 12's libstdc++ gives condition_variable::wait a new symbol version (3.4.30) that
+// GCC 11's (RHEL 9, Rocky 9) lacks; the older version of the same function is in both.
+// Binding to it keeps mmp running on GCC 11 runtimes (test_binary_dependencies.cpp).
+__asm__(".symver _ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE,"
+        "_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE@GLIBCXX_3.4.11");
+
 namespace mmp {
 
 int available_cores() {
@@ -22,7 +28,14 @@ DataLoader::DataLoader(const Dataset& data, LoaderOptions options) : data_(data)
             ") or prefetch count (", options_.prefetch, ")");
   MMP_CHECK(batches_per_epoch() > 0, data.name(), ": ", data.size(), " samples make no batch of ", options_.batch_size);
   if (options_.workers < 0) options_.workers = available_cores();
-  if (options_.prefetch == 0) options_.prefetch = std::max(2, options_.workers);
+  if (options_.prefetch == 0) {
+    // A batch per worker, so that every core has one to build; but not more than 2 GiB
+    // of batches waiting (page-locked memory for a GPU is held for the whole run).
+    const double batch_bytes = 4.0 * static_cast<double>(options_.batch_size) *
+                               static_cast<double>(numel(data.audio_shape()) + numel(data.visual_shape()));
+    const int fitting = static_cast<int>(std::min(1e6, 2.0 * (1 << 30) / std::max(batch_bytes, 1.0)));
+    options_.prefetch = std::max(2, std::min(options_.workers, fitting));
+  }
   if (options_.device.is_cuda() || options_.stage) stager_ = std::make_unique<BatchStager>(options_.device);
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { work(); });
   if (stager_ && options_.workers > 0) uploader_ = std::thread([this] { upload(); });
@@ -55,7 +68,8 @@ void DataLoader::start_epoch(int epoch) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     epoch_ = epoch;
-    order_ = std::move(order);
+    ++generation_;
+    order_ = std::make_shared<const std::vector<int64_t>>(std::move(order));
     claimed_ = built_taken_ = uploaded_ = consumed_ = 0;
     ready_.clear();
     staged_.clear();
@@ -70,7 +84,7 @@ Batch DataLoader::build(int64_t batch_index, int epoch, const std::vector<int64_
   const int64_t begin = batch_index * options_.batch_size;
   const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
   const std::vector<int64_t> indices(order.begin() + begin, order.begin() + end);
-  return make_batch(data_, indices, epoch, options_.device.is_cuda());
+  return make_batch(data_, indices, epoch, options_.device);
 }
 
 void DataLoader::work() {
@@ -83,17 +97,18 @@ void DataLoader::work() {
     if (stopping_) return;
     const int64_t b = claimed_++;
     const int epoch = epoch_;
-    const std::vector<int64_t> order = order_;  // a copy: start_epoch may replace it meanwhile
+    const uint64_t generation = generation_;
+    const auto order = order_;  // kept: start_epoch may replace it meanwhile
     lock.unlock();
     Batch batch;
     std::string error;
     try {
-      batch = build(b, epoch, order);
+      batch = build(b, epoch, *order);
     } catch (const std::exception& e) {
       error = e.what();
     }
     lock.lock();
-    if (epoch != epoch_) continue;  // a batch of an abandoned epoch
+    if (!current(generation)) continue;  // a batch of an abandoned epoch
     if (error.empty()) {
       ready_[b] = std::move(batch);
     } else if (failure_.empty() || b < failed_batch_) {
@@ -113,7 +128,7 @@ void DataLoader::upload() {
     });
     if (stopping_) return;
     const int64_t b = uploaded_++;
-    const int epoch = epoch_;
+    const uint64_t generation = generation_;
     Batch host = std::move(ready_.at(b));
     ready_.erase(b);
     ++built_taken_;
@@ -127,7 +142,7 @@ void DataLoader::upload() {
       error = e.what();
     }
     lock.lock();
-    if (epoch != epoch_) continue;  // start_epoch reset the stager meanwhile
+    if (!current(generation)) continue;  // start_epoch reset the stager meanwhile
     if (error.empty()) {
       staged_[b] = slot;
     } else if (failure_.empty() || b < failed_batch_) {
@@ -145,7 +160,7 @@ bool DataLoader::next(Batch& out) {
   if (workers_.empty()) {
     const int64_t b = consumed_++;
     ++built_taken_;
-    Batch host = build(b, epoch_, order_);
+    Batch host = build(b, epoch_, *order_);
     out = stager_ ? stager_->take(stager_->upload(std::move(host))) : std::move(host);
     return true;
   }

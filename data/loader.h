@@ -27,7 +27,7 @@ struct LoaderOptions {
   bool drop_last = false;  // drop a last partial batch (torch's DataLoader default: keep it)
   uint64_t seed = 0;
   int workers = -1;        // threads building batches; -1: available_cores(); 0: the caller of next() builds them
-  int prefetch = 0;        // batches built ahead of the consumer; 0: one per worker, at least 2
+  int prefetch = 0;        // batches built ahead of the consumer; 0: one per worker, at least 2, at most 2 GiB
   Device device = Device::cpu();  // where next() delivers the batches
   // Stage batches through a BatchStager and its upload thread: always on CUDA devices;
   // on the CPU only when asked (tests run the CUDA path's logic there this way).
@@ -52,6 +52,7 @@ class DataLoader {
 
  private:
   Batch build(int64_t batch_index, int epoch, const std::vector<int64_t>& order) const;
+  bool current(uint64_t generation) const { return generation == generation_; }
   void work();
   void upload();
 
@@ -64,7 +65,8 @@ class DataLoader {
   std::condition_variable changed_;
   bool stopping_ = false;
   int epoch_ = -1;
-  std::vector<int64_t> order_;
+  uint64_t generation_ = 0;  // counts start_epoch calls: work begun before the last one is stale
+  std::shared_ptr<const std::vector<int64_t>> order_;
   int64_t claimed_ = 0;    // batches a worker has started building
   int64_t built_taken_ = 0;  // built batches taken on (by the uploader, or by next() without one)
   int64_t uploaded_ = 0, consumed_ = 0;

@@ -165,11 +165,12 @@ Tensor scalar_tensor(double value, DType dtype, Device device) { return full({},
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
 Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
 
-Tensor pinned_empty(const Shape& shape, DType dtype) {
+Tensor pinned_empty(const Shape& shape, DType dtype, Device device) {
 #ifdef MMP_HAVE_CUDA
-  if (cuda_available()) {
+  if (device.is_cuda()) {
     const size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
-    auto storage = std::make_shared<Storage>(cuda::pinned_allocate(bytes), bytes, Device::cpu(), cuda::pinned_free);
+    auto storage =
+        std::make_shared<Storage>(cuda::pinned_allocate(bytes, device.index), bytes, Device::cpu(), cuda::pinned_free);
     return Tensor::from_storage(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
   }
 #endif

@@ -109,9 +109,9 @@ Tensor scalar_tensor(double value, DType dtype = DType::F32, Device device = Dev
 Tensor arange(int64_t n, DType dtype = DType::F32, Device device = Device::cpu());
 Tensor zeros_like(const Tensor& t);
 Tensor empty_like(const Tensor& t);  // contiguous, same shape/dtype/device
-// A CPU tensor in page-locked memory (fast, asynchronous copies to CUDA devices); plain
-// host memory when no CUDA device is present.
-Tensor pinned_empty(const Shape& shape, DType dtype = DType::F32);
+// A CPU tensor in page-locked memory, for fast, asynchronous copies to `device` (a CUDA
+// device; its context makes the allocation); plain host memory for the CPU.
+Tensor pinned_empty(const Shape& shape, DType dtype, Device device);
 // A tensor holding a copy of `values` (row-major), of dtype T.
 template <class T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device device = Device::cpu());

@@ -150,7 +150,7 @@ json run_options(const AVClassifier& model, const Dataset& train_data, const Dat
           {"seed", o.seed},
           {"model", {{"classes", model.config().classes}, {"width", model.config().width},
                      {"fusion", fusion_name(model.config().fusion)}}},
-          {"data", {{"train", train_data.name()}, {"test", test_data.name()},
+          {"data", {{"train", train_data.identity()}, {"test", test_data.identity()},
                     {"train_samples", train_data.size()}, {"test_samples", test_data.size()},
                     {"audio", shape_str(train_data.audio_shape())}, {"visual", shape_str(train_data.visual_shape())}}},
           {"optimizer", {{"kind", p.kind}, {"lr", p.lr}, {"momentum", p.momentum}, {"dampening", p.dampening},

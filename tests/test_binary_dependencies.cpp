@@ -34,7 +34,7 @@ TEST_CASE("mmp links only the C and C++ runtimes, OpenMP and CUDA's libraries", 
   const std::set<std::string> libraries = needed_libraries(MMP_BINARY);
   REQUIRE(libraries.count("libc.so.6") == 1);
   // glibc's parts (libm, and the libdl/librt/libpthread stubs cuBLAS and cuDNN ask for),
-  // the C++ runtime (absent when linked in: MMP_PORTABLE), OpenMP, and cuBLAS/cuDNN.
+  // the C++ runtime, OpenMP, and cuBLAS/cuDNN.
   const std::regex allowed(
       "linux-vdso\\.so\\.1|ld-linux-x86-64\\.so\\.2|lib(c|m|dl|rt|pthread)\\.so\\.[0-9]+|libstdc\\+\\+\\.so\\.6|"
       "libgcc_s\\.so\\.1|libgomp\\.so\\.1|libcublas(Lt)?\\.so\\.[0-9]+|libcudnn\\.so\\.[0-9]+");
@@ -42,6 +42,26 @@ TEST_CASE("mmp links only the C and C++ runtimes, OpenMP and CUDA's libraries", 
     INFO(name);
     CHECK(std::regex_match(name, allowed));
   }
+}
+
+TEST_CASE("mmp asks for no newer glibc than 2.34 and no newer libstdc++ than GCC 11's", "[unit][cli]") {
+  // RHEL/Rocky 9 have exactly these; a symbol of a later version stops mmp from starting there.
+  FILE* pipe = popen((std::string("objdump -T ") + MMP_BINARY + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  const std::regex version("\\((GLIBC|GLIBCXX)_([0-9]+)\\.([0-9]+)(\\.([0-9]+))?\\)");
+  int symbols = 0;
+  char line[4096];
+  while (std::fgets(line, sizeof line, pipe)) {
+    std::cmatch m;
+    if (!std::regex_search(line, m, version)) continue;
+    ++symbols;
+    const int major = std::stoi(m[2]), minor = std::stoi(m[3]), patch = m[5].matched ? std::stoi(m[5]) : 0;
+    INFO(line);
+    if (m[1] == "GLIBC") CHECK((major == 2 && minor <= 34));
+    else CHECK((major == 3 && minor == 4 && patch <= 29));
+  }
+  pclose(pipe);
+  CHECK(symbols > 100);  // objdump ran and listed the dynamic symbols
 }
 
 TEST_CASE("FFmpeg is in the media plugin beside mmp", "[unit][cli]") {

@@ -215,6 +215,40 @@ TEST_CASE("batches staged through device slots, as for CUDA, equal the loader's 
   }
 }
 
+TEST_CASE("a cache copied to another folder is the same data: a run on it resumes", "[unit][data]") {
+  const std::string dir = temp_dir("cache_copied");
+  prepare_cache(index_dataset("cremad", synth_dir()), dir + "/a", quiet_prepare());
+  fs::copy(dir + "/a", dir + "/b", fs::copy_options::recursive);
+  CacheReadOptions test_split;
+  test_split.split = "test";
+  test_split.augment = false;
+  const CacheDataset train_a(dir + "/a", CacheReadOptions{}), train_b(dir + "/b", CacheReadOptions{}),
+      test_a(dir + "/a", test_split), test_b(dir + "/b", test_split);
+  CHECK(train_a.name() != train_b.name());
+  CHECK(train_a.identity() == train_b.identity());
+  CHECK(train_a.identity() != test_a.identity());
+  CacheReadOptions three_frames;
+  three_frames.frames = 3;
+  CHECK(CacheDataset(dir + "/a", three_frames).identity() != train_a.identity());
+
+  TrainOptions o;
+  o.method = "uniform";
+  o.epochs = 1;
+  o.batch_size = 3;
+  o.out_dir = dir + "/runs";
+  o.progress = false;
+  AVClassifierConfig config;
+  config.width = 2;
+  config.classes = train_a.classes();
+  Generator gen(0);
+  AVClassifier model(config, gen);
+  const TrainResult first = train(model, train_a, test_a, o);
+  o.resume = true;  // the finished run, found on the copy: nothing left to train, no refusal
+  const TrainResult again = train(model, train_b, test_b, o);
+  CHECK(again.steps == first.steps);
+  CHECK(again.epochs.size() == 1);
+}
+
 TEST_CASE("the batch stager hands over each batch in its slot, a partial one as a view", "[unit][data]") {
   BatchStager stager(Device::cpu());
   auto batch = [](int64_t b, float value) {

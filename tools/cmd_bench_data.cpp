@@ -35,10 +35,30 @@ void bench_decoding(const std::string& root, int repeats) {
   std::printf("%-34s %12.1f %12s\n", "decode + spectrogram + frames", clips.size() / decode.median_s, "clips");
 }
 
-void bench_loading(const std::string& cache, int threads, int64_t batch, Device device, int repeats) {
-  const CacheDataset data(cache, CacheReadOptions{});
-  std::printf("# loading: %s, %d loader thread(s), batches of %lld to %s\n", cache.c_str(), threads,
-              static_cast<long long>(batch), device.str().c_str());
+// A cache's training samples over and over, `samples` of them per epoch: a small cache
+// then gives epochs long enough to time the loader's steady pace, not its start.
+class CyclingSamples : public Dataset {
+ public:
+  CyclingSamples(const Dataset& data, int64_t samples) : data_(data), samples_(samples) {}
+  std::string name() const override { return data_.name(); }
+  int64_t size() const override { return samples_; }
+  int64_t classes() const override { return data_.classes(); }
+  Shape audio_shape() const override { return data_.audio_shape(); }
+  Shape visual_shape() const override { return data_.visual_shape(); }
+  int64_t load(int64_t index, int epoch, float* audio, float* visual) const override {
+    return data_.load(index % data_.size(), epoch + static_cast<int>(index / data_.size()), audio, visual);
+  }
+
+ private:
+  const Dataset& data_;
+  int64_t samples_;
+};
+
+void bench_loading(const std::string& cache, int threads, int64_t batch, int64_t samples, Device device, int repeats) {
+  const CacheDataset cached(cache, CacheReadOptions{});
+  const CyclingSamples data(cached, samples > 0 ? samples : cached.size());
+  std::printf("# loading: %s, %lld samples an epoch, %d loader thread(s), batches of %lld to %s\n", cache.c_str(),
+              static_cast<long long>(data.size()), threads, static_cast<long long>(batch), device.str().c_str());
   LoaderOptions lo;
   lo.batch_size = batch;
   lo.workers = threads;
@@ -66,13 +86,15 @@ void add_bench_data_subcommand(CLI::App& bench) {
   CLI::App* data = bench.add_subcommand("data", "Decoding raw clips and loading batches from a cache");
   static std::string root, cache;
   static int threads = 1, data_repeats = 3;
-  static int64_t data_batch = 16;
+  static int64_t data_batch = 16, samples = 0;
   static std::string device = "cpu";
   data->add_option("--root", root,
                    "a CREMA-D-layout folder with frame folders (mmp synth makes one): times decoding it (needs FFmpeg)");
   data->add_option("--cache", cache, "a prepared cache (mmp prepare): times loading augmented batches from it");
   data->add_option("--threads", threads, "loader threads")->capture_default_str();
   data->add_option("--batch", data_batch, "batch size")->capture_default_str();
+  data->add_option("--samples", samples, "samples an epoch, the cache's cycled through (0: the cache's own)")
+      ->capture_default_str();
   data->add_option("--device", device, "where the loader delivers batches: cpu, or cuda[:N] (uploaded as in training)")
       ->capture_default_str();
   data->add_option("--repeats", data_repeats, "timed repeats (median reported)")->capture_default_str();
@@ -81,7 +103,7 @@ void add_bench_data_subcommand(CLI::App& bench) {
     omp_set_num_threads(1);  // the kernels stay on the calling thread: per-core numbers
     std::printf("%-34s %12s %12s\n", "stage", "per second", "unit");
     if (!root.empty()) bench_decoding(root, data_repeats);
-    if (!cache.empty()) bench_loading(cache, threads, data_batch, parse_device(device), data_repeats);
+    if (!cache.empty()) bench_loading(cache, threads, data_batch, samples, parse_device(device), data_repeats);
   });
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, on this (CPU) machine, what a GPU node runs, into build-gpu/bin/: `mmp`
-# (CPU code for x86-64-v3, CUDA code for sm_90 by default, libstdc++ and libgcc linked
-# in, so that it needs only glibc 2.34+, OpenMP's runtime and cuBLAS/cuDNN there) and
+# (CPU code for x86-64-v3, CUDA code for sm_90 by default; it needs glibc 2.34+, the
+# C++ and OpenMP runtimes of GCC 11+ and cuBLAS/cuDNN there: docs/gpu-check.md) and
 # the CUDA tests; and, for tools/gpu-check.sh, a small prepared cache at CREMA-D's
 # shapes (build-gpu/cache: `mmp synth` + `mmp prepare` need FFmpeg, which is here).
 # Copy build-gpu/bin and build-gpu/cache over (well under 64 MiB).
@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 archs="${1:-90}"
 build="$root/build-gpu"
 "$root/tools/install-deps.sh"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMMP_WITH_CUDA=ON -DMMP_PORTABLE=ON \
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMMP_WITH_CUDA=ON \
   -DMMP_CPU_ARCH=x86-64-v3 "-DMMP_CUDA_ARCHS=$archs" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target mmp mmp_cuda_tests
 if [ ! -f "$build/cache/manifest.json" ]; then

@@ -78,7 +78,7 @@ if [ -f "$cache/manifest.json" ]; then
     --out "$out/runs_cache" 2>&1 | tee "$out/train_cache.txt"
   [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
   echo "== the loader alone: the cache's JPEG frames -> augmented batches of 64 on the card, $cores threads"
-  "$bin/mmp" bench data --cache "$cache" --threads "$cores" --batch 64 --device cuda | tee "$out/loader.txt"
+  "$bin/mmp" bench data --cache "$cache" --samples 2048 --threads "$cores" --batch 64 --device cuda | tee "$out/loader.txt"
 else
   echo "no prepared cache in $cache (tools/gpu-build.sh makes one): the cache run is skipped"
 fi

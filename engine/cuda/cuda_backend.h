@@ -55,7 +55,7 @@ int device_count();
 void release_all();
 void copy_between_devices(const Tensor& src, const Tensor& dst);
 // Page-locked host memory from a pool (pinned_pool.cpp).
-void* pinned_allocate(size_t bytes);
+void* pinned_allocate(size_t bytes, int device);
 void pinned_free(void* ptr);
 void release_pinned_pool();
 

@@ -9,6 +9,7 @@
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/runtime.h"
 
 namespace mmp::cuda {
 namespace {
@@ -27,7 +28,7 @@ PinnedPool& pool() {
 
 }  // namespace
 
-void* pinned_allocate(size_t bytes) {
+void* pinned_allocate(size_t bytes, int device) {
   const size_t size = std::max<size_t>((bytes + 4095) / 4096 * 4096, 4096);
   PinnedPool& p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
@@ -39,8 +40,23 @@ void* pinned_allocate(size_t bytes) {
     p.free_blocks.erase(it);
     return ptr;
   }
+  // In the training device's context (a loader thread's current device is 0 otherwise),
+  // usable from any context (portable). Out of page-locked memory, the cached blocks go
+  // back to the system and the allocation is tried once more.
+  DeviceGuard guard(device);
   void* ptr = nullptr;
-  MMP_CUDA_CHECK(cudaMallocHost(&ptr, size));
+  cudaError_t status = cudaHostAlloc(&ptr, size, cudaHostAllocPortable);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    for (auto& [block_size, block] : p.free_blocks) {
+      cudaFreeHost(block);
+      p.sizes.erase(block);
+    }
+    p.free_blocks.clear();
+    status = cudaHostAlloc(&ptr, size, cudaHostAllocPortable);
+  }
+  MMP_CHECK(status == cudaSuccess, "out of page-locked host memory allocating ", size, " bytes for batches (",
+            cudaGetErrorString(status), "); a smaller --batch or fewer --loader-workers needs less");
   p.sizes[ptr] = size;
   return ptr;
 }

@@ -111,6 +111,41 @@ TEST_CASE("the loader uploads to CUDA the batches it builds on the host", "[cuda
   }
 }
 
+TEST_CASE("work queued on uploaded batches reads them as uploaded, however far the host runs ahead", "[cuda]") {
+  // Nothing is read back until the end: the host queues long chains of kernels on each
+  // batch and asks for the next ones at once, so the copy stream refills a slot while
+  // work on the batch it held may still be queued (the released events must order
+  // them), and compute may start before a copy has landed (the uploaded events must).
+  SyntheticOptions big = data_options(24 * 16);
+  big.image_size = 112;  // 4.8 MB of frames per batch of 16: copies take a while
+  const SyntheticAV data(big);
+  LoaderOptions lo;
+  lo.batch_size = 16;
+  lo.workers = 4;
+  lo.seed = 3;
+  DataLoader host(data, lo);
+  lo.device = Device::cuda(0);
+  DataLoader device(data, lo);
+  for (int epoch : {0, 1}) {
+    host.start_epoch(epoch);
+    device.start_epoch(epoch);
+    std::vector<Tensor> queued;  // one device scalar per batch, read at the end
+    Batch d;
+    while (device.next(d)) {
+      Tensor x = d.visual;
+      for (int i = 0; i < 30; ++i) x = add_scalar(mul_scalar(x, 1.0), 0.0);  // equal values, many kernels
+      queued.push_back(add(sum(square(x)), sum(d.audio)));
+    }
+    std::vector<double> expected;
+    for (Batch h; host.next(h);) expected.push_back(sum(square(h.visual)).item() + sum(h.audio).item());
+    REQUIRE(queued.size() == expected.size());
+    for (size_t i = 0; i < queued.size(); ++i) {
+      INFO("epoch " << epoch << ", batch " << i);
+      CHECK(queued[i].item() == Approx(expected[i]).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("a CUDA run resumes on the CPU and a CPU run on CUDA; checkpoints load on both", "[cuda]") {
   const SyntheticAV train_data(data_options(64)), test_data(data_options(32, 64));
   const StoppingDataset stopping(train_data, 2);
