@@ -27,6 +27,7 @@ struct GemmArgs {
   int64_t ldc = 0, stride_c = 0;
   int64_t batch = 1;
   DType dtype = DType::F32;
+  bool allow_tf32 = false;  // f32 products may use TF32 tensor cores (--precision tf32)
 };
 
 // The sizes of a 2-d convolution or pooling window over NCHW tensors.
@@ -35,6 +36,7 @@ struct ConvGeometry {
   int64_t co = 0, kh = 0, kw = 0;      // filters (co = c for pooling)
   int64_t stride = 1, pad = 0;
   int64_t ho = 0, wo = 0;              // output
+  bool allow_tf32 = false;             // f32 convolutions may use TF32 tensor cores (--precision tf32)
 };
 
 // Data a convolution's forward leaves for its backward on the same backend (the CPU

@@ -21,6 +21,7 @@ const char* safetensors_dtype(DType dtype) {
     case DType::I32: return "I32";
     case DType::I64: return "I64";
     case DType::U8: return "U8";
+    case DType::BF16: return "BF16";
   }
   return "?";
 }

@@ -183,7 +183,7 @@ bool improves_on_best(const TrainResult& r, const EpochSummary& e) {
 // Where an interrupted run ended: its last finished epoch, the counters to continue
 // from, and its metrics log's lines up to that epoch.
 struct ResumePoint {
-  std::string device;  // where the saved epochs ran
+  std::string device, precision;  // where and how the saved epochs ran
   int last_epoch = -1;
   int64_t steps = 0;
   uint64_t generator_offset = 0;
@@ -216,6 +216,7 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
     r.steps = std::stoll(f.metadata.at("steps"));
     r.generator_offset = std::stoull(f.metadata.at("generator_offset"));
     r.device = f.metadata.count("device") ? f.metadata.at("device") : "";
+    r.precision = f.metadata.count("precision") ? f.metadata.at("precision") : "fp32";
   } catch (const std::logic_error&) {  // stoi's invalid_argument and out_of_range
     MMP_THROW(path, ": its epoch, steps or generator_offset is not a number");
   }
@@ -270,6 +271,10 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
             o.batch_size);
   MMP_CHECK(train_data.classes() == model.config().classes, "train: the data has ", train_data.classes(),
             " classes, the model ", model.config().classes);
+  MMP_CHECK(o.precision == Precision::fp32 || o.device.is_cuda(), "train: precision ", precision_name(o.precision),
+            " needs a CUDA device");
+  // Steps and evaluations alike (the loader's threads do no arithmetic of the model).
+  const PrecisionScope precision(o.precision);
   std::string dir;
   if (!o.out_dir.empty()) {
     dir = o.out_dir + "/" + o.method;
@@ -298,10 +303,13 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     first_epoch = r.last_epoch + 1;
     if (o.progress) {
       std::fprintf(stderr, "%s: resuming after epoch %d of %d\n", o.method.c_str(), first_epoch, o.epochs);
-      // Kernels sum in other orders on another device: the run goes on, not bit for bit.
-      if (!r.device.empty() && r.device != o.device.str())
+      // Kernels sum in other orders on another device or precision: the run goes on,
+      // not bit for bit.
+      const std::string before = r.device + " in " + r.precision;
+      const std::string now = o.device.str() + " in " + precision_name(o.precision);
+      if (!r.device.empty() && before != now)
         std::fprintf(stderr, "%s: the saved epochs ran on %s, these run on %s (the same run, but not bit for bit)\n",
-                     o.method.c_str(), r.device.c_str(), o.device.str().c_str());
+                     o.method.c_str(), before.c_str(), now.c_str());
     }
   }
   MetricsLog log(dir.empty() ? "" : dir + "/metrics.jsonl", resuming);
@@ -396,6 +404,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
                         {"steps", std::to_string(step.steps())},
                         {"generator_offset", std::to_string(step.generator_offset())},
                         {"device", o.device.str()},
+                        {"precision", precision_name(o.precision)},
                         {"options", options.dump()}});
     }
     progress.epoch_done(e, o.epochs);

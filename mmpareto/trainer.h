@@ -8,6 +8,7 @@
 
 #include "data/dataset.h"
 #include "engine/optimizer.h"
+#include "engine/precision.h"
 #include "mmpareto/evaluation.h"
 #include "mmpareto/integrator.h"
 
@@ -22,6 +23,7 @@ struct TrainOptions {
   int64_t batch_size = 32;
   uint64_t seed = 0;
   Device device = Device::cpu();
+  Precision precision = Precision::fp32;  // of convolutions and products on CUDA (engine/precision.h)
   // <out_dir>/<method>/: metrics.jsonl, best.safetensors and last.safetensors (the
   // model's weights), resume.safetensors (weights, optimizer state and counters after
   // the last finished epoch); empty: no files.

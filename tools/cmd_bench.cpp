@@ -17,6 +17,7 @@
 #include "layers/av_classifier.h"
 #include "mmpareto/train_step.h"
 #include "tools/commands.h"
+#include "tools/step_options.h"
 #include "tools/timing.h"
 
 namespace mmp::cli {
@@ -57,6 +58,7 @@ void bench_gemm(const std::vector<int64_t>& sizes, const std::string& device_cho
 
 struct ModelBenchOptions {
   std::string device = "cpu";
+  std::string precision;  // empty: fp32
   int64_t batch = 8;
   int64_t frames = 2;
   int64_t audio_f = 257, audio_t = 188;  // the OGM-GE CREMA-D spectrogram
@@ -69,6 +71,7 @@ struct ModelBenchOptions {
 // The paper's model on the chosen device, and one random batch at the options' shapes.
 struct ModelSetup {
   Device device;
+  Precision precision = Precision::fp32;
   std::unique_ptr<AVClassifier> model;
   Batch batch;
 };
@@ -76,6 +79,7 @@ struct ModelSetup {
 ModelSetup model_setup(const ModelBenchOptions& o) {
   ModelSetup s;
   s.device = parse_device(o.device);
+  s.precision = resolve_precision(o.precision, s.device, Precision::fp32);
   Generator gen(0);
   AVClassifierConfig config;
   config.classes = o.classes;
@@ -105,6 +109,7 @@ void print_profile(const std::function<void()>& fn, Device device) {
 // summed loss of the three heads), at CREMA-D shapes by default.
 void bench_model(const ModelBenchOptions& o) {
   ModelSetup s = model_setup(o);
+  const PrecisionScope precision(s.precision);
   AVClassifier& model = *s.model;
   const Batch& b = s.batch;
   auto losses = [&](const AVOutputs& out) {
@@ -123,10 +128,10 @@ void bench_model(const ModelBenchOptions& o) {
       },
       1, o.repeats, 0);
   const Timing steps = time_median(step, 1, o.repeats, 0);
-  std::printf("# AVClassifier (ResNet-18 x2, concat), batch %lld: audio 1x%lldx%lld, visual %lldx3x%lldx%lld; %s, %d threads\n",
+  std::printf("# AVClassifier (ResNet-18 x2, concat), batch %lld: audio 1x%lldx%lld, visual %lldx3x%lldx%lld; %s, %s, %d threads\n",
               static_cast<long long>(o.batch), static_cast<long long>(o.audio_f), static_cast<long long>(o.audio_t),
               static_cast<long long>(o.frames), static_cast<long long>(o.image), static_cast<long long>(o.image),
-              s.device.str().c_str(), omp_get_max_threads());
+              s.device.str().c_str(), precision_name(s.precision), omp_get_max_threads());
   std::printf("%-10s %12s %12s\n", "phase", "seconds", "samples/s");
   std::printf("%-10s %12.4f %12.2f\n", "forward", forward.median_s, o.batch / forward.median_s);
   std::printf("%-10s %12.4f %12.2f\n", "step", steps.median_s, o.batch / steps.median_s);
@@ -137,6 +142,7 @@ void bench_model(const ModelBenchOptions& o) {
 // gradients, integration, SGD update), at CREMA-D shapes by default.
 void bench_step(const ModelBenchOptions& o, const std::string& method) {
   ModelSetup s = model_setup(o);
+  const PrecisionScope precision(s.precision);
   OptimizerOptions opt;  // the official run: SGD, lr 0.002, momentum 0.9, weight decay 1e-4
   // Each method as cheaply as it can run: no per-objective gradients where none are needed.
   TrainStep step(*s.model, make_integrator(method), make_optimizer(s.model->named_parameters(), opt), 0,
@@ -146,8 +152,9 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
     backend(s.device).synchronize();
   };
   const Timing t = time_median(run, 1, o.repeats, 0);
-  std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s, %d threads\n",
-              method.c_str(), static_cast<long long>(o.batch), s.device.str().c_str(), omp_get_max_threads());
+  std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s, %s, %d threads\n",
+              method.c_str(), static_cast<long long>(o.batch), s.device.str().c_str(), precision_name(s.precision),
+              omp_get_max_threads());
   std::printf("%-10s %12s %12s\n", "method", "seconds", "samples/s");
   std::printf("%-10s %12.4f %12.2f\n", method.c_str(), t.median_s, o.batch / t.median_s);
   if (o.profile) print_profile(run, s.device);
@@ -173,6 +180,7 @@ void add_bench_subcommands(CLI::App& bench_app) {
   static ModelBenchOptions m;
   model->add_option("--device", m.device, "cpu or cuda[:N]")->capture_default_str();
   model->add_option("--batch", m.batch, "batch size")->capture_default_str();
+  add_precision_option(*model, m.precision, "fp32");
   model->add_option("--frames", m.frames, "video frames per clip")->capture_default_str();
   model->add_option("--repeats", m.repeats, "timed repeats (median reported)")->capture_default_str();
   model->add_flag("--profile", m.profile, "also print the time of each op in one step");
@@ -184,6 +192,7 @@ void add_bench_subcommands(CLI::App& bench_app) {
   step->add_option("--method", method, "one-joint, uniform, mmpareto, mgda, pcgrad, cagrad or ogm-ge")->capture_default_str();
   step->add_option("--device", st.device, "cpu or cuda[:N]")->capture_default_str();
   step->add_option("--batch", st.batch, "batch size")->capture_default_str();
+  add_precision_option(*step, st.precision, "fp32");
   step->add_option("--frames", st.frames, "video frames per clip")->capture_default_str();
   step->add_option("--repeats", st.repeats, "timed repeats (median reported)")->capture_default_str();
   step->add_flag("--profile", st.profile, "also print the time of each op in one step");

@@ -17,6 +17,7 @@ struct StepOptions {
   int64_t classes = 0;  // 0: read from the weights
   std::string fusion;   // empty: read from the weights
   std::string device = "cpu";
+  std::string precision;  // empty: fp32
   std::string method;   // empty: gradients only
   std::string state;    // optimizer state file, read if present and written back
   OptimizerOptions optimizer;
@@ -45,6 +46,7 @@ void run_step(StepOptions o) {
     MMP_CHECK(parse_fusion(o.fusion) == config.fusion, "--fusion ", o.fusion, " but ", o.weights, " holds a ",
               fusion_name(config.fusion), " head");
   const Device device = parse_device(o.device);
+  const PrecisionScope precision(resolve_precision(o.precision, device, Precision::fp32));
   Generator gen(0);
   AVClassifier model(config, gen);
   model.load_state_dict(weights.tensors, o.weights);
@@ -102,6 +104,7 @@ void add_step_command(CLI::App& app) {
   step->add_option("--classes", o.classes, "number of classes (checked against the weights)");
   step->add_option("--fusion", o.fusion, "concat, sum, film or gated (checked against the weights)");
   step->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
+  add_precision_option(*step, o.precision, "fp32 (exact: for checks against PyTorch)");
   step->add_option("--method", o.method,
                    "integrate and update: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad or ogm-ge "
                    "(without it: forward and per-objective gradients only)");

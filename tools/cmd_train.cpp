@@ -113,6 +113,7 @@ void run_train(TrainCommandOptions o) {
               static_cast<long long>(o.width), o.fusion.c_str(), o.train.optimizer.kind.c_str(), o.train.optimizer.lr,
               static_cast<long long>(o.train.batch_size), o.train.epochs,
               static_cast<unsigned long long>(o.train.seed), o.train.device.str().c_str());
+  if (o.train.device.is_cuda()) std::printf("precision: %s\n", precision_name(o.train.precision));
   std::printf("loader: %d worker threads%s\n", o.train.loader_workers < 0 ? available_cores() : o.train.loader_workers,
               o.train.device.is_cuda() ? ", batches built in page-locked memory and uploaded while the previous step runs"
                                        : "");
@@ -154,7 +155,7 @@ void add_train_command(CLI::App& app) {
   o.train.batch_size = 32;
   o.train.optimizer.lr = 0.01;
   o.train.out_dir = "runs";
-  static std::string device = "cpu";
+  static std::string device = "cpu", precision;
   CLI::App* cmd = app.add_subcommand("train", "Train with gradient integration; compares methods by default");
   cmd->add_option("--method", o.method, "one method: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad, ogm-ge");
   cmd->add_option("--compare", o.compare, "methods to train from the same seed, comma-separated")->capture_default_str();
@@ -172,6 +173,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--test-samples", o.test_samples, "synthetic test samples")->capture_default_str();
   cmd->add_option("--seed", o.train.seed, "seed of the weights, the data and the shuffling")->capture_default_str();
   cmd->add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  add_precision_option(*cmd, precision, "tf32 on CUDA (PyTorch's default for convolutions), fp32 on the CPU");
   cmd->add_option("--out", o.train.out_dir, "folder for checkpoints and metrics ('' for none)")->capture_default_str();
   cmd->add_flag("--resume", o.train.resume,
                 "continue the runs in --out from their last finished epoch (same options; a fresh start where none)");
@@ -182,6 +184,8 @@ void add_train_command(CLI::App& app) {
                   "threads building batches (default: the cores available, " + std::to_string(available_cores()) + " here)");
   cmd->callback([cmd] {
     o.train.device = parse_device(device);
+    o.train.precision =
+        resolve_precision(precision, o.train.device, o.train.device.is_cuda() ? Precision::tf32 : Precision::fp32);
     if (!o.data.empty()) {
       // Real data: the official run's settings, where not given.
       if (!cmd->count("--width")) o.width = 64;

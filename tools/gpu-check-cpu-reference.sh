@@ -13,6 +13,7 @@ result="$root/tools/gpu-check-cpu-results.txt"
 {
   echo "# mmp train on the CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(date -u +%F)"
   echo "# (tools/gpu-check-cpu-reference.sh; tools/gpu-check.sh runs the same commands with --device cuda)"
+  echo "# Compare the accuracies; the timings are of a shared 2-core VM, not a benchmark."
   for seed in 0 1 2; do
     echo "### synthetic seed $seed"
     "$mmp" train --compare one-joint,uniform,mmpareto --seed "$seed" --quiet --out "$work/runs_$seed"

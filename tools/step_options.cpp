@@ -2,6 +2,20 @@
 
 namespace mmp::cli {
 
+void add_precision_option(CLI::App& cmd, std::string& text, const std::string& default_note) {
+  cmd.add_option("--precision", text,
+                 "fp32 (full f32 products), tf32 (TF32 tensor cores for f32 convolutions and products) or bf16 "
+                 "(autocast: bf16 convolutions and products accumulating in f32, f32 batch-norm statistics, "
+                 "losses, gradients, integration and updates); CUDA only; default " + default_note);
+}
+
+Precision resolve_precision(const std::string& text, Device device, Precision fallback) {
+  const Precision p = text.empty() ? fallback : parse_precision(text);
+  MMP_CHECK(p == Precision::fp32 || device.is_cuda(), "--precision ", precision_name(p),
+            " needs a CUDA device (the CPU computes in fp32)");
+  return p;
+}
+
 void add_optimizer_options(CLI::App& cmd, OptimizerOptions& o) {
   cmd.add_option("--optimizer", o.kind, "sgd, adam or adamw")->capture_default_str();
   cmd.add_option("--lr", o.lr, "learning rate")->capture_default_str();

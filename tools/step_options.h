@@ -4,11 +4,17 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/optimizer.h"
+#include "engine/precision.h"
 #include "mmpareto/integrator.h"
 
 namespace mmp::cli {
 
 void add_optimizer_options(CLI::App& cmd, OptimizerOptions& o);
 void add_integrator_options(CLI::App& cmd, IntegratorOptions& o);
+// --precision fp32|tf32|bf16; `text` keeps what was given ("" when nothing was).
+void add_precision_option(CLI::App& cmd, std::string& text, const std::string& default_note);
+// The precision asked for on `device`, or `fallback` when none was: tf32 and bf16 are
+// CUDA's (the CPU computes in f32, or f64 when asked).
+Precision resolve_precision(const std::string& text, Device device, Precision fallback);
 
 }  // namespace mmp::cli

@@ -1,6 +1,8 @@
 // CUDA batch normalisation (training) through cuDNN's spatial mode, which keeps
 // PyTorch's semantics: biased variance to normalise, unbiased for the running
-// estimate, and the saved mean and inverse std reused by backward.
+// estimate, and the saved mean and inverse std reused by backward. bf16 activations
+// (with f32 parameters) go to own kernels (batch_norm_kernels.cu).
+#include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cudnn_descriptors.h"
 #include "engine/cuda/runtime.h"
@@ -24,6 +26,9 @@ struct BatchNormDescriptors {
 void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                    const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps) {
+  if (x.dtype() == DType::BF16)
+    return batch_norm_train_kernels(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
+                                    momentum, eps);
   DeviceGuard guard(device_);
   const BatchNormDescriptors d(x);
   MMP_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
@@ -36,6 +41,9 @@ void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const 
 void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight,
                                       const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
                                       const Tensor& grad_weight, const Tensor& grad_bias, double eps) {
+  if (x.dtype() == DType::BF16)
+    return batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean, save_invstd, grad_x, grad_weight,
+                                       grad_bias);
   DeviceGuard guard(device_);
   const BatchNormDescriptors d(x);
   // cuDNN always writes all three gradients: give it scratch for the unwanted ones.

@@ -1,6 +1,7 @@
 // CUDA convolution through cuDNN: forward, backward-data and backward-filter, with
-// the algorithm and workspace size chosen once per shape and kept in a cache.
-#include <cstdlib>
+// the algorithm and workspace size chosen once per shape, dtype and math mode and
+// kept in a cache. f32 runs with full f32 products unless the precision allows TF32;
+// bf16 data computes in f32 on tensor cores.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,26 +32,21 @@ class FilterDescriptor {
   cudnnFilterDescriptor_t desc_ = nullptr;
 };
 
-// TF32 makes f32 convolutions several times faster on Ampere and Hopper but rounds
-// the inputs to 10 mantissa bits; off unless MMP_ALLOW_TF32=1, so CUDA results equal
-// the CPU's to f32 rounding.
-bool tf32_allowed() {
-  static const bool allowed = [] {
-    const char* v = std::getenv("MMP_ALLOW_TF32");
-    return v && v[0] == '1';
-  }();
-  return allowed;
-}
-
 class ConvolutionDescriptor {
  public:
   ConvolutionDescriptor(DType dtype, const ConvGeometry& g) {
     MMP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&desc_));
     const int pad = static_cast<int>(g.pad), stride = static_cast<int>(g.stride);
+    // bf16 data accumulates in f32 (the compute type), on tensor cores.
+    const cudnnDataType_t compute = dtype == DType::BF16 ? CUDNN_DATA_FLOAT : cudnn_type(dtype);
     MMP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc_, pad, pad, stride, stride, 1, 1, CUDNN_CROSS_CORRELATION,
-                                                    cudnn_type(dtype)));
-    MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(
-        desc_, dtype == DType::F32 && tf32_allowed() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+                                                    compute));
+    // TF32 rounds f32 inputs to 10 mantissa bits: only when the precision allows it
+    // (PyTorch: torch.backends.cudnn.allow_tf32); FMA math keeps full f32 products.
+    const cudnnMathType_t math = dtype == DType::BF16                ? CUDNN_TENSOR_OP_MATH
+                                 : dtype == DType::F32 && g.allow_tf32 ? CUDNN_DEFAULT_MATH
+                                                                       : CUDNN_FMA_MATH;
+    MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, math));
   }
   ~ConvolutionDescriptor() { cudnnDestroyConvolutionDescriptor(desc_); }
   ConvolutionDescriptor(const ConvolutionDescriptor&) = delete;
@@ -89,10 +85,11 @@ const Perf& choose(const Perf* perf, int count, const char* what) {
 }
 
 ConvPlan& plan_for(int device, DType dtype, const ConvGeometry& g) {
-  using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+  using Key =
+      std::tuple<int, int, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
   static std::map<Key, std::unique_ptr<ConvPlan>> cache;
   static std::mutex mutex;
-  const Key key{device, static_cast<int>(dtype), g.n, g.c, g.h, g.w, g.co, g.kh, g.kw, g.stride, g.pad};
+  const Key key{device, static_cast<int>(dtype), g.allow_tf32, g.n, g.c, g.h, g.w, g.co, g.kh, g.kw, g.stride, g.pad};
   std::lock_guard<std::mutex> lock(mutex);
   auto& slot = cache[key];
   if (slot) return *slot;

@@ -55,7 +55,15 @@ void CudaBackend::gemm(const GemmArgs& g) {
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int m = static_cast<int>(g.n), n = static_cast<int>(g.m), k = static_cast<int>(g.k);
   const int lda = static_cast<int>(g.ldb), ldb = static_cast<int>(g.lda), ldc = static_cast<int>(g.ldc);
-  if (g.dtype == DType::F32) {
+  if (g.dtype == DType::BF16 || (g.dtype == DType::F32 && g.allow_tf32)) {
+    // bf16 operands and results, f32 accumulation; or f32 with TF32 tensor-core products.
+    const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
+    const cudaDataType_t type = g.dtype == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    const cublasComputeType_t compute = g.dtype == DType::BF16 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+    MMP_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, m, n, k, &alpha, g.b, type, lda, g.stride_b, g.a,
+                                                type, ldb, g.stride_a, &beta, g.c, type, ldc, g.stride_c,
+                                                static_cast<int>(g.batch), compute, CUBLAS_GEMM_DEFAULT));
+  } else if (g.dtype == DType::F32) {
     const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
     MMP_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, op_b, op_a, m, n, k, &alpha,
                                                static_cast<const float*>(g.b), lda, g.stride_b,

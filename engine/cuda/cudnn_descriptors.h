@@ -16,6 +16,7 @@ inline cudnnDataType_t cudnn_type(DType dtype) {
   switch (dtype) {
     case DType::F32: return CUDNN_DATA_FLOAT;
     case DType::F64: return CUDNN_DATA_DOUBLE;
+    case DType::BF16: return CUDNN_DATA_BFLOAT16;
     default: MMP_THROW("cuDNN: dtype ", dtype_name(dtype), " is not supported");
   }
 }

@@ -28,29 +28,32 @@ __global__ void fill_kernel(LoopPlan<1> plan, T* out, T value) {
   }
 }
 
+// The functors compute in C = compute_t<T> (float for bf16 storage).
 template <class T, class F>
 __global__ void unary_kernel(LoopPlan<2> plan, T* out, const T* in, F f) {
+  using C = compute_t<T>;
   if (plan.flat()) {
-    MMP_GRID_STRIDE_LOOP(i, plan.numel) out[i] = f(in[i]);
+    MMP_GRID_STRIDE_LOOP(i, plan.numel) out[i] = static_cast<T>(f(static_cast<C>(in[i])));
     return;
   }
   MMP_GRID_STRIDE_LOOP(i, plan.numel) {
     int64_t off[2];
     plan.offsets(i, off);
-    out[off[0]] = f(in[off[1]]);
+    out[off[0]] = static_cast<T>(f(static_cast<C>(in[off[1]])));
   }
 }
 
 template <class T, class F>
 __global__ void binary_kernel(LoopPlan<3> plan, T* out, const T* a, const T* b, F f) {
+  using C = compute_t<T>;
   if (plan.flat()) {
-    MMP_GRID_STRIDE_LOOP(i, plan.numel) out[i] = f(a[i], b[i]);
+    MMP_GRID_STRIDE_LOOP(i, plan.numel) out[i] = static_cast<T>(f(static_cast<C>(a[i]), static_cast<C>(b[i])));
     return;
   }
   MMP_GRID_STRIDE_LOOP(i, plan.numel) {
     int64_t off[3];
     plan.offsets(i, off);
-    out[off[0]] = f(a[off[1]], b[off[2]]);
+    out[off[0]] = static_cast<T>(f(static_cast<C>(a[off[1]]), static_cast<C>(b[off[2]])));
   }
 }
 
@@ -84,8 +87,8 @@ void CudaBackend::unary(UnaryKind kind, ScalarParams p, const Tensor& x, const T
   DeviceGuard guard(device_);
   const auto plan = plan_loop<2>(out.shape(), {&out.strides(), &x.strides()});
   const int grid = grid_for(plan.numel, kThreads, device_);
-  MMP_DISPATCH_FLOATING(out.dtype(), "unary op", [&] {
-    visit_unary<scalar_t>(kind, p, [&](auto f) {
+  MMP_DISPATCH_FLOATING_BF16(out.dtype(), "unary op", [&] {
+    visit_unary<compute_t<scalar_t>>(kind, p, [&](auto f) {
       unary_kernel<<<grid, kThreads, 0, stream(device_)>>>(plan, static_cast<scalar_t*>(out.raw_data()),
                                                            static_cast<const scalar_t*>(x.raw_data()), f);
     });
@@ -97,8 +100,8 @@ void CudaBackend::binary(BinaryKind kind, ScalarParams p, const Tensor& a, const
   DeviceGuard guard(device_);
   const auto plan = plan_loop<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()});
   const int grid = grid_for(plan.numel, kThreads, device_);
-  MMP_DISPATCH_FLOATING(out.dtype(), "binary op", [&] {
-    visit_binary<scalar_t>(kind, p, [&](auto f) {
+  MMP_DISPATCH_FLOATING_BF16(out.dtype(), "binary op", [&] {
+    visit_binary<compute_t<scalar_t>>(kind, p, [&](auto f) {
       binary_kernel<<<grid, kThreads, 0, stream(device_)>>>(plan, static_cast<scalar_t*>(out.raw_data()),
                                                             static_cast<const scalar_t*>(a.raw_data()),
                                                             static_cast<const scalar_t*>(b.raw_data()), f);

@@ -9,11 +9,12 @@ namespace {
 
 template <class T>
 __global__ void max_pool_forward_kernel(const T* x, T* y, int32_t* indices, ConvGeometry g) {
+  using C = compute_t<T>;
   const long long total = g.n * g.c * g.ho * g.wo;
   MMP_GRID_STRIDE_LOOP(o, total) {
     const long long ow = o % g.wo, oh = (o / g.wo) % g.ho, plane = o / (g.wo * g.ho);
     const T* src = x + plane * g.h * g.w;
-    T best = -INFINITY;
+    C best = -INFINITY;
     int arg = -1;
     for (int ki = 0; ki < g.kh; ++ki) {
       const long long ih = oh * g.stride - g.pad + ki;
@@ -21,14 +22,14 @@ __global__ void max_pool_forward_kernel(const T* x, T* y, int32_t* indices, Conv
       for (int kj = 0; kj < g.kw; ++kj) {
         const long long iw = ow * g.stride - g.pad + kj;
         if (iw < 0 || iw >= g.w) continue;
-        const T v = src[ih * g.w + iw];
+        const C v = static_cast<C>(src[ih * g.w + iw]);
         if (arg < 0 || v > best || isnan(v)) {
           best = v;
           arg = static_cast<int>(ih * g.w + iw);
         }
       }
     }
-    y[o] = best;
+    y[o] = static_cast<T>(best);
     indices[o] = arg;
   }
 }
@@ -44,13 +45,13 @@ __global__ void max_pool_backward_kernel(const T* gy, const int32_t* indices, T*
     const long long oh_hi = min(static_cast<long long>(g.ho) - 1, (ih + g.pad) / g.stride);
     const long long ow_lo = max(0LL, (iw + g.pad - g.kw + g.stride) / g.stride);
     const long long ow_hi = min(static_cast<long long>(g.wo) - 1, (iw + g.pad) / g.stride);
-    T acc = 0;
+    compute_t<T> acc = 0;
     for (long long oh = oh_lo; oh <= oh_hi; ++oh)
       for (long long ow = ow_lo; ow <= ow_hi; ++ow) {
         const long long o = (plane * g.ho + oh) * g.wo + ow;
-        if (indices[o] == here) acc += gy[o];
+        if (indices[o] == here) acc += static_cast<compute_t<T>>(gy[o]);
       }
-    gx[i] = acc;
+    gx[i] = static_cast<T>(acc);
   }
 }
 
@@ -58,7 +59,7 @@ __global__ void max_pool_backward_kernel(const T* gy, const int32_t* indices, T*
 
 void CudaBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices, const ConvGeometry& g) {
   DeviceGuard guard(device_);
-  MMP_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
+  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "max_pool2d", [&] {
     max_pool_forward_kernel<<<grid_for(y.numel(), kThreads, device_), kThreads, 0, stream(device_)>>>(
         static_cast<const scalar_t*>(x.raw_data()), static_cast<scalar_t*>(y.raw_data()), indices.data<int32_t>(), g);
   });
@@ -68,7 +69,7 @@ void CudaBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Ten
 void CudaBackend::max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x,
                                       const ConvGeometry& g) {
   DeviceGuard guard(device_);
-  MMP_DISPATCH_FLOATING(grad_y.dtype(), "max_pool2d backward", [&] {
+  MMP_DISPATCH_FLOATING_BF16(grad_y.dtype(), "max_pool2d backward", [&] {
     max_pool_backward_kernel<<<grid_for(grad_x.numel(), kThreads, device_), kThreads, 0, stream(device_)>>>(
         static_cast<const scalar_t*>(grad_y.raw_data()), indices.data<int32_t>(),
         static_cast<scalar_t*>(grad_x.raw_data()), g);

@@ -1,5 +1,5 @@
 // CUDA reductions: sums and argmax over [outer, r, inner], and many dot products at
-// once. Sums accumulate in double, as on the CPU.
+// once. Sums accumulate in double, as on the CPU (bf16 inputs too).
 #include <algorithm>
 
 #include "engine/cuda/cuda_backend.h"
@@ -31,12 +31,18 @@ __global__ void sum_columns_kernel(const T* x, T* out, long long outer, long lon
 
 template <class T>
 __global__ void argmax_kernel(const T* x, int64_t* out, long long outer, long long r, long long inner) {
+  using C = compute_t<T>;
   MMP_GRID_STRIDE_LOOP(t, outer * inner) {
     const T* p = x + (t / inner) * r * inner + t % inner;
     long long best = 0;
-    for (long long j = 1; j < r; ++j)
-      if (p[j * inner] > p[best * inner] || (p[j * inner] != p[j * inner] && p[best * inner] == p[best * inner]))
-        best = j;  // NaN is the maximum, as in PyTorch
+    C best_value = static_cast<C>(p[0]);
+    for (long long j = 1; j < r; ++j) {
+      const C v = static_cast<C>(p[j * inner]);
+      if (v > best_value || (v != v && best_value == best_value)) {  // NaN is the maximum, as in PyTorch
+        best = j;
+        best_value = v;
+      }
+    }
     out[t] = best;
   }
 }
@@ -64,7 +70,7 @@ __global__ void dots_kernel(PairList pairs, double* out) {
 
 void CudaBackend::sum(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner) {
   DeviceGuard guard(device_);
-  MMP_DISPATCH_FLOATING(x.dtype(), "sum", [&] {
+  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "sum", [&] {
     const scalar_t* in = static_cast<const scalar_t*>(x.raw_data());
     scalar_t* o = static_cast<scalar_t*>(out.raw_data());
     if (inner == 1) {
@@ -79,7 +85,7 @@ void CudaBackend::sum(const Tensor& x, const Tensor& out, int64_t outer, int64_t
 
 void CudaBackend::argmax(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner) {
   DeviceGuard guard(device_);
-  MMP_DISPATCH_FLOATING(x.dtype(), "argmax", [&] {
+  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "argmax", [&] {
     argmax_kernel<<<grid_for(outer * inner, kThreads, device_), kThreads, 0, stream(device_)>>>(
         static_cast<const scalar_t*>(x.raw_data()), out.data<int64_t>(), outer, r, inner);
   });
@@ -104,7 +110,7 @@ void CudaBackend::dots(const std::vector<Tensor>& a, const std::vector<Tensor>& 
     const int blocks = std::max(1, std::min(grid_for(largest, kThreads, device_),
                                             static_cast<int>(multiprocessor_count(device_) * 32 / count) + 1));
     const dim3 grid(blocks, static_cast<unsigned>(count));
-    MMP_DISPATCH_FLOATING(a[first].dtype(), "dots", [&] {
+    MMP_DISPATCH_FLOATING_BF16(a[first].dtype(), "dots", [&] {
       dots_kernel<scalar_t><<<grid, kThreads, 0, stream(device_)>>>(pairs, o + first);
     });
     MMP_CUDA_CHECK_LAUNCH();

@@ -47,7 +47,8 @@ Tensor unary_with_backward(const char* name, UnaryKind kind, ScalarParams p, con
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promote(a_in, b_in);
   Tensor out = run_binary("add", BinaryKind::Add, {}, a, b);
   if (!should_record({a, b})) return out;
   return record("add", {a, b}, out, [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& needs) {
@@ -55,7 +56,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promote(a_in, b_in);
   Tensor out = run_binary("sub", BinaryKind::Sub, {}, a, b);
   if (!should_record({a, b})) return out;
   return record("sub", {a, b}, out, [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& needs) {
@@ -63,7 +65,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor add_scaled(const Tensor& a, const Tensor& b, double alpha) {
+Tensor add_scaled(const Tensor& a_in, const Tensor& b_in, double alpha) {
+  const auto [a, b] = detail::promote(a_in, b_in);
   Tensor out = run_binary("add_scaled", BinaryKind::AddScaled, {alpha, 0}, a, b);
   if (!should_record({a, b})) return out;
   return record("add_scaled", {a, b}, out,
@@ -73,7 +76,8 @@ Tensor add_scaled(const Tensor& a, const Tensor& b, double alpha) {
                 });
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promote(a_in, b_in);
   Tensor out = run_binary("mul", BinaryKind::Mul, {}, a, b);
   if (!should_record({a, b})) return out;
   // Each input's gradient needs the other input only.
@@ -87,7 +91,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
                 {keep_a, keep_b});
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor div(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promote(a_in, b_in);
   Tensor out = run_binary("div", BinaryKind::Div, {}, a, b);
   if (!should_record({a, b})) return out;
   Tensor keep_b = saved(b);

@@ -72,14 +72,16 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   args.stride_b = batched ? b.strides()[0] : 0;
   args.stride_c = m * n;
   args.dtype = a.dtype();
+  args.allow_tf32 = detail::tf32_allowed(a);
   backend(a.device()).gemm(args);
   return out;
 }
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  ProfileScope profile("matmul", a.device());
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  ProfileScope profile("matmul", a_in.device());
+  const Tensor a = detail::autocast(a_in), b = detail::autocast(b_in);
   detail::check_same_device_and_dtype("matmul", {a, b});
   detail::check_floating("matmul", a);
   MMP_CHECK((a.ndim() == 2 && b.ndim() == 2) || (a.ndim() == 3 && b.ndim() == 3),
@@ -113,7 +115,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Tensor y = matmul(reshape(x, {-1, in}), transpose(weight, 0, 1));
   if (bias.defined()) {
     MMP_CHECK(bias.shape() == Shape{outf}, "linear: bias ", bias.str(), " for ", outf, " outputs");
-    y = add(y, bias);
+    y = add(y, detail::autocast(bias));  // a bf16 product takes a bf16 bias, as under PyTorch's autocast
   }
   return reshape(y, out_shape);
 }

@@ -8,9 +8,11 @@ namespace mmp {
 using detail::saved;
 using detail::should_record;
 
-Tensor log_softmax(const Tensor& x, int64_t dim_in) {
-  ProfileScope profile("log_softmax", x.device());
-  detail::check_floating("log_softmax", x);
+Tensor log_softmax(const Tensor& x_in, int64_t dim_in) {
+  ProfileScope profile("log_softmax", x_in.device());
+  detail::check_floating("log_softmax", x_in);
+  // Losses are computed in f32 whatever the activations' precision (autocast's rule).
+  const Tensor x = x_in.dtype() == DType::BF16 ? to_dtype(x_in, DType::F32) : x_in;
   MMP_CHECK(x.ndim() >= 1, "log_softmax of a scalar");
   const int dim = normalize_dim(dim_in, x.ndim(), "log_softmax");
   const int last = x.ndim() - 1;
@@ -37,8 +39,9 @@ Tensor log_softmax(const Tensor& x, int64_t dim_in) {
 
 Tensor softmax(const Tensor& x, int64_t dim) { return exp(log_softmax(x, dim)); }
 
-Tensor nll_loss(const Tensor& log_probs, const Tensor& labels_in) {
-  detail::check_floating("nll_loss", log_probs);
+Tensor nll_loss(const Tensor& log_probs_in, const Tensor& labels_in) {
+  detail::check_floating("nll_loss", log_probs_in);
+  const Tensor log_probs = log_probs_in.dtype() == DType::BF16 ? to_dtype(log_probs_in, DType::F32) : log_probs_in;
   MMP_CHECK(log_probs.ndim() == 2, "nll_loss: log-probs must be [N, C], got ", log_probs.str());
   MMP_CHECK(labels_in.ndim() == 1 && labels_in.shape()[0] == log_probs.shape()[0],
             "nll_loss: labels ", labels_in.str(), " for log-probs ", log_probs.str());

@@ -25,7 +25,8 @@ Tensor per_channel(const Tensor& v, int ndim) {
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, int64_t stride, int64_t padding) {
+  const Tensor x = detail::autocast(x_in), weight = detail::autocast(weight_in);
   detail::check_same_device_and_dtype("conv2d", {x, weight});
   detail::check_floating("conv2d", x);
   MMP_CHECK(x.ndim() == 4, "conv2d: input must be [N, C, H, W], got ", x.str());
@@ -45,6 +46,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   g.pad = padding;
   g.ho = window_output_size(g.h, g.kh, stride, padding);
   g.wo = window_output_size(g.w, g.kw, stride, padding);
+  g.allow_tf32 = detail::tf32_allowed(x);
   MMP_CHECK(g.ho > 0 && g.wo > 0, "conv2d: input ", x.str(), " is smaller than the ", g.kh, "x", g.kw,
             " kernel with padding ", padding);
 
@@ -86,14 +88,23 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   }
   if (!bias.defined()) return out;
   MMP_CHECK(bias.shape() == Shape{g.co}, "conv2d: bias ", bias.str(), " for ", g.co, " output channels");
-  return add(out, per_channel(bias, 4));
+  return add(out, per_channel(detail::autocast(bias), 4));
 }
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+Tensor batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_in, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
   ProfileScope profile("batch_norm", x.device());
-  detail::check_same_device_and_dtype("batch_norm", {x, weight, bias});
+  // bf16 activations (--precision bf16) normalise with f32 parameters and statistics,
+  // as PyTorch's autocast; bf16 parameters are taken as f32.
+  const bool bf16_input = x.defined() && x.dtype() == DType::BF16;
+  auto param = [&](const Tensor& p) { return bf16_input && p.defined() ? to_dtype(p, DType::F32) : p; };
+  const Tensor weight = param(weight_in), bias = param(bias_in);
+  detail::check_same_device_and_dtype("batch_norm", {weight, bias});
   detail::check_floating("batch_norm", x);
+  const DType param_dtype = weight.dtype();
+  MMP_CHECK(weight.device() == x.device() &&
+                (param_dtype == x.dtype() || (x.dtype() == DType::BF16 && param_dtype == DType::F32)),
+            "batch_norm: input ", x.str(), " with parameters ", weight.str());
   MMP_CHECK(x.ndim() == 4 || x.ndim() == 2, "batch_norm: input must be [N, C, H, W] or [N, C], got ", x.str());
   const int64_t c = x.shape()[1];
   for (const Tensor* v : {&weight, &bias})
@@ -101,7 +112,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   const bool has_running = running_mean.defined() && running_var.defined();
   if (has_running)
     for (const Tensor* v : {&running_mean, &running_var}) {
-      MMP_CHECK(v->shape() == Shape{c} && v->dtype() == x.dtype() && v->device() == x.device(),
+      MMP_CHECK(v->shape() == Shape{c} && v->dtype() == param_dtype && v->device() == x.device(),
                 "batch_norm: running statistic ", v->str(), " for input ", x.str());
       MMP_CHECK(v->is_contiguous(), "batch_norm: running statistics must be contiguous");
     }
@@ -111,7 +122,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     // y = x * scale + shift per channel; composed of differentiable ops.
     const Tensor scale = mul(weight, pow(add_scalar(running_var.detach(), eps), -0.5));
     const Tensor shift = sub(bias, mul(running_mean.detach(), scale));
-    return add(mul(x, per_channel(scale, x.ndim())), per_channel(shift, x.ndim()));
+    return add(mul(x, per_channel(to_dtype(scale, x.dtype()), x.ndim())),
+               per_channel(to_dtype(shift, x.dtype()), x.ndim()));
   }
 
   const int64_t per_channel_count = x.numel() / std::max<int64_t>(c, 1);
@@ -120,8 +132,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   // Kernels see NCHW; a [N, C] input is [N, C, 1, 1].
   const Tensor x4 = x.ndim() == 4 ? x.detach().contiguous() : reshape(x.detach(), {x.shape()[0], c, 1, 1}).contiguous();
   Tensor y4 = Tensor::empty(x4.shape(), x.dtype(), x.device());
-  const Tensor save_mean = Tensor::empty({c}, x.dtype(), x.device());
-  const Tensor save_invstd = Tensor::empty({c}, x.dtype(), x.device());
+  const Tensor save_mean = Tensor::empty({c}, param_dtype, x.device());
+  const Tensor save_invstd = Tensor::empty({c}, param_dtype, x.device());
   backend(x.device()).batch_norm_train(x4, weight.detach().contiguous(), bias.detach().contiguous(),
                                        has_running ? running_mean : Tensor(), has_running ? running_var : Tensor(),
                                        y4, save_mean, save_invstd, momentum, eps);
@@ -136,8 +148,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                 [x4, keep_w, save_mean, save_invstd, eps, xs = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
                   const Tensor gy4 = reshape(gy, x4.shape()).contiguous();
                   const Tensor gx = needs[0] ? Tensor::empty(x4.shape(), gy.dtype(), gy.device()) : Tensor();
-                  const Tensor gw = needs[1] ? Tensor::empty(keep_w.shape(), gy.dtype(), gy.device()) : Tensor();
-                  const Tensor gb = needs[2] ? Tensor::empty(keep_w.shape(), gy.dtype(), gy.device()) : Tensor();
+                  const Tensor gw = needs[1] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
+                  const Tensor gb = needs[2] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
                   backend(gy.device()).batch_norm_backward(x4, gy4, keep_w, save_mean, save_invstd, gx, gw, gb, eps);
                   return std::vector<Tensor>{gx.defined() ? reshape(gx, xs) : Tensor(), gw, gb};
                 },

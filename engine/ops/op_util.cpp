@@ -1,6 +1,26 @@
 #include "engine/ops/op_util.h"
 
+#include "engine/ops.h"
+#include "engine/precision.h"
+
 namespace mmp::detail {
+
+Tensor autocast(const Tensor& x) {
+  if (!x.defined() || x.dtype() != DType::F32 || !x.device().is_cuda() || current_precision() != Precision::bf16)
+    return x;
+  return to_dtype(x, DType::BF16);
+}
+
+bool tf32_allowed(const Tensor& x) {
+  return x.dtype() == DType::F32 && x.device().is_cuda() && current_precision() == Precision::tf32;
+}
+
+std::pair<Tensor, Tensor> promote(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.dtype() == b.dtype()) return {a, b};
+  if (a.dtype() == DType::BF16 && is_floating(b.dtype())) return {to_dtype(a, b.dtype()), b};
+  if (b.dtype() == DType::BF16 && is_floating(a.dtype())) return {a, to_dtype(b, a.dtype())};
+  return {a, b};  // other mixes are refused by the op
+}
 
 void check_same_device_and_dtype(const char* op, const std::vector<Tensor>& inputs) {
   const Tensor* first = nullptr;

@@ -15,6 +15,15 @@ void check_floating(const char* op, const Tensor& x);
 // A raw view of x broadcast to `shape` (stride 0 on broadcast dims), no autograd.
 Tensor broadcast_view(const Tensor& x, const Shape& shape);
 
+// Autocast (engine/precision.h): under bf16 on a CUDA device, an f32 input of a
+// convolution or matrix product becomes bf16 (a differentiable cast); else x itself.
+Tensor autocast(const Tensor& x);
+// Whether an f32 product on x's device may use TF32 (--precision tf32 on CUDA).
+bool tf32_allowed(const Tensor& x);
+// An elementwise op's operands in one dtype: a bf16 one meets an f32 or f64 one by
+// becoming it, as PyTorch promotes (differentiable casts).
+std::pair<Tensor, Tensor> promote(const Tensor& a, const Tensor& b);
+
 // What a backward closure keeps of a tensor: its data, not its place in the graph
 // (keeping an op's own output with its grad_fn would be a reference cycle).
 inline Tensor saved(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }

@@ -9,6 +9,9 @@ namespace {
 double away_from_zero(double v, size_t) { return v + (v >= 0 ? 0.2 : -0.2); }
 double positive(double v, size_t) { return 0.5 + std::fabs(v); }
 
+// Batch norm's statistics: f32 for bf16 activations (--precision bf16), else x's dtype.
+DType statistics_dtype(const Tensor& x) { return x.dtype() == DType::BF16 ? DType::F32 : x.dtype(); }
+
 }  // namespace
 
 const std::vector<OpCase>& op_cases() {
@@ -77,15 +80,17 @@ const std::vector<OpCase>& op_cases() {
     c.push_back({"conv2d/permuted_input", {{2, 4, 3, 5}, {3, 3, 2, 2}}, [](const V& x) { return conv2d(permute(x[0], {0, 2, 1, 3}), x[1], Tensor(), 1, 0); }});
     // Batch norm in training (batch statistics) and eval (running statistics) modes.
     c.push_back({"batch_norm/train_4d", {{3, 4, 2, 3}, {4}, {4}}, [](const V& x) {
-                   const Tensor rm = zeros({4}, x[0].dtype(), x[0].device()), rv = ones({4}, x[0].dtype(), x[0].device());
+                   const DType s = statistics_dtype(x[0]);
+                   const Tensor rm = zeros({4}, s, x[0].device()), rv = ones({4}, s, x[0].device());
                    return batch_norm(x[0], x[1], x[2], rm, rv, true);
                  }});
     c.push_back({"batch_norm/train_2d", {{5, 3}, {3}, {3}}, [](const V& x) {
                    return batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true);
                  }});
     c.push_back({"batch_norm/eval", {{2, 3, 2, 2}, {3}, {3}}, [](const V& x) {
-                   const Tensor rm = from_vector<double>({0.1, -0.2, 0.3}, {3}).to(x[0].dtype()).to(x[0].device());
-                   const Tensor rv = from_vector<double>({0.5, 1.5, 2.0}, {3}).to(x[0].dtype()).to(x[0].device());
+                   const DType s = statistics_dtype(x[0]);
+                   const Tensor rm = from_vector<double>({0.1, -0.2, 0.3}, {3}).to(s).to(x[0].device());
+                   const Tensor rv = from_vector<double>({0.5, 1.5, 2.0}, {3}).to(s).to(x[0].device());
                    return batch_norm(x[0], x[1], x[2], rm, rv, false);
                  }});
     c.push_back({"max_pool2d/3_2_1", {{2, 2, 7, 6}}, [](const V& x) { return max_pool2d(x[0], 3, 2, 1); }});

@@ -6,7 +6,7 @@ loss of the three heads."""
 import torch
 import torch.nn.functional as F
 
-from av_bench_setup import model_and_inputs, parse_args
+from av_bench_setup import autocast, model_and_inputs, parse_args
 from bench_timing import median_seconds
 
 
@@ -19,8 +19,9 @@ def main():
             torch.cuda.synchronize()
 
     def loss():
-        out, out_a, out_v = model(audio, visual)
-        return F.cross_entropy(out, label) + F.cross_entropy(out_a, label) + F.cross_entropy(out_v, label)
+        with autocast(args, dev):
+            out, out_a, out_v = model(audio, visual)
+            return F.cross_entropy(out, label) + F.cross_entropy(out_a, label) + F.cross_entropy(out_v, label)
 
     def forward():
         loss()
@@ -33,7 +34,8 @@ def main():
 
     f = median_seconds(forward, args.repeats)
     s = median_seconds(step, args.repeats)
-    print(f"# PyTorch {torch.__version__} AVClassifier, batch {args.batch}; {args.device}, {torch.get_num_threads()} threads")
+    print(f"# PyTorch {torch.__version__} AVClassifier, batch {args.batch}; {args.device}, {args.precision}, "
+          f"{torch.get_num_threads()} threads")
     print(f"{'phase':<10} {'seconds':>12} {'samples/s':>12}")
     print(f"{'forward':<10} {f:>12.4f} {args.batch / f:>12.2f}")
     print(f"{'step':<10} {s:>12.4f} {args.batch / s:>12.2f}")

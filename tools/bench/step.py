@@ -10,7 +10,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from av_bench_setup import model_and_inputs, parse_args
+from av_bench_setup import autocast, model_and_inputs, parse_args
 from bench_timing import median_seconds
 
 
@@ -75,15 +75,17 @@ def main():
     names_visual = [(n, p) for n, p in model.named_parameters() if "head" not in n and "visual" in n]
 
     def step():
-        if args.method == "uniform":
-            uniform_step(model, optimizer, spec, images, label)
-        else:
-            mmpareto_step(model, optimizer, spec, images, label, names_audio, names_visual)
+        with autocast(args, dev):
+            if args.method == "uniform":
+                uniform_step(model, optimizer, spec, images, label)
+            else:
+                mmpareto_step(model, optimizer, spec, images, label, names_audio, names_visual)
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
     t = median_seconds(step, args.repeats)
-    print(f"# official PyTorch {args.method} step, batch {args.batch}; {args.device}, {torch.get_num_threads()} threads")
+    print(f"# official PyTorch {args.method} step, batch {args.batch}; {args.device}, {args.precision}, "
+          f"{torch.get_num_threads()} threads")
     print(f"{'method':<10} {'seconds':>12} {'samples/s':>12}")
     print(f"{args.method:<10} {t:>12.4f} {args.batch / t:>12.2f}")
 

@@ -1,0 +1,174 @@
+// Batch norm over (N, H, W) per channel of NCHW tensors of any floating dtype: partial
+// sums per (channel, slice of the channel's elements) in double, one thread per
+// channel to finish them, then an elementwise pass.
+#include <algorithm>
+
+#include "engine/cuda/batch_norm_kernels.h"
+#include "engine/cuda/kernel_utils.cuh"
+
+namespace mmp::cuda {
+namespace {
+
+// Channel `ch`'s element number m (of n * hw) in NCHW.
+__device__ __forceinline__ long long channel_element(long long m, long long ch, long long c, long long hw) {
+  return (m / hw) * c * hw + ch * hw + m % hw;
+}
+
+// Block (ch, s) sums its slice of channel ch: sum x and sum x^2 (forward), or sum gy
+// and sum gy * (x - mean) (backward, when gy is given).
+template <class T>
+__global__ void partial_sums_kernel(const T* x, const T* gy, const float* mean, double* partial, long long count,
+                                    long long c, long long hw, int slices) {
+  const long long ch = blockIdx.x, s = blockIdx.y;
+  const long long begin = count * s / slices, end = count * (s + 1) / slices;
+  const double mu = gy ? static_cast<double>(mean[ch]) : 0.0;
+  double first = 0, second = 0;
+  for (long long m = begin + threadIdx.x; m < end; m += blockDim.x) {
+    const long long i = channel_element(m, ch, c, hw);
+    const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
+    if (gy) {
+      const double g = static_cast<double>(static_cast<compute_t<T>>(gy[i]));
+      first += g;
+      second += g * (v - mu);
+    } else {
+      first += v;
+      second += v * v;
+    }
+  }
+  first = block_sum(first);
+  second = block_sum(second);
+  if (threadIdx.x == 0) {
+    partial[(ch * slices + s) * 2] = first;
+    partial[(ch * slices + s) * 2 + 1] = second;
+  }
+}
+
+__global__ void finish_statistics_kernel(const double* partial, int slices, long long count, long long c,
+                                         float* save_mean, float* save_invstd, float* running_mean,
+                                         float* running_var, double momentum, double eps) {
+  MMP_GRID_STRIDE_LOOP(ch, c) {
+    double sum = 0, squares = 0;
+    for (int s = 0; s < slices; ++s) {
+      sum += partial[(ch * slices + s) * 2];
+      squares += partial[(ch * slices + s) * 2 + 1];
+    }
+    const double mean = sum / count;
+    const double var = fmax(squares / count - mean * mean, 0.0);  // biased, to normalise
+    save_mean[ch] = static_cast<float>(mean);
+    save_invstd[ch] = static_cast<float>(1.0 / sqrt(var + eps));
+    if (running_mean) {
+      running_mean[ch] = static_cast<float>((1 - momentum) * running_mean[ch] + momentum * mean);
+      running_var[ch] = static_cast<float>((1 - momentum) * running_var[ch] + momentum * var * count / (count - 1));
+    }
+  }
+}
+
+template <class T>
+__global__ void normalize_kernel(const T* x, T* y, const float* mean, const float* invstd, const float* weight,
+                                 const float* bias, long long total, long long c, long long hw) {
+  MMP_GRID_STRIDE_LOOP(i, total) {
+    const long long ch = (i / hw) % c;
+    const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
+    y[i] = static_cast<T>((v - mean[ch]) * invstd[ch] * weight[ch] + bias[ch]);
+  }
+}
+
+// Per channel: the parameters' gradients, and the two coefficients of the input's.
+__global__ void finish_backward_kernel(const double* partial, int slices, long long count, long long c,
+                                       const float* invstd, float* grad_weight, float* grad_bias,
+                                       float* mean_gy, float* scaled_gw) {
+  MMP_GRID_STRIDE_LOOP(ch, c) {
+    double sum_gy = 0, sum_gy_xmu = 0;
+    for (int s = 0; s < slices; ++s) {
+      sum_gy += partial[(ch * slices + s) * 2];
+      sum_gy_xmu += partial[(ch * slices + s) * 2 + 1];
+    }
+    const double gw = sum_gy_xmu * invstd[ch];  // sum(gy * xhat)
+    if (grad_weight) grad_weight[ch] = static_cast<float>(gw);
+    if (grad_bias) grad_bias[ch] = static_cast<float>(sum_gy);
+    mean_gy[ch] = static_cast<float>(sum_gy / count);
+    scaled_gw[ch] = static_cast<float>(gw * invstd[ch] / count);
+  }
+}
+
+// gx = w * invstd * (gy - mean(gy) - (x - mean) * invstd * sum(gy * xhat) / count)
+template <class T>
+__global__ void input_gradient_kernel(const T* x, const T* gy, T* gx, const float* mean, const float* invstd,
+                                      const float* weight, const float* mean_gy, const float* scaled_gw,
+                                      long long total, long long c, long long hw) {
+  MMP_GRID_STRIDE_LOOP(i, total) {
+    const long long ch = (i / hw) % c;
+    const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
+    const float g = static_cast<float>(static_cast<compute_t<T>>(gy[i]));
+    gx[i] = static_cast<T>(weight[ch] * invstd[ch] * (g - mean_gy[ch] - (v - mean[ch]) * scaled_gw[ch]));
+  }
+}
+
+// Slices per channel: about 16K elements each, at most 256.
+int slices_for(long long count) { return static_cast<int>(std::clamp<long long>(count / 16384, 1, 256)); }
+
+float* f32_out_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+void check_parameters(const Tensor& x, std::initializer_list<const Tensor*> params) {
+  for (const Tensor* p : params)
+    MMP_CHECK(!p->defined() || (p->dtype() == DType::F32 && p->is_contiguous()), "batch norm on ", x.str(),
+              ": parameters and statistics must be dense f32, got ", p->str());
+}
+
+}  // namespace
+
+void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                              const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
+                              const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps) {
+  check_parameters(x, {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd});
+  DeviceGuard guard(device);
+  const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
+  const int slices = slices_for(count);
+  const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
+  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
+    const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
+    partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
+        px, static_cast<const scalar_t*>(nullptr), nullptr, partial.data<double>(), count, c, hw, slices);
+    MMP_CUDA_CHECK_LAUNCH();
+    finish_statistics_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
+        partial.data<double>(), slices, count, c, save_mean.data<float>(), save_invstd.data<float>(),
+        f32_out_or_null(running_mean), f32_out_or_null(running_var), momentum, eps);
+    MMP_CUDA_CHECK_LAUNCH();
+    normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
+        px, static_cast<scalar_t*>(y.raw_data()), save_mean.data<float>(), save_invstd.data<float>(),
+        weight.data<float>(), bias.data<float>(), x.numel(), c, hw);
+    MMP_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad_y, const Tensor& weight,
+                                 const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
+                                 const Tensor& grad_weight, const Tensor& grad_bias) {
+  check_parameters(x, {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias});
+  DeviceGuard guard(device);
+  const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
+  const int slices = slices_for(count);
+  const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
+  const Tensor coefficients = Tensor::empty({2, c}, DType::F32, x.device());
+  float* mean_gy = coefficients.data<float>();
+  float* scaled_gw = mean_gy + c;
+  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
+    const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
+    const scalar_t* pg = static_cast<const scalar_t*>(grad_y.raw_data());
+    partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
+        px, pg, save_mean.data<float>(), partial.data<double>(), count, c, hw, slices);
+    MMP_CUDA_CHECK_LAUNCH();
+    finish_backward_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
+        partial.data<double>(), slices, count, c, save_invstd.data<float>(), f32_out_or_null(grad_weight),
+        f32_out_or_null(grad_bias), mean_gy, scaled_gw);
+    MMP_CUDA_CHECK_LAUNCH();
+    if (grad_x.defined()) {
+      input_gradient_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
+          px, pg, static_cast<scalar_t*>(grad_x.raw_data()), save_mean.data<float>(), save_invstd.data<float>(),
+          weight.data<float>(), mean_gy, scaled_gw, x.numel(), c, hw);
+      MMP_CUDA_CHECK_LAUNCH();
+    }
+  });
+}
+
+}  // namespace mmp::cuda

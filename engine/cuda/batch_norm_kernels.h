@@ -1,0 +1,17 @@
+#pragma once
+// Batch normalisation (training) by own kernels, for bf16 activations with f32
+// parameters and statistics, which cuDNN's batch-norm API does not take (PyTorch also
+// runs its own kernels there). Same contract as Backend::batch_norm_train/backward;
+// per-channel sums accumulate in double.
+#include "engine/tensor.h"
+
+namespace mmp::cuda {
+
+void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                              const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
+                              const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps);
+void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad_y, const Tensor& weight,
+                                 const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
+                                 const Tensor& grad_weight, const Tensor& grad_bias);
+
+}  // namespace mmp::cuda

@@ -1,0 +1,159 @@
+// --precision on CUDA against the CPU's f32: every op in bf16 (inputs rounded to bf16
+// on both sides, so only the GPU's bf16 outputs and intermediate gradients differ),
+// TF32 convolutions and products, and the whole model's per-loss gradients under bf16
+// autocast (cosine with f32's per encoder).
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/precision.h"
+#include "mmpareto/objectives.h"
+#include "tests/support/compare.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/op_cases.h"
+
+using namespace mmp;
+using namespace mmp::testing;
+
+namespace {
+
+const Device kCuda = Device::cuda(0);
+
+// One bf16 rounding of each output and each gradient (relative 2^-9 = 2e-3), a few in a
+// chain for the composed ops; the inputs are rounded alike on both sides.
+constexpr double kBf16Tolerance = 1e-2;
+// TF32 rounds the products' inputs to 10 mantissa bits (2^-11 = 5e-4 each), summed over
+// the reduction.
+constexpr double kTf32Tolerance = 5e-3;
+
+struct Run {
+  Tensor out;
+  std::vector<Tensor> grads;
+};
+
+// The case on `device` with inputs of `dtype` made from `inputs64`.
+Run run_case(const OpCase& c, const std::vector<Tensor>& inputs64, Device device, DType dtype) {
+  std::vector<Tensor> inputs;
+  for (const auto& t : inputs64) {
+    Tensor x = t.to(dtype).to(device);
+    x.set_requires_grad(true);
+    inputs.push_back(x);
+  }
+  Run run;
+  run.out = c.run(inputs);
+  Generator gen(99);
+  const Tensor weights = randn(run.out.shape(), gen, DType::F32).to(device);
+  run.grads = grad({sum(mul(run.out, weights))}, inputs);
+  return run;
+}
+
+// f64 inputs rounded to bf16 and back, so both sides start from the same values.
+std::vector<Tensor> bf16_representable(const std::vector<Tensor>& inputs64) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : inputs64) out.push_back(t.to(DType::BF16).to(DType::F64));
+  return out;
+}
+
+Tensor as_cpu_f32(const Tensor& t) { return t.to(Device::cpu()).to(DType::F32); }
+
+double cosine(const Tensor& a, const Tensor& b) {
+  const auto x = a.to(Device::cpu()).to_vector<double>(), y = b.to(Device::cpu()).to_vector<double>();
+  double xy = 0, xx = 0, yy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    xy += x[i] * y[i];
+    xx += x[i] * x[i];
+    yy += y[i] * y[i];
+  }
+  return xy / std::sqrt(xx * yy);
+}
+
+}  // namespace
+
+TEST_CASE("every op in bf16 on CUDA is the CPU's f32 result to bf16 rounding", "[cuda][ops][precision]") {
+  for (const OpCase& c : op_cases()) {
+    DYNAMIC_SECTION(c.name) {
+      const auto inputs = bf16_representable(make_inputs(c, 21));
+      const Run cpu = run_case(c, inputs, Device::cpu(), DType::F32);
+      const Run gpu = run_case(c, inputs, kCuda, DType::BF16);
+      INFO(c.name << " forward, " << gpu.out.str());
+      CHECK(relative_error(as_cpu_f32(gpu.out), cpu.out) < kBf16Tolerance);
+      for (size_t i = 0; i < cpu.grads.size(); ++i) {
+        INFO(c.name << " gradient of input " << i);
+        REQUIRE(gpu.grads[i].defined() == cpu.grads[i].defined());
+        if (!cpu.grads[i].defined()) continue;
+        CHECK(gpu.grads[i].dtype() == DType::BF16);  // a gradient has its input's dtype
+        CHECK(relative_error(as_cpu_f32(gpu.grads[i]), cpu.grads[i]) < kBf16Tolerance);
+      }
+    }
+  }
+}
+
+TEST_CASE("under bf16 autocast, convolutions and products run in bf16 and the rest follows PyTorch", "[cuda][precision]") {
+  Generator gen(5);
+  const Tensor x = randn({2, 3, 8, 8}, gen).to(kCuda).set_requires_grad(true);
+  const Tensor w = randn({4, 3, 3, 3}, gen).to(kCuda).set_requires_grad(true);
+  const Tensor bn_w = ones({4}, DType::F32, kCuda).set_requires_grad(true), bn_b = zeros({4}, DType::F32, kCuda);
+  const Tensor rm = zeros({4}, DType::F32, kCuda), rv = ones({4}, DType::F32, kCuda);
+  const PrecisionScope bf16(Precision::bf16);
+  const Tensor y = conv2d(x, w, Tensor(), 1, 1);
+  CHECK(y.dtype() == DType::BF16);
+  const Tensor z = relu(batch_norm(y, bn_w, bn_b, rm, rv, true, 0.1, 1e-5));
+  CHECK(z.dtype() == DType::BF16);  // f32 parameters, bf16 activations
+  CHECK(rm.dtype() == DType::F32);
+  const Tensor loss = cross_entropy(reshape(mean(z, {2, 3}), {2, 4}), from_vector<int64_t>({1, 3}, {2}, kCuda));
+  CHECK(loss.dtype() == DType::F32);  // losses in f32
+  const auto g = grad({loss}, {x, w, bn_w});
+  CHECK(g[0].dtype() == DType::F32);  // the master tensors' gradients in their own dtype
+  CHECK(g[1].dtype() == DType::F32);
+  CHECK(g[2].dtype() == DType::F32);
+}
+
+TEST_CASE("TF32 convolutions and products on CUDA are f32 to TF32 rounding, and fp32 stays exact", "[cuda][precision]") {
+  Generator gen(8);
+  const Tensor x = randn({4, 16, 12, 12}, gen), w = randn({32, 16, 3, 3}, gen);
+  const Tensor a = randn({64, 256}, gen), b = randn({256, 48}, gen);
+  const Tensor conv_cpu = conv2d(x, w, Tensor(), 1, 1), mm_cpu = matmul(a, b);
+  for (const Precision p : {Precision::fp32, Precision::tf32}) {
+    const PrecisionScope scope(p);
+    const double tolerance = p == Precision::tf32 ? kTf32Tolerance : 1e-5;
+    INFO(precision_name(p));
+    CHECK(relative_error(conv2d(x.to(kCuda), w.to(kCuda), Tensor(), 1, 1).to(Device::cpu()), conv_cpu) < tolerance);
+    CHECK(relative_error(matmul(a.to(kCuda), b.to(kCuda)).to(Device::cpu()), mm_cpu) < tolerance);
+  }
+}
+
+TEST_CASE("the model's per-loss gradients under bf16 autocast point where f32's do", "[cuda][precision]") {
+  const SafetensorsFile fx = load_fixture("av_model_concat.safetensors");
+  NamedTensors weights;
+  for (const auto& [name, t] : fx.tensors)
+    if (name.rfind("weights/", 0) == 0) weights.emplace_back(name.substr(8), t);
+  auto run = [&](Precision p) {
+    const PrecisionScope scope(p);
+    Generator gen(0);
+    AVClassifier model(infer_config(weights, "fixture"), gen);
+    model.load_state_dict(weights, "fixture");
+    model.to(kCuda);
+    model.train();
+    const Batch batch = Batch{*fx.find("audio"), *fx.find("visual"), *fx.find("label")}.to(kCuda);
+    return compute_objective_gradients(model, batch);
+  };
+  const ObjectiveGradients f32 = run(Precision::fp32), bf16 = run(Precision::bf16);
+  for (int k = 0; k < kObjectives; ++k) {
+    INFO(kObjectiveNames[k]);
+    CHECK(bf16.losses[k].item() == Approx(f32.losses[k].item()).epsilon(2e-2));
+    // Per encoder, all its tensors' gradients as one vector (as MMPareto's cosine).
+    for (const char* encoder : {"audio_net.", "visual_net."}) {
+      std::vector<Tensor> a, b;
+      for (size_t j = 0; j < f32.parameters.size(); ++j)
+        if (f32.parameters[j].first.rfind(encoder, 0) == 0 && f32.grads[k][j].defined()) {
+          REQUIRE(bf16.grads[k][j].dtype() == DType::F32);
+          a.push_back(reshape(bf16.grads[k][j], {-1}));
+          b.push_back(reshape(f32.grads[k][j], {-1}));
+        }
+      if (a.empty()) continue;  // this loss does not reach this encoder
+      INFO(encoder);
+      CHECK(cosine(cat(a, 0), cat(b, 0)) >= 0.999);
+    }
+  }
+}
