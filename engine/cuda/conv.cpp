@@ -1,7 +1,10 @@
 // CUDA convolution through cuDNN: forward, backward-data and backward-filter, with
 // the algorithm and workspace size chosen once per shape, dtype and math mode and
 // kept in a cache. f32 runs with full f32 products unless the precision allows TF32;
-// bf16 data computes in f32 on tensor cores.
+// bf16 data computes in f32 on tensor cores. In fp32 (the exact mode) cuDNN's
+// heuristics choose, so that every run takes the same algorithms; with TF32 or bf16
+// each pass's first call times the candidates on its real buffers and keeps the
+// fastest (deterministic where one is within reach), as cudnn.benchmark does.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -68,7 +71,29 @@ struct ConvPlan {
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
   size_t fwd_bytes = 0, bwd_data_bytes = 0, bwd_filter_bytes = 0;
+  bool timed = false;  // the passes below are chosen by timing
+  bool fwd_timed = false, bwd_data_timed = false, bwd_filter_timed = false;
+  std::mutex timing;
 };
+
+// Scratch memory cuDNN may use while timing candidates: the fastest algorithms of large
+// layers want tens to hundreds of MB.
+constexpr size_t kTimingWorkspace = size_t{256} << 20;
+
+// The fastest candidate that ran, deterministic when one ran within 10% of the fastest
+// (gradients that repeat from run to run are worth that much).
+template <class Perf>
+const Perf* fastest(const Perf* perf, int count) {
+  const Perf* best = nullptr;
+  for (int i = 0; i < count; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && (!best || perf[i].time < best->time)) best = &perf[i];
+  if (!best) return nullptr;
+  for (int i = 0; i < count; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
+        perf[i].time <= best->time * 1.1f)
+      return &perf[i];
+  return best;
+}
 
 // The first algorithm cuDNN's heuristics rank that works, preferring deterministic ones
 // (so two runs of a training step give the same gradients).
@@ -95,6 +120,7 @@ ConvPlan& plan_for(int device, DType dtype, const ConvGeometry& g) {
   if (slot) return *slot;
 
   auto plan = std::make_unique<ConvPlan>(dtype, g);
+  plan->timed = dtype == DType::BF16 || g.allow_tf32;
   cudnnHandle_t h = cudnn(device);
   constexpr int kMax = 16;
   int count = 0;
@@ -127,6 +153,71 @@ Tensor workspace(size_t bytes, int device) {
   return Tensor::empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::U8, Device::cuda(device));
 }
 
+// Scratch for timing, or none when the device is short of memory (the heuristics' choice stays).
+Tensor timing_workspace(int device) {
+  try {
+    return workspace(kTimingWorkspace, device);
+  } catch (const Error&) {
+    return Tensor();
+  }
+}
+
+// On the first call of each pass of a timed plan: times the candidates on the call's
+// own buffers (the outputs are overwritten by the call that follows).
+void time_forward(ConvPlan& p, int device, const Tensor& x, const Tensor& w, const Tensor& y) {
+  std::lock_guard<std::mutex> lock(p.timing);
+  if (!p.timed || p.fwd_timed) return;
+  p.fwd_timed = true;
+  const Tensor ws = timing_workspace(device);
+  if (!ws.defined()) return;
+  constexpr int kMax = 16;
+  int count = 0;
+  cudnnConvolutionFwdAlgoPerf_t perf[kMax];
+  MMP_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(cudnn(device), p.x.get(), x.raw_data(), p.w.get(),
+                                                         w.raw_data(), p.conv.get(), p.y.get(), y.raw_data(), kMax,
+                                                         &count, perf, ws.raw_data(), kTimingWorkspace));
+  if (const auto* best = fastest(perf, count)) {
+    p.fwd_algo = best->algo;
+    p.fwd_bytes = best->memory;
+  }
+}
+
+void time_backward_data(ConvPlan& p, int device, const Tensor& gy, const Tensor& w, const Tensor& gx) {
+  std::lock_guard<std::mutex> lock(p.timing);
+  if (!p.timed || p.bwd_data_timed) return;
+  p.bwd_data_timed = true;
+  const Tensor ws = timing_workspace(device);
+  if (!ws.defined()) return;
+  constexpr int kMax = 16;
+  int count = 0;
+  cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
+  MMP_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(cudnn(device), p.w.get(), w.raw_data(), p.y.get(),
+                                                              gy.raw_data(), p.conv.get(), p.x.get(), gx.raw_data(),
+                                                              kMax, &count, perf, ws.raw_data(), kTimingWorkspace));
+  if (const auto* best = fastest(perf, count)) {
+    p.bwd_data_algo = best->algo;
+    p.bwd_data_bytes = best->memory;
+  }
+}
+
+void time_backward_filter(ConvPlan& p, int device, const Tensor& x, const Tensor& gy, const Tensor& gw) {
+  std::lock_guard<std::mutex> lock(p.timing);
+  if (!p.timed || p.bwd_filter_timed) return;
+  p.bwd_filter_timed = true;
+  const Tensor ws = timing_workspace(device);
+  if (!ws.defined()) return;
+  constexpr int kMax = 16;
+  int count = 0;
+  cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
+  MMP_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+      cudnn(device), p.x.get(), x.raw_data(), p.y.get(), gy.raw_data(), p.conv.get(), p.w.get(), gw.raw_data(), kMax,
+      &count, perf, ws.raw_data(), kTimingWorkspace));
+  if (const auto* best = fastest(perf, count)) {
+    p.bwd_filter_algo = best->algo;
+    p.bwd_filter_bytes = best->memory;
+  }
+}
+
 
 }  // namespace
 
@@ -134,6 +225,7 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
                                  ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
+  time_forward(p, device_, x, weight, out);
   const Tensor ws = workspace(p.fwd_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionForward(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                           p.w.get(), weight.raw_data(), p.conv.get(), p.fwd_algo, ws.raw_data(),
@@ -144,6 +236,7 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& we
                                         const ConvGeometry& g, ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, grad_out.dtype(), g);
+  time_backward_data(p, device_, grad_out, weight, grad_x);
   const Tensor ws = workspace(p.bwd_data_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(device_), kCudnnOne.for_type(grad_out.dtype()), p.w.get(),
                                                weight.raw_data(), p.y.get(), grad_out.raw_data(), p.conv.get(),
@@ -155,6 +248,7 @@ void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out
                                          const ConvGeometry& g) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
+  time_backward_filter(p, device_, x, grad_out, grad_weight);
   const Tensor ws = workspace(p.bwd_filter_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                                  p.y.get(), grad_out.raw_data(), p.conv.get(), p.bwd_filter_algo,
