@@ -131,6 +131,12 @@ std::vector<Tensor> sweep(const SweepRequest& req, std::vector<Node*>& executed)
       MMP_CHECK(input_grads[k].shape() == n->input_shapes[k], "backward of '", n->name,
                 "' gave a gradient of shape ", shape_str(input_grads[k].shape()), " for input ", k,
                 " of shape ", shape_str(n->input_shapes[k]));
+      // Under mixed precision every backward must hand back its input's dtype; one that
+      // does not is converted here rather than let a kernel read the wrong type.
+      if (input_grads[k].dtype() != n->input_dtypes[k]) {
+        NoGradGuard no_grad;
+        input_grads[k] = to_dtype(input_grads[k], n->input_dtypes[k]);
+      }
       accumulate(index.at(n->inputs[k].get()), input_grads[k]);
     }
   }
@@ -207,6 +213,7 @@ Tensor record(const std::string& name, const std::vector<Tensor>& inputs, Tensor
   for (const auto& in : inputs) {
     node->inputs.push_back(gradient_node(in));
     node->input_shapes.push_back(in.defined() ? in.shape() : Shape{});
+    node->input_dtypes.push_back(in.defined() ? in.dtype() : DType::F32);
   }
   node->backward = std::move(backward);
   node->sequence = g_next_sequence++;

@@ -25,6 +25,7 @@ struct Node {
   uint64_t sequence = 0;    // creation order
   std::vector<std::shared_ptr<Node>> inputs;  // per input: its node, or null if it needs no grad
   std::vector<Shape> input_shapes;            // for checking what backward returns
+  std::vector<DType> input_dtypes;            // a gradient is cast to its input's dtype, as PyTorch's engine does
   BackwardFn backward;      // released after a sweep unless the tape is kept
   bool released = false;    // its closure was dropped by a sweep without keep_tape
   // The memory of the tensors the closure keeps, with its versions when it was

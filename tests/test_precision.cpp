@@ -67,6 +67,36 @@ TEST_CASE("bf16 rounds to nearest, ties to even, as a reference computed in doub
   CHECK(std::isnan(static_cast<float>(bf16(bits_to_float(0x7f800001u)))));  // a NaN whose payload would round to inf
 }
 
+TEST_CASE("bf16 from a double rounds once, not through a float rounded first", "[unit][precision]") {
+  // Just above the halfway point between 1 and the next bf16, by less than a float ulp:
+  // through a float it would be an exact tie (rounded to even, 1); it is not a tie.
+  const double above_half = 1.0 + std::ldexp(1.0, -8) + std::ldexp(1.0, -30);
+  CHECK(static_cast<float>(bf16(above_half)) == 1.0f + std::ldexp(1.0f, -7));
+  CHECK(static_cast<float>(bf16(static_cast<float>(above_half))) == 1.0f);  // the float is a tie
+  const double below_half = 1.0 + std::ldexp(1.0, -8) - std::ldexp(1.0, -30);
+  CHECK(static_cast<float>(bf16(below_half)) == 1.0f);
+  CHECK(static_cast<float>(bf16(-above_half)) == -(1.0f + std::ldexp(1.0f, -7)));
+  CHECK(std::isinf(static_cast<float>(bf16(1e300))));
+  CHECK(static_cast<float>(bf16(1e-300)) == 0.0f);
+  CHECK(static_cast<float>(bf16(int64_t{16777217})) == 16777216.0f);  // integers through double
+  // Doubles whose value lies within a float ulp of a bf16 halfway point agree with the
+  // nearest bf16 computed in double.
+  Generator gen(6);
+  const auto draws = rand({5000}, gen, DType::F64).to_vector<double>();
+  for (const double d : draws) {
+    const float base = static_cast<float>(bf16(static_cast<float>(1.0 + d)));  // a bf16 in [1, 2]
+    if (base >= 2.0f) continue;  // the spacing doubles there
+    const double half = static_cast<double>(base) + std::ldexp(1.0, -8);        // halfway to the next
+    for (const double offset : {-1e-9, 1e-9}) {
+      const double v = half + offset;
+      const double lower = base, upper = static_cast<double>(base) + std::ldexp(1.0, -7);
+      const float expected = static_cast<float>(v - lower < upper - v ? lower : upper);
+      INFO(v);
+      CHECK(static_cast<float>(bf16(v)) == expected);
+    }
+  }
+}
+
 TEST_CASE("tensors convert to bf16 and back on the CPU", "[unit][precision]") {
   Generator gen(1);
   const Tensor x = randn({7, 5}, gen);

@@ -8,7 +8,7 @@
 #   train       `mmp train` on the card: the built-in set with three seeds in fp32 and bf16,
 #               and the cache at CREMA-D's shapes; the loader alone
 #   sanitizers  compute-sanitizer's memcheck (with leak check) and racecheck
-# and prints a summary last. About 8 minutes on an H200.
+# and prints a summary last (estimated at 8 minutes on an H200; not yet timed there).
 #   tools/gpu-check.sh [BIN_DIR]   (default build-gpu/bin; MMP_CHECK_SECTIONS="tests bench" runs some)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -100,10 +100,10 @@ fi
 
 if has_section sanitizers && command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer: memcheck with leak check over the CUDA tests, racecheck over the op tests"
-  timeout 150 compute-sanitizer --tool memcheck --leak-check full "$bin/mmp_cuda_tests" --reporter compact \
+  timeout 180 compute-sanitizer --tool memcheck --leak-check full "$bin/mmp_cuda_tests" --reporter compact \
     >"$out/memcheck.log" 2>&1
   memcheck_rc=$?
-  timeout 60 compute-sanitizer --tool racecheck "$bin/mmp_cuda_tests" "[ops]" --reporter compact \
+  timeout 90 compute-sanitizer --tool racecheck "$bin/mmp_cuda_tests" "[ops]" --reporter compact \
     >"$out/racecheck.log" 2>&1
   racecheck_rc=$?
   tail -4 "$out/memcheck.log" "$out/racecheck.log"

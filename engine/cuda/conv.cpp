@@ -5,6 +5,7 @@
 // heuristics choose, so that every run takes the same algorithms; with TF32 or bf16
 // each pass's first call times the candidates on its real buffers and keeps the
 // fastest (deterministic where one is within reach), as cudnn.benchmark does.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,11 +47,12 @@ class ConvolutionDescriptor {
                                                     compute));
     // TF32 rounds f32 inputs to 10 mantissa bits: only when the precision allows it
     // (PyTorch: torch.backends.cudnn.allow_tf32); FMA math keeps full f32 products.
-    const cudnnMathType_t math = dtype == DType::BF16                ? CUDNN_TENSOR_OP_MATH
-                                 : dtype == DType::F32 && g.allow_tf32 ? CUDNN_DEFAULT_MATH
-                                                                       : CUDNN_FMA_MATH;
-    MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, math));
+    math_ = dtype == DType::BF16                ? CUDNN_TENSOR_OP_MATH
+            : dtype == DType::F32 && g.allow_tf32 ? CUDNN_DEFAULT_MATH
+                                                  : CUDNN_FMA_MATH;
+    MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, math_));
   }
+  cudnnMathType_t math() const { return math_; }
   ~ConvolutionDescriptor() { cudnnDestroyConvolutionDescriptor(desc_); }
   ConvolutionDescriptor(const ConvolutionDescriptor&) = delete;
   ConvolutionDescriptor& operator=(const ConvolutionDescriptor&) = delete;
@@ -58,6 +60,7 @@ class ConvolutionDescriptor {
 
  private:
   cudnnConvolutionDescriptor_t desc_ = nullptr;
+  cudnnMathType_t math_ = CUDNN_DEFAULT_MATH;
 };
 
 // Everything cuDNN needs for one convolution shape, built once.
@@ -80,17 +83,18 @@ struct ConvPlan {
 // layers want tens to hundreds of MB.
 constexpr size_t kTimingWorkspace = size_t{256} << 20;
 
-// The fastest candidate that ran, deterministic when one ran within 10% of the fastest
-// (gradients that repeat from run to run are worth that much).
+// The fastest candidate that ran with the descriptor's math type (an entry of another
+// math type would run as the descriptor says, not as timed), deterministic when one ran
+// within 10% of the fastest (gradients that repeat from run to run are worth that much).
 template <class Perf>
-const Perf* fastest(const Perf* perf, int count) {
+const Perf* fastest(const Perf* perf, int count, cudnnMathType_t math) {
+  auto usable = [&](const Perf& p) { return p.status == CUDNN_STATUS_SUCCESS && p.mathType == math; };
   const Perf* best = nullptr;
   for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && (!best || perf[i].time < best->time)) best = &perf[i];
+    if (usable(perf[i]) && (!best || perf[i].time < best->time)) best = &perf[i];
   if (!best) return nullptr;
   for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
-        perf[i].time <= best->time * 1.1f)
+    if (usable(perf[i]) && perf[i].determinism == CUDNN_DETERMINISTIC && perf[i].time <= best->time * 1.1f)
       return &perf[i];
   return best;
 }
@@ -173,13 +177,18 @@ void time_forward(ConvPlan& p, int device, const Tensor& x, const Tensor& w, con
   constexpr int kMax = 16;
   int count = 0;
   cudnnConvolutionFwdAlgoPerf_t perf[kMax];
-  MMP_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(cudnn(device), p.x.get(), x.raw_data(), p.w.get(),
-                                                         w.raw_data(), p.conv.get(), p.y.get(), y.raw_data(), kMax,
-                                                         &count, perf, ws.raw_data(), kTimingWorkspace));
-  if (const auto* best = fastest(perf, count)) {
-    p.fwd_algo = best->algo;
-    p.fwd_bytes = best->memory;
-  }
+  const cudnnHandle_t h = cudnn(device);
+  if (cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), x.raw_data(), p.w.get(), w.raw_data(), p.conv.get(),
+                                             p.y.get(), y.raw_data(), kMax, &count, perf, ws.raw_data(),
+                                             kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
+    return;  // the heuristics' choice stays
+  const auto* best = fastest(perf, count, p.conv.math());
+  size_t bytes = 0;
+  if (!best || cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), p.conv.get(), p.y.get(), best->algo,
+                                                       &bytes) != CUDNN_STATUS_SUCCESS)
+    return;
+  p.fwd_algo = best->algo;
+  p.fwd_bytes = std::max(bytes, best->memory);
 }
 
 void time_backward_data(ConvPlan& p, int device, const Tensor& gy, const Tensor& w, const Tensor& gx) {
@@ -191,13 +200,18 @@ void time_backward_data(ConvPlan& p, int device, const Tensor& gy, const Tensor&
   constexpr int kMax = 16;
   int count = 0;
   cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
-  MMP_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(cudnn(device), p.w.get(), w.raw_data(), p.y.get(),
-                                                              gy.raw_data(), p.conv.get(), p.x.get(), gx.raw_data(),
-                                                              kMax, &count, perf, ws.raw_data(), kTimingWorkspace));
-  if (const auto* best = fastest(perf, count)) {
-    p.bwd_data_algo = best->algo;
-    p.bwd_data_bytes = best->memory;
-  }
+  const cudnnHandle_t h = cudnn(device);
+  if (cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), w.raw_data(), p.y.get(), gy.raw_data(), p.conv.get(),
+                                                  p.x.get(), gx.raw_data(), kMax, &count, perf, ws.raw_data(),
+                                                  kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
+    return;
+  const auto* best = fastest(perf, count, p.conv.math());
+  size_t bytes = 0;
+  if (!best || cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), p.conv.get(), p.x.get(),
+                                                            best->algo, &bytes) != CUDNN_STATUS_SUCCESS)
+    return;
+  p.bwd_data_algo = best->algo;
+  p.bwd_data_bytes = std::max(bytes, best->memory);
 }
 
 void time_backward_filter(ConvPlan& p, int device, const Tensor& x, const Tensor& gy, const Tensor& gw) {
@@ -209,13 +223,18 @@ void time_backward_filter(ConvPlan& p, int device, const Tensor& x, const Tensor
   constexpr int kMax = 16;
   int count = 0;
   cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
-  MMP_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-      cudnn(device), p.x.get(), x.raw_data(), p.y.get(), gy.raw_data(), p.conv.get(), p.w.get(), gw.raw_data(), kMax,
-      &count, perf, ws.raw_data(), kTimingWorkspace));
-  if (const auto* best = fastest(perf, count)) {
-    p.bwd_filter_algo = best->algo;
-    p.bwd_filter_bytes = best->memory;
-  }
+  const cudnnHandle_t h = cudnn(device);
+  if (cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.get(), x.raw_data(), p.y.get(), gy.raw_data(),
+                                                    p.conv.get(), p.w.get(), gw.raw_data(), kMax, &count, perf,
+                                                    ws.raw_data(), kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
+    return;
+  const auto* best = fastest(perf, count, p.conv.math());
+  size_t bytes = 0;
+  if (!best || cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.conv.get(), p.w.get(),
+                                                              best->algo, &bytes) != CUDNN_STATUS_SUCCESS)
+    return;
+  p.bwd_filter_algo = best->algo;
+  p.bwd_filter_bytes = std::max(bytes, best->memory);
 }
 
 

@@ -122,8 +122,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_i
     // y = x * scale + shift per channel; composed of differentiable ops.
     const Tensor scale = mul(weight, pow(add_scalar(running_var.detach(), eps), -0.5));
     const Tensor shift = sub(bias, mul(running_mean.detach(), scale));
-    return add(mul(x, per_channel(to_dtype(scale, x.dtype()), x.ndim())),
-               per_channel(to_dtype(shift, x.dtype()), x.ndim()));
+    // bf16 activations: computed in f32 and rounded once, as PyTorch's kernel.
+    const Tensor xp = to_dtype(x, param_dtype);
+    return to_dtype(add(mul(xp, per_channel(scale, x.ndim())), per_channel(shift, x.ndim())), x.dtype());
   }
 
   const int64_t per_channel_count = x.numel() / std::max<int64_t>(c, 1);

@@ -33,9 +33,19 @@ Shape dropdim_shape(const Shape& shape, const std::vector<int>& dims) {
   return out;
 }
 
+// Runs of adjacent dims in `dims` (sorted).
+int adjacent_runs(const std::vector<int>& dims) {
+  int runs = 0;
+  for (size_t i = 0; i < dims.size(); ++i) runs += i == 0 || dims[i] != dims[i - 1] + 1;
+  return runs;
+}
+
 // Sums a contiguous tensor over `dims` (sorted), keeping them as size 1. Each run of
 // adjacent dims is one [outer, r, inner] reduction, innermost run first.
 Tensor sum_kernel(const Tensor& x, const std::vector<int>& dims) {
+  // bf16 over several runs: the stages in f32, rounded to bf16 once at the end.
+  if (x.dtype() == DType::BF16 && adjacent_runs(dims) > 1)
+    return sum_kernel(x.detach().to(DType::F32), dims).to(DType::BF16);
   ProfileScope profile("sum", x.device());
   Tensor cur = x.contiguous();
   Shape shape = cur.shape();

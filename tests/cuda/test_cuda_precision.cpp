@@ -114,13 +114,43 @@ TEST_CASE("TF32 convolutions and products on CUDA are f32 to TF32 rounding, and 
   const Tensor x = randn({4, 16, 12, 12}, gen), w = randn({32, 16, 3, 3}, gen);
   const Tensor a = randn({64, 256}, gen), b = randn({256, 48}, gen);
   const Tensor conv_cpu = conv2d(x, w, Tensor(), 1, 1), mm_cpu = matmul(a, b);
+  double conv_error[2], mm_error[2];
   for (const Precision p : {Precision::fp32, Precision::tf32}) {
     const PrecisionScope scope(p);
-    const double tolerance = p == Precision::tf32 ? kTf32Tolerance : 1e-5;
-    INFO(precision_name(p));
-    CHECK(relative_error(conv2d(x.to(kCuda), w.to(kCuda), Tensor(), 1, 1).to(Device::cpu()), conv_cpu) < tolerance);
-    CHECK(relative_error(matmul(a.to(kCuda), b.to(kCuda)).to(Device::cpu()), mm_cpu) < tolerance);
+    const int i = p == Precision::tf32;
+    conv_error[i] = relative_error(conv2d(x.to(kCuda), w.to(kCuda), Tensor(), 1, 1).to(Device::cpu()), conv_cpu);
+    mm_error[i] = relative_error(matmul(a.to(kCuda), b.to(kCuda)).to(Device::cpu()), mm_cpu);
   }
+  CAPTURE(conv_error[0], conv_error[1], mm_error[0], mm_error[1]);
+  CHECK(conv_error[0] < 1e-5);
+  CHECK(mm_error[0] < 1e-5);
+  CHECK(conv_error[1] < kTf32Tolerance);
+  CHECK(mm_error[1] < kTf32Tolerance);
+  // TF32 really engaged: its error is that of 10-bit mantissas, far above f32's.
+  CHECK(conv_error[1] > 1e-5);
+  CHECK(mm_error[1] > 1e-5);
+}
+
+TEST_CASE("bf16 batch norm over many slices per channel, with its running statistics", "[cuda][precision]") {
+  // 8 x 64 x 64 = 32768 values per channel: the kernels split each channel into slices.
+  Generator gen(12);
+  const Tensor x = add_scalar(mul_scalar(randn({8, 3, 64, 64}, gen), 2.0), 0.5).to(DType::BF16).to(DType::F32);
+  const Tensor w = randn({3}, gen), b = randn({3}, gen), gy = randn({8, 3, 64, 64}, gen).to(DType::BF16).to(DType::F32);
+  auto run = [&](Device device, DType dtype) {
+    const Tensor xd = x.to(dtype).to(device).set_requires_grad(true);
+    const Tensor wd = w.to(device).set_requires_grad(true), bd = b.to(device).set_requires_grad(true);
+    const Tensor rm = zeros({3}, DType::F32, device), rv = ones({3}, DType::F32, device);
+    const Tensor y = batch_norm(xd, wd, bd, rm, rv, true, 0.1, 1e-5);
+    const auto g = grad({sum(mul(y, gy.to(dtype).to(device)))}, {xd, wd, bd});
+    return std::vector<Tensor>{y, g[0], g[1], g[2], rm, rv};
+  };
+  const auto cpu = run(Device::cpu(), DType::F32), gpu = run(kCuda, DType::BF16);
+  const char* names[] = {"y", "grad x", "grad weight", "grad bias", "running mean", "running var"};
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    INFO(names[i]);
+    CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < kBf16Tolerance);
+  }
+  CHECK(gpu[4].dtype() == DType::F32);
 }
 
 TEST_CASE("the model's per-loss gradients under bf16 autocast point where f32's do", "[cuda][precision]") {
@@ -152,8 +182,9 @@ TEST_CASE("the model's per-loss gradients under bf16 autocast point where f32's 
           b.push_back(reshape(f32.grads[k][j], {-1}));
         }
       if (a.empty()) continue;  // this loss does not reach this encoder
-      INFO(encoder);
-      CHECK(cosine(cat(a, 0), cat(b, 0)) >= 0.999);
+      const double c = cosine(cat(a, 0), cat(b, 0));
+      CAPTURE(encoder, c);
+      CHECK(c >= 0.999);
     }
   }
 }
