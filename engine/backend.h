@@ -30,13 +30,15 @@ struct GemmArgs {
   bool allow_tf32 = false;  // f32 products may use TF32 tensor cores (--precision tf32)
 };
 
-// The sizes of a 2-d convolution or pooling window over NCHW tensors.
+// The sizes of a 2-d convolution or pooling window over [N, C, H, W] tensors, laid out
+// NCHW (contiguous) or, with channels_last, NHWC (CUDA only).
 struct ConvGeometry {
   int64_t n = 0, c = 0, h = 0, w = 0;  // input
   int64_t co = 0, kh = 0, kw = 0;      // filters (co = c for pooling)
   int64_t stride = 1, pad = 0;
   int64_t ho = 0, wo = 0;              // output
   bool allow_tf32 = false;             // f32 convolutions may use TF32 tensor cores (--precision tf32)
+  bool channels_last = false;          // inputs, outputs, filters and gradients are NHWC (KRSC)
 };
 
 // Data a convolution's forward leaves for its backward on the same backend (the CPU

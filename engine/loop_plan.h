@@ -1,9 +1,13 @@
 #pragma once
 // The iteration plan of an elementwise loop over N strided operands of one shape:
-// size-1 dims dropped and adjacent dims merged wherever every operand allows, so a
-// contiguous tensor becomes one flat run. Planned on the host, read by both backends.
+// size-1 dims dropped, the dims walked in the first operand's (the output's) memory
+// order, and adjacent dims merged wherever every operand allows, so a dense tensor of
+// any layout (row-major or channels-last) becomes one flat run. Planned on the host,
+// read by both backends.
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <numeric>
 
 #include "engine/functors.h"
 #include "engine/shape.h"
@@ -39,8 +43,16 @@ template <int N>
 LoopPlan<N> plan_loop(const Shape& shape, const std::array<const Strides*, N>& strides) {
   LoopPlan<N> plan;
   plan.numel = numel(shape);
+  // Outermost first by the output's strides (a stable sort keeps row-major order for
+  // row-major outputs); every element is visited once whatever the order.
+  std::array<int, kMaxDims> order{};
+  MMP_CHECK(shape.size() <= kMaxDims, "tensor with more than ", kMaxDims, " dims");
+  std::iota(order.begin(), order.begin() + shape.size(), 0);
+  std::stable_sort(order.begin(), order.begin() + shape.size(),
+                   [&](int a, int b) { return (*strides[0])[a] > (*strides[0])[b]; });
   int nd = 0;
-  for (size_t d = 0; d < shape.size(); ++d) {
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int d = order[i];
     if (shape[d] == 1) continue;
     if (nd > 0) {
       bool mergeable = true;

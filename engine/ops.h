@@ -11,6 +11,8 @@ namespace mmp {
 
 // ---- copies between layouts, devices and dtypes ----------------------------
 Tensor contiguous(const Tensor& x);
+// x laid out channels-last (NHWC in memory; 4-d only), copied if it is not already.
+Tensor to_channels_last(const Tensor& x);
 Tensor clone(const Tensor& x);
 Tensor to_device(const Tensor& x, Device device);
 Tensor to_dtype(const Tensor& x, DType dtype);

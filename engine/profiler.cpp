@@ -39,6 +39,7 @@ void ProfileSession::print(double total_seconds) const {
   double covered = 0;
   std::printf("%-52s %10s %8s %7s\n", "op", "seconds", "calls", "share");
   for (const auto& [name, e] : rows) {
+    if (e.calls == 0) continue;  // only ever inside other ops: timed with them
     std::printf("%-52s %10.4f %8lld %6.1f%%\n", name.c_str(), e.seconds, e.calls, 100 * e.seconds / total_seconds);
     covered += e.seconds;
   }
@@ -47,7 +48,11 @@ void ProfileSession::print(double total_seconds) const {
 
 void ProfileScope::start(const char* name, Device device) {
   entered_ = true;
-  if (t_depth++ > 0) return;
+  if (t_depth++ > 0) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_totals[name].nested += 1;
+    return;
+  }
   active_ = true;
   name_ = name;
   device_ = device;

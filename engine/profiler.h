@@ -12,7 +12,8 @@ namespace mmp {
 
 struct ProfileEntry {
   double seconds = 0;
-  long long calls = 0;
+  long long calls = 0;   // as the outermost op (its time is `seconds`)
+  long long nested = 0;  // inside another op, whose time includes it
 };
 
 // Enables profiling for its lifetime and collects the totals.
@@ -20,7 +21,8 @@ class ProfileSession {
  public:
   ProfileSession();
   ~ProfileSession();
-  // Totals by op name ("conv2d", "conv2d backward", ...), in seconds.
+  // Totals by op name ("conv2d", "conv2d backward", ...), in seconds, and how often each
+  // ran (tests count layout copies this way).
   std::map<std::string, ProfileEntry> totals() const;
   void print(double total_seconds) const;
 };

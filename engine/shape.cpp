@@ -22,6 +22,14 @@ Strides contiguous_strides(const Shape& shape) {
   return strides;
 }
 
+Strides channels_last_strides(const Shape& shape) {
+  MMP_CHECK(shape.size() == 4, "channels-last layout of a ", shape.size(), "-d shape ", shape_str(shape),
+            " (only 4-d [N, C, H, W])");
+  const int64_t c = std::max<int64_t>(shape[1], 1), h = std::max<int64_t>(shape[2], 1),
+                w = std::max<int64_t>(shape[3], 1);
+  return {h * w * c, 1, w * c, c};
+}
+
 std::string shape_str(const Shape& shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);

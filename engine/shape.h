@@ -15,6 +15,9 @@ inline constexpr int kMaxDims = 8;
 
 int64_t numel(const Shape& shape);
 Strides contiguous_strides(const Shape& shape);
+// The strides of a 4-d [N, C, H, W] shape laid out channels-last (NHWC in memory), the
+// layout tensor cores prefer for convolutions.
+Strides channels_last_strides(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[2, 3, 4]"
 
 // Numpy/PyTorch broadcasting of two shapes; nothing when they do not broadcast (the

@@ -55,6 +55,15 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+bool Tensor::is_channels_last() const {
+  if (ndim() != 4) return false;
+  if (numel() == 0) return true;
+  const Strides expected = channels_last_strides(impl_->shape);
+  for (int d = 0; d < 4; ++d)
+    if (impl_->shape[d] != 1 && impl_->strides[d] != expected[d]) return false;
+  return true;
+}
+
 std::string Tensor::str() const {
   if (!defined()) return "undefined tensor";
   return ::mmp::str(dtype_name(dtype()), shape_str(shape()), " on ", device().str());
@@ -164,6 +173,11 @@ Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape,
 Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
 Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
+
+Tensor empty_channels_last(const Shape& shape, DType dtype, Device device) {
+  const Tensor flat = Tensor::empty({numel(shape)}, dtype, device);
+  return Tensor::from_storage(flat.storage(), shape, channels_last_strides(shape), 0, dtype);
+}
 
 Tensor pinned_empty(const Shape& shape, DType dtype, Device device) {
 #ifdef MMP_HAVE_CUDA

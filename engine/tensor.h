@@ -37,7 +37,8 @@ class Tensor {
   int64_t numel() const;
   DType dtype() const;
   Device device() const;
-  bool is_contiguous() const;
+  bool is_contiguous() const;      // row-major: the dims' order in memory is their order
+  bool is_channels_last() const;   // 4-d and NHWC in memory (channels_last_strides)
   const std::shared_ptr<Storage>& storage() const;
   std::string str() const;  // "f32[2, 3] on cpu", for error messages
 
@@ -109,6 +110,8 @@ Tensor scalar_tensor(double value, DType dtype = DType::F32, Device device = Dev
 Tensor arange(int64_t n, DType dtype = DType::F32, Device device = Device::cpu());
 Tensor zeros_like(const Tensor& t);
 Tensor empty_like(const Tensor& t);  // contiguous, same shape/dtype/device
+// A 4-d tensor laid out channels-last (NHWC in memory), uninitialised.
+Tensor empty_channels_last(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
 // A CPU tensor in page-locked memory, for fast, asynchronous copies to `device` (a CUDA
 // device; its context makes the allocation); plain host memory for the CPU.
 Tensor pinned_empty(const Shape& shape, DType dtype, Device device);

@@ -147,3 +147,26 @@ TEST_CASE("a bf16 operand meets an f32 one by becoming f32; its gradient comes b
   // Integers are not promoted: a mix with them is refused as before.
   CHECK_THROWS_WITH(add(a, zeros({4}, DType::I64)), Contains("different dtypes"));
 }
+
+TEST_CASE("channels-last tensors: layout, copies, and elementwise ops that keep it", "[unit][precision]") {
+  Generator gen(9);
+  const Tensor x = randn({2, 3, 4, 5}, gen).set_requires_grad(true);
+  CHECK(x.is_contiguous());
+  CHECK_FALSE(x.is_channels_last());
+  const Tensor cl = to_channels_last(x);
+  CHECK(cl.is_channels_last());
+  CHECK_FALSE(cl.is_contiguous());
+  CHECK(cl.strides() == Strides{60, 1, 15, 3});
+  CHECK(cl.to_vector<float>() == x.to_vector<float>());  // the same values, another order in memory
+  CHECK(to_channels_last(cl).storage() == cl.storage());  // already so: no copy
+  CHECK(zeros({2, 1, 4, 5}).is_channels_last());  // one channel: both layouts at once
+  // Elementwise results keep the layout of a channels-last operand of their shape.
+  const Tensor y = relu(add(cl, x));
+  CHECK(y.is_channels_last());
+  CHECK(y.to_vector<float>() == relu(add(x, x)).to_vector<float>());
+  CHECK(to_dtype(cl, DType::F64).is_channels_last());
+  CHECK(contiguous(cl).is_contiguous());
+  // Gradients flow through the layout copy unchanged.
+  const auto g = grad({sum(mul(y, y))}, {x});
+  CHECK(g[0].to_vector<float>() == mul_scalar(relu(add(x, x)), 4.0).to_vector<float>());  // d(y^2)/dx = 2y * 2
+}

@@ -1,5 +1,5 @@
-// Batch norm over (N, H, W) per channel of NCHW tensors of any floating dtype: partial
-// sums per (channel, slice of the channel's elements) in double, one thread per
+// Batch norm over (N, H, W) per channel of NCHW or NHWC tensors of any floating dtype:
+// partial sums per (channel, slice of the channel's elements) in double, one thread per
 // channel to finish them, then an elementwise pass.
 #include <algorithm>
 
@@ -63,13 +63,59 @@ __global__ void finish_statistics_kernel(const double* partial, int slices, long
   }
 }
 
+// Element i's channel: NCHW with hw > 0, NHWC (channels innermost) with hw == 0.
+__device__ __forceinline__ long long channel_of(long long i, long long c, long long hw) {
+  return hw > 0 ? (i / hw) % c : i % c;
+}
+
 template <class T>
 __global__ void normalize_kernel(const T* x, T* y, const float* mean, const float* invstd, const float* weight,
                                  const float* bias, long long total, long long c, long long hw) {
   MMP_GRID_STRIDE_LOOP(i, total) {
-    const long long ch = (i / hw) % c;
+    const long long ch = channel_of(i, c, hw);
     const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
     y[i] = static_cast<T>((v - mean[ch]) * invstd[ch] * weight[ch] + bias[ch]);
+  }
+}
+
+// NHWC: rows of C channels. Block (channel group, slice): 32 channels side by side (a
+// warp reads 32 neighbouring values) times 8 lanes of rows; the lanes are summed in
+// shared memory. Same partial layout as partial_sums_kernel.
+constexpr int kChannelsPerBlock = 32, kRowLanes = kThreads / kChannelsPerBlock;
+
+template <class T>
+__global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, const float* mean, double* partial, long long rows,
+                                         long long c, int slices) {
+  const long long ch = blockIdx.x * kChannelsPerBlock + threadIdx.x % kChannelsPerBlock, s = blockIdx.y;
+  const int lane = threadIdx.x / kChannelsPerBlock;
+  const long long begin = rows * s / slices, end = rows * (s + 1) / slices;
+  double first = 0, second = 0;
+  if (ch < c) {
+    const double mu = gy ? static_cast<double>(mean[ch]) : 0.0;
+    for (long long r = begin + lane; r < end; r += kRowLanes) {
+      const long long i = r * c + ch;
+      const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
+      if (gy) {
+        const double g = static_cast<double>(static_cast<compute_t<T>>(gy[i]));
+        first += g;
+        second += g * (v - mu);
+      } else {
+        first += v;
+        second += v * v;
+      }
+    }
+  }
+  __shared__ double lanes[2][kRowLanes][kChannelsPerBlock];
+  lanes[0][lane][threadIdx.x % kChannelsPerBlock] = first;
+  lanes[1][lane][threadIdx.x % kChannelsPerBlock] = second;
+  __syncthreads();
+  if (lane == 0 && ch < c) {
+    for (int l = 1; l < kRowLanes; ++l) {
+      first += lanes[0][l][threadIdx.x];
+      second += lanes[1][l][threadIdx.x];
+    }
+    partial[(ch * slices + s) * 2] = first;
+    partial[(ch * slices + s) * 2 + 1] = second;
   }
 }
 
@@ -97,7 +143,7 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, T* gx, const floa
                                       const float* weight, const float* mean_gy, const float* scaled_gw,
                                       long long total, long long c, long long hw) {
   MMP_GRID_STRIDE_LOOP(i, total) {
-    const long long ch = (i / hw) % c;
+    const long long ch = channel_of(i, c, hw);
     const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
     const float g = static_cast<float>(static_cast<compute_t<T>>(gy[i]));
     gx[i] = static_cast<T>(weight[ch] * invstd[ch] * (g - mean_gy[ch] - (v - mean[ch]) * scaled_gw[ch]));
@@ -106,6 +152,23 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, T* gx, const floa
 
 // Slices per channel: about 16K elements each, at most 256.
 int slices_for(long long count) { return static_cast<int>(std::clamp<long long>(count / 16384, 1, 256)); }
+
+// Layout of x for the kernels: NHWC tensors pass hw = 0 to the elementwise passes.
+bool nhwc(const Tensor& x) { return x.is_channels_last() && !x.is_contiguous(); }
+
+// The partial sums, over NCHW or NHWC.
+template <class T>
+void launch_partial_sums(int device, const Tensor& x, const T* px, const T* pg, const float* mean, double* partial,
+                         long long n, long long c, long long hw, int slices) {
+  if (nhwc(x)) {
+    const dim3 grid(static_cast<unsigned>((c + kChannelsPerBlock - 1) / kChannelsPerBlock), slices);
+    partial_sums_nhwc_kernel<<<grid, kThreads, 0, stream(device)>>>(px, pg, mean, partial, n * hw, c, slices);
+  } else {
+    partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
+        px, pg, mean, partial, n * hw, c, hw, slices);
+  }
+  MMP_CUDA_CHECK_LAUNCH();
+}
 
 float* f32_out_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
@@ -125,18 +188,18 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
   const int slices = slices_for(count);
   const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
+  const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
-    partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
-        px, static_cast<const scalar_t*>(nullptr), nullptr, partial.data<double>(), count, c, hw, slices);
-    MMP_CUDA_CHECK_LAUNCH();
+    launch_partial_sums(device, x, px, static_cast<const scalar_t*>(nullptr), nullptr, partial.data<double>(), n, c, hw,
+                        slices);
     finish_statistics_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, c, save_mean.data<float>(), save_invstd.data<float>(),
         f32_out_or_null(running_mean), f32_out_or_null(running_var), momentum, eps);
     MMP_CUDA_CHECK_LAUNCH();
     normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
         px, static_cast<scalar_t*>(y.raw_data()), save_mean.data<float>(), save_invstd.data<float>(),
-        weight.data<float>(), bias.data<float>(), x.numel(), c, hw);
+        weight.data<float>(), bias.data<float>(), x.numel(), c, element_hw);
     MMP_CUDA_CHECK_LAUNCH();
   });
 }
@@ -152,12 +215,12 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
   const Tensor coefficients = Tensor::empty({2, c}, DType::F32, x.device());
   float* mean_gy = coefficients.data<float>();
   float* scaled_gw = mean_gy + c;
+  MMP_CHECK(nhwc(grad_y) == nhwc(x), "batch norm backward: the gradient ", grad_y.str(), " is laid out unlike its input");
+  const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
     const scalar_t* pg = static_cast<const scalar_t*>(grad_y.raw_data());
-    partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
-        px, pg, save_mean.data<float>(), partial.data<double>(), count, c, hw, slices);
-    MMP_CUDA_CHECK_LAUNCH();
+    launch_partial_sums(device, x, px, pg, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
     finish_backward_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, c, save_invstd.data<float>(), f32_out_or_null(grad_weight),
         f32_out_or_null(grad_bias), mean_gy, scaled_gw);
@@ -165,7 +228,7 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
     if (grad_x.defined()) {
       input_gradient_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
           px, pg, static_cast<scalar_t*>(grad_x.raw_data()), save_mean.data<float>(), save_invstd.data<float>(),
-          weight.data<float>(), mean_gy, scaled_gw, x.numel(), c, hw);
+          weight.data<float>(), mean_gy, scaled_gw, x.numel(), c, element_hw);
       MMP_CUDA_CHECK_LAUNCH();
     }
   });

@@ -24,7 +24,9 @@ class FilterDescriptor {
  public:
   FilterDescriptor(DType dtype, const ConvGeometry& g) {
     MMP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&desc_));
-    MMP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_, cudnn_type(dtype), CUDNN_TENSOR_NCHW, static_cast<int>(g.co),
+    MMP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_, cudnn_type(dtype),
+                                               g.channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                               static_cast<int>(g.co),
                                                static_cast<int>(g.c), static_cast<int>(g.kh), static_cast<int>(g.kw)));
   }
   ~FilterDescriptor() { cudnnDestroyFilterDescriptor(desc_); }
@@ -66,7 +68,10 @@ class ConvolutionDescriptor {
 // Everything cuDNN needs for one convolution shape, built once.
 struct ConvPlan {
   ConvPlan(DType dtype, const ConvGeometry& g)
-      : x(dtype, g.n, g.c, g.h, g.w), y(dtype, g.n, g.co, g.ho, g.wo), w(dtype, g), conv(dtype, g) {}
+      : x(dtype, g.n, g.c, g.h, g.w, g.channels_last),
+        y(dtype, g.n, g.co, g.ho, g.wo, g.channels_last),
+        w(dtype, g),
+        conv(dtype, g) {}
   TensorDescriptor x, y;
   FilterDescriptor w;
   ConvolutionDescriptor conv;
@@ -114,11 +119,12 @@ const Perf& choose(const Perf* perf, int count, const char* what) {
 }
 
 ConvPlan& plan_for(int device, DType dtype, const ConvGeometry& g) {
-  using Key =
-      std::tuple<int, int, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+  using Key = std::tuple<int, int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t>;
   static std::map<Key, std::unique_ptr<ConvPlan>> cache;
   static std::mutex mutex;
-  const Key key{device, static_cast<int>(dtype), g.allow_tf32, g.n, g.c, g.h, g.w, g.co, g.kh, g.kw, g.stride, g.pad};
+  const Key key{device, static_cast<int>(dtype), g.allow_tf32, g.channels_last, g.n,      g.c,  g.h,
+                g.w,    g.co,                    g.kh,         g.kw,            g.stride, g.pad};
   std::lock_guard<std::mutex> lock(mutex);
   auto& slot = cache[key];
   if (slot) return *slot;

@@ -31,10 +31,11 @@ inline constexpr CudnnScale kCudnnOne{1.0f, 1.0}, kCudnnZero{0.0f, 0.0};
 
 class TensorDescriptor {
  public:
-  TensorDescriptor(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w) {
+  TensorDescriptor(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, bool channels_last = false) {
     MMP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc_));
-    MMP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc_, CUDNN_TENSOR_NCHW, cudnn_type(dtype), static_cast<int>(n),
-                                               static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
+    MMP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc_, channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                               cudnn_type(dtype), static_cast<int>(n), static_cast<int>(c),
+                                               static_cast<int>(h), static_cast<int>(w)));
   }
   ~TensorDescriptor() { cudnnDestroyTensorDescriptor(desc_); }
   TensorDescriptor(const TensorDescriptor&) = delete;

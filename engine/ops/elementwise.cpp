@@ -16,7 +16,7 @@ Tensor run_binary(const char* name, BinaryKind kind, ScalarParams p, const Tenso
   const std::optional<Shape> broadcast = broadcast_shapes(a.shape(), b.shape());
   MMP_CHECK(broadcast, name, ": ", a.str(), " and ", b.str(), " do not broadcast");
   const Shape& shape = *broadcast;
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  Tensor out = detail::empty_in_layout_of(shape, a.dtype(), a.device(), {a, b});
   if (out.numel() > 0)
     backend(a.device()).binary(kind, p, detail::broadcast_view(a, shape), detail::broadcast_view(b, shape), out);
   return out;
@@ -26,7 +26,7 @@ Tensor run_unary(const char* name, UnaryKind kind, ScalarParams p, const Tensor&
   MMP_CHECK(x.defined(), name, ": undefined input");
   ProfileScope profile(name, x.device());
   detail::check_floating(name, x);
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor out = detail::empty_in_layout_of(x.shape(), x.dtype(), x.device(), {x});
   if (out.numel() > 0) backend(x.device()).unary(kind, p, x, out);
   return out;
 }

@@ -47,6 +47,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, i
   g.ho = window_output_size(g.h, g.kh, stride, padding);
   g.wo = window_output_size(g.w, g.kw, stride, padding);
   g.allow_tf32 = detail::tf32_allowed(x);
+  g.channels_last = detail::wants_channels_last(x);
   MMP_CHECK(g.ho > 0 && g.wo > 0, "conv2d: input ", x.str(), " is smaller than the ", g.kh, "x", g.kw,
             " kernel with padding ", padding);
 
@@ -55,20 +56,31 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, i
                                                      " out ", g.ho, "x", g.wo, " n", g.n)
                                                : std::string("conv2d");
   ProfileScope profile(name, x.device());
-  const Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
-  Tensor out = Tensor::empty({g.n, g.co, g.ho, g.wo}, x.dtype(), x.device());
+  // NHWC activations and KRSC filters under the tensor-core precisions: an NCHW input
+  // (the network's first) is laid out once here, and everything after stays NHWC.
+  auto allocate = [](const Shape& s, DType dt, Device d, bool cl) {
+    return cl ? empty_channels_last(s, dt, d) : Tensor::empty(s, dt, d);
+  };
+  const Tensor xc = g.channels_last ? to_channels_last(x.detach()) : x.detach().contiguous();
+  Tensor wc = weight.detach().contiguous();
+  if (g.channels_last && !wc.is_channels_last()) {  // filters KRSC: a copy of the (small) weights, not of activations
+    Tensor krsc = allocate(wc.shape(), wc.dtype(), wc.device(), true);
+    krsc.copy_(wc);
+    wc = krsc;
+  }
+  Tensor out = allocate({g.n, g.co, g.ho, g.wo}, x.dtype(), x.device(), g.channels_last);
   auto state = std::make_shared<ConvState>();
   if (out.numel() > 0) backend(x.device()).conv2d_forward(xc, wc, out, g, *state);
   if (should_record({x, weight})) {
     const Tensor keep_x = weight.requires_grad() ? xc : Tensor();
     const Tensor keep_w = x.requires_grad() ? wc : Tensor();
     if (!x.requires_grad()) state.reset();  // only the input gradient reads it
-    out = record(name, {x, weight}, out, [keep_x, keep_w, g, state](const Tensor& gy, const std::vector<bool>& needs) {
-      const Tensor gyc = gy.contiguous();
+    out = record(name, {x, weight}, out, [keep_x, keep_w, g, state, allocate](const Tensor& gy, const std::vector<bool>& needs) {
+      const Tensor gyc = g.channels_last ? to_channels_last(gy) : gy.contiguous();
       const bool empty = gyc.numel() == 0;  // an empty batch: nothing flows back (the kernels need a sample)
       Tensor gx, gw;
       if (needs[0]) {
-        gx = Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
+        gx = allocate({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device(), g.channels_last);
         if (empty) {
           gx.fill_(0);
         } else {
@@ -76,7 +88,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, i
         }
       }
       if (needs[1]) {
-        gw = Tensor::empty({g.co, g.c, g.kh, g.kw}, gy.dtype(), gy.device());
+        gw = allocate({g.co, g.c, g.kh, g.kw}, gy.dtype(), gy.device(), g.channels_last);
         if (empty) {
           gw.fill_(0);
         } else {
@@ -130,9 +142,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_i
   const int64_t per_channel_count = x.numel() / std::max<int64_t>(c, 1);
   MMP_CHECK(per_channel_count > 1, "batch_norm in training needs more than one value per channel, got input ",
             x.str());
-  // Kernels see NCHW; a [N, C] input is [N, C, 1, 1].
-  const Tensor x4 = x.ndim() == 4 ? x.detach().contiguous() : reshape(x.detach(), {x.shape()[0], c, 1, 1}).contiguous();
-  Tensor y4 = Tensor::empty(x4.shape(), x.dtype(), x.device());
+  // Kernels see NCHW, or NHWC when a CUDA activation is laid out so (it stays so); a
+  // [N, C] input is [N, C, 1, 1].
+  const bool channels_last = x.device().is_cuda() && x.is_channels_last() && !x.is_contiguous();
+  const Tensor x4 = channels_last ? x.detach()
+                    : x.ndim() == 4 ? x.detach().contiguous()
+                                    : reshape(x.detach(), {x.shape()[0], c, 1, 1}).contiguous();
+  Tensor y4 = channels_last ? empty_channels_last(x4.shape(), x.dtype(), x.device())
+                            : Tensor::empty(x4.shape(), x.dtype(), x.device());
   const Tensor save_mean = Tensor::empty({c}, param_dtype, x.device());
   const Tensor save_invstd = Tensor::empty({c}, param_dtype, x.device());
   backend(x.device()).batch_norm_train(x4, weight.detach().contiguous(), bias.detach().contiguous(),
@@ -146,9 +163,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_i
   if (!should_record({x, weight, bias})) return y;
   const Tensor keep_w = saved(weight).contiguous();
   return record("batch_norm", {x, weight, bias}, y,
-                [x4, keep_w, save_mean, save_invstd, eps, xs = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
-                  const Tensor gy4 = reshape(gy, x4.shape()).contiguous();
-                  const Tensor gx = needs[0] ? Tensor::empty(x4.shape(), gy.dtype(), gy.device()) : Tensor();
+                [x4, keep_w, save_mean, save_invstd, eps, channels_last, xs = x.shape()](const Tensor& gy,
+                                                                                        const std::vector<bool>& needs) {
+                  const Tensor gy4 = channels_last ? to_channels_last(gy) : reshape(gy, x4.shape()).contiguous();
+                  const Tensor gx = !needs[0]       ? Tensor()
+                                    : channels_last ? empty_channels_last(x4.shape(), gy.dtype(), gy.device())
+                                                    : Tensor::empty(x4.shape(), gy.dtype(), gy.device());
                   const Tensor gw = needs[1] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
                   const Tensor gb = needs[2] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
                   backend(gy.device()).batch_norm_backward(x4, gy4, keep_w, save_mean, save_invstd, gx, gw, gb, eps);
@@ -175,14 +195,19 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   g.ho = window_output_size(g.h, kernel, stride, padding);
   g.wo = window_output_size(g.w, kernel, stride, padding);
   MMP_CHECK(g.ho > 0 && g.wo > 0, "max_pool2d: input ", x.str(), " is smaller than the window");
-  const Tensor xc = x.detach().contiguous();
-  Tensor y = Tensor::empty({g.n, g.c, g.ho, g.wo}, x.dtype(), x.device());
-  const Tensor indices = Tensor::empty({g.n, g.c, g.ho, g.wo}, DType::I32, x.device());
+  // An NHWC activation on CUDA is pooled as it lies, into NHWC (indices too).
+  g.channels_last = x.device().is_cuda() && x.is_channels_last() && !x.is_contiguous();
+  auto allocate = [](const Shape& s, DType dt, Device d, bool cl) {
+    return cl ? empty_channels_last(s, dt, d) : Tensor::empty(s, dt, d);
+  };
+  const Tensor xc = g.channels_last ? x.detach() : x.detach().contiguous();
+  Tensor y = allocate({g.n, g.c, g.ho, g.wo}, x.dtype(), x.device(), g.channels_last);
+  const Tensor indices = allocate({g.n, g.c, g.ho, g.wo}, DType::I32, x.device(), g.channels_last);
   if (y.numel() > 0) backend(x.device()).max_pool2d_forward(xc, y, indices, g);
   if (!should_record({x})) return y;
-  return record("max_pool2d", {x}, y, [indices, g](const Tensor& gy, const std::vector<bool>&) {
-    Tensor gx = Tensor::empty({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
-    backend(gy.device()).max_pool2d_backward(gy.contiguous(), indices, gx, g);
+  return record("max_pool2d", {x}, y, [indices, g, allocate](const Tensor& gy, const std::vector<bool>&) {
+    Tensor gx = allocate({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device(), g.channels_last);
+    backend(gy.device()).max_pool2d_backward(g.channels_last ? to_channels_last(gy) : gy.contiguous(), indices, gx, g);
     return std::vector<Tensor>{gx};
   });
 }

@@ -5,6 +5,18 @@
 
 namespace mmp::detail {
 
+Tensor empty_in_layout_of(const Shape& shape, DType dtype, Device device, std::initializer_list<Tensor> like) {
+  for (const Tensor& t : like)
+    if (t.defined() && t.shape() == shape && t.is_channels_last() && !t.is_contiguous())
+      return empty_channels_last(shape, dtype, device);
+  return Tensor::empty(shape, dtype, device);
+}
+
+bool wants_channels_last(const Tensor& x) {
+  return x.ndim() == 4 && x.device().is_cuda() && (x.dtype() == DType::F32 || x.dtype() == DType::BF16) &&
+         current_precision() != Precision::fp32;
+}
+
 Tensor autocast(const Tensor& x) {
   if (!x.defined() || x.dtype() != DType::F32 || !x.device().is_cuda() || current_precision() != Precision::bf16)
     return x;

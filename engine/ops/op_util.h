@@ -15,6 +15,14 @@ void check_floating(const char* op, const Tensor& x);
 // A raw view of x broadcast to `shape` (stride 0 on broadcast dims), no autograd.
 Tensor broadcast_view(const Tensor& x, const Shape& shape);
 
+// An output of `shape` laid out as the inputs among `like` of that shape are: channels-
+// last when one of them is (NHWC activations stay NHWC through elementwise ops), else
+// contiguous.
+Tensor empty_in_layout_of(const Shape& shape, DType dtype, Device device, std::initializer_list<Tensor> like);
+// Whether a 4-d activation on x's device runs channels-last: on CUDA under tf32 or bf16
+// (the tensor-core precisions; fp32 keeps NCHW, the exact mode's proven layout).
+bool wants_channels_last(const Tensor& x);
+
 // Autocast (engine/precision.h): under bf16 on a CUDA device, an f32 input of a
 // convolution or matrix product becomes bf16 (a differentiable cast); else x itself.
 Tensor autocast(const Tensor& x);

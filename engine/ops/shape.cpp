@@ -53,6 +53,15 @@ Tensor contiguous(const Tensor& x) {
   return view_op("contiguous", x, out, [](const Tensor& g) { return g; });
 }
 
+Tensor to_channels_last(const Tensor& x) {
+  MMP_CHECK(x.ndim() == 4, "to_channels_last: needs a 4-d [N, C, H, W] tensor, got ", x.str());
+  if (x.is_channels_last()) return x;
+  ProfileScope profile("to_channels_last", x.device());
+  Tensor out = empty_channels_last(x.shape(), x.dtype(), x.device());
+  out.copy_(x.detach());
+  return view_op("to_channels_last", x, out, [](const Tensor& g) { return g; });
+}
+
 Tensor clone(const Tensor& x) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   out.copy_(x.detach());
@@ -68,7 +77,7 @@ Tensor to_device(const Tensor& x, Device device) {
 
 Tensor to_dtype(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
-  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  Tensor out = detail::empty_in_layout_of(x.shape(), dtype, x.device(), {x});
   out.copy_(x.detach());
   if (!is_floating(dtype)) return out;
   return view_op("to_dtype", x, out, [from = x.dtype()](const Tensor& g) { return to_dtype(g, from); });

@@ -8,6 +8,8 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/precision.h"
+#include "engine/profiler.h"
+#include "layers/resnet.h"
 #include "mmpareto/objectives.h"
 #include "tests/support/compare.h"
 #include "tests/support/fixtures.h"
@@ -187,4 +189,61 @@ TEST_CASE("the model's per-loss gradients under bf16 autocast point where f32's 
       CHECK(c >= 0.999);
     }
   }
+}
+
+TEST_CASE("under tf32 and bf16, activations are NHWC from the first convolution on, values unchanged", "[cuda][precision]") {
+  Generator gen(14);
+  const Tensor x = randn({4, 3, 20, 20}, gen), w1 = randn({8, 3, 3, 3}, gen), w2 = randn({8, 8, 3, 3}, gen);
+  const Tensor bn_w = ones({8}), bn_b = zeros({8}), probe = randn({4, 8, 5, 5}, gen);
+  auto block = [&](const std::vector<Tensor>& in, bool check_layout) {
+    // conv -> BN -> ReLU -> max pool -> conv -> + residual path -> ReLU
+    const Tensor h = conv2d(in[0], in[1], Tensor(), 1, 1);
+    const Tensor rm = zeros({8}, DType::F32, h.device()), rv = ones({8}, DType::F32, h.device());
+    const Tensor a = max_pool2d(relu(batch_norm(h, in[3], in[4], rm, rv, true, 0.1, 1e-5)), 3, 2, 1);
+    const Tensor out = relu(add(conv2d(a, in[2], Tensor(), 1, 1), a));
+    if (check_layout) {
+      CHECK(h.is_channels_last());
+      CHECK(a.is_channels_last());
+      CHECK(out.is_channels_last());
+    }
+    return out;
+  };
+  std::vector<Tensor> cpu_in;
+  for (const Tensor& t : {x, w1, w2, bn_w, bn_b}) cpu_in.push_back(t.to(DType::BF16).to(DType::F32).set_requires_grad(true));
+  const Tensor cpu_out = block(cpu_in, false);
+  const auto cpu_grads = grad({sum(mul(cpu_out, probe))}, cpu_in);
+  for (const Precision p : {Precision::tf32, Precision::bf16}) {
+    INFO(precision_name(p));
+    const PrecisionScope scope(p);
+    std::vector<Tensor> in;
+    for (const Tensor& t : cpu_in) in.push_back(t.detach().to(kCuda).set_requires_grad(true));
+    const Tensor out = block(in, true);
+    const auto grads = grad({sum(mul(out, probe.to(kCuda)))}, in);
+    const double tolerance = p == Precision::bf16 ? 3 * kBf16Tolerance : kTf32Tolerance;
+    CHECK(relative_error(as_cpu_f32(out), cpu_out) < tolerance);
+    for (size_t i = 0; i < grads.size(); ++i) {
+      INFO("gradient of input " << i);
+      CHECK(relative_error(as_cpu_f32(grads[i]), cpu_grads[i]) < tolerance);
+    }
+  }
+}
+
+TEST_CASE("a ResNet-18 step in bf16 lays out its activations once: no transposes inside the network", "[cuda][precision]") {
+  Generator gen(15);
+  ResNet18 net(3, gen, /*width=*/8);
+  net.to(kCuda);
+  net.train();
+  const Tensor x = randn({2, 3, 64, 64}, gen).to(kCuda);
+  const PrecisionScope bf16(Precision::bf16);
+  ProfileSession session;
+  const Tensor out = net.forward(x);
+  CHECK(out.is_channels_last());
+  backward(sum(out));
+  const auto totals = session.totals();
+  auto count = [&](const char* op) {
+    const auto it = totals.find(op);
+    return it == totals.end() ? 0LL : it->second.calls + it->second.nested;
+  };
+  CHECK(count("to_channels_last") == 1);  // the input, once
+  CHECK(count("contiguous") <= 1);        // at most the final sum's read of the last maps
 }
