@@ -52,6 +52,13 @@ DeviceMemory device_memory(Device device) {
   return m;
 }
 
+std::string device_name(Device device) {
+#ifdef MMP_HAVE_CUDA
+  if (device.is_cuda()) return cuda::device_name(device.index);
+#endif
+  return device.str();
+}
+
 void reset_peak_memory(Device device) {
 #ifdef MMP_HAVE_CUDA
   if (device.is_cuda()) cuda::CachingAllocator::get(device.index).reset_peaks();

@@ -33,6 +33,8 @@ struct DeviceMemory {
   size_t allocated = 0, reserved = 0, peak_allocated = 0, peak_reserved = 0;
 };
 DeviceMemory device_memory(Device device);
+// The device's name ("NVIDIA H200", "cpu").
+std::string device_name(Device device);
 void reset_peak_memory(Device device);
 
 // Hands back the CUDA devices' cached memory, page-locked buffers and library handles

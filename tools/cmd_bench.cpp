@@ -12,6 +12,7 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
+#include "engine/flop_counter.h"
 #include "engine/ops.h"
 #include "engine/profiler.h"
 #include "layers/av_classifier.h"
@@ -138,6 +139,24 @@ void bench_model(const ModelBenchOptions& o) {
   if (o.profile) print_profile(step, s.device);
 }
 
+// Dense tensor-core peaks (TFLOP/s) of the cards gpu-check meets, by precision, for model
+// FLOP utilisation; the first entry whose name the device's contains.
+struct CardPeak {
+  const char* name;
+  double bf16, tf32, fp32;
+};
+constexpr CardPeak kCardPeaks[] = {
+    {"H100 PCIe", 756.0, 378.0, 51.2}, {"H100", 989.4, 494.7, 66.9}, {"H200", 989.4, 494.7, 66.9},
+    {"A100", 312.0, 156.0, 19.5}};
+
+// The card's peak at `p`, or 0 where unknown.
+double peak_tflops(const std::string& device, Precision p) {
+  for (const CardPeak& c : kCardPeaks)
+    if (device.find(c.name) != std::string::npos)
+      return p == Precision::bf16 ? c.bf16 : p == Precision::tf32 ? c.tf32 : c.fp32;
+  return 0;
+}
+
 // A whole training step of a gradient-integration method (forward, per-objective
 // gradients, integration, SGD update), at CREMA-D shapes by default.
 void bench_step(const ModelBenchOptions& o, const std::string& method) {
@@ -151,12 +170,26 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
     step.run(s.batch, 0, opt.lr);
     backend(s.device).synchronize();
   };
+  reset_peak_memory(s.device);
   const Timing t = time_median(run, 1, o.repeats, 0);
-  std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s, %s, %d threads\n",
-              method.c_str(), static_cast<long long>(o.batch), s.device.str().c_str(), precision_name(s.precision),
-              omp_get_max_threads());
-  std::printf("%-10s %12s %12s\n", "method", "seconds", "samples/s");
-  std::printf("%-10s %12.4f %12.2f\n", method.c_str(), t.median_s, o.batch / t.median_s);
+  double flops = 0;
+  {
+    FlopCounter counter;
+    run();
+    flops = counter.flops();
+  }
+  const std::string card = device_name(s.device);
+  const double tflops = flops / t.median_s / 1e12, peak = peak_tflops(card, s.precision);
+  std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s (%s), %s, %d threads\n",
+              method.c_str(), static_cast<long long>(o.batch), s.device.str().c_str(), card.c_str(),
+              precision_name(s.precision), omp_get_max_threads());
+  std::printf("# %.1f GFLOP a step in convolutions and products; MFU against %s\n", flops / 1e9,
+              peak > 0 ? str(peak, " TFLOP/s, the card's dense ", precision_name(s.precision), " peak").c_str()
+                       : "no known peak (a CPU, or a card not in the table)");
+  std::printf("%-10s %12s %12s %12s %10s %8s\n", "method", "seconds", "samples/s", "peak_MiB", "TFLOP/s", "MFU");
+  std::printf("%-10s %12.4f %12.2f %12.0f %10.2f %8s\n", method.c_str(), t.median_s, o.batch / t.median_s,
+              device_memory(s.device).peak_reserved / 1048576.0, tflops,
+              peak > 0 ? str(std::round(1000 * tflops / peak) / 10, "%").c_str() : "-");
   if (o.profile) print_profile(run, s.device);
 }
 

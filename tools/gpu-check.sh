@@ -139,13 +139,14 @@ if [ -f "$out/gemm_torch.txt" ]; then
     awk '{printf "  n=%-5s mmp %8.1f  torch %8.1f  ratio %.2f\n", $1, $2, $3, $2/$3}'
 fi
 if [ -f "$out/step_uniform_fp32_mmp.txt" ]; then
-  echo "Training step, batch 64, CREMA-D shapes (ms; mmp vs the official PyTorch step; ratio below 1: mmp faster):"
+  echo "Training step, batch 64, CREMA-D shapes (ms; mmp vs the official PyTorch step; ratio below 1: mmp faster;"
+  echo "  peak reserved GPU memory in MiB; mmp's model FLOP utilisation):"
   for precision in fp32 tf32 bf16; do
     for method in uniform mmpareto; do
-      ours=$(awk -v m="$method" '$1==m{print $2 * 1000}' "$out/step_${method}_${precision}_mmp.txt" 2>/dev/null)
-      theirs=$(awk -v m="$method" '$1==m{print $2 * 1000}' "$out/step_${method}_${precision}_torch.txt" 2>/dev/null)
-      awk -v p="$precision" -v m="$method" -v a="$ours" -v b="$theirs" \
-        'BEGIN {printf "  %-5s %-9s mmp %8.1f  torch %8.1f  ratio %s\n", p, m, a, b, b > 0 ? sprintf("%.2f", a / b) : "-"}'
+      ours=$(awk -v m="$method" '$1==m{print $2 * 1000, $4, $6}' "$out/step_${method}_${precision}_mmp.txt" 2>/dev/null)
+      theirs=$(awk -v m="$method" '$1==m{print $2 * 1000, $4}' "$out/step_${method}_${precision}_torch.txt" 2>/dev/null)
+      echo "$precision $method ${ours:-0 - -} ${theirs:-0 -}" | awk '{ratio = $6 > 0 ? sprintf("%.2f", $3 / $6) : "-"
+        printf "  %-5s %-9s mmp %8.1f  torch %8.1f  ratio %5s   memory mmp %6s torch %6s   MFU %s\n", $1, $2, $3, $6, ratio, $4, $7, $5}'
     done
   done
 fi

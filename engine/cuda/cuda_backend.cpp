@@ -24,6 +24,12 @@ CudaBackend& backend(int device) {
 
 void CudaBackend::synchronize() { cuda::synchronize(device_); }
 
+std::string device_name(int device) {
+  cudaDeviceProp props{};
+  MMP_CUDA_CHECK(cudaGetDeviceProperties(&props, device));
+  return props.name;
+}
+
 void copy_between_devices(const Tensor& src, const Tensor& dst) {
   const size_t bytes = src.numel() * dtype_size(src.dtype());
   if (bytes == 0) return;

@@ -49,6 +49,7 @@ class CudaBackend final : public Backend {
 
 CudaBackend& backend(int device);
 int device_count();
+std::string device_name(int device);
 // Hands back everything the process holds on its CUDA devices (cached blocks, the
 // page-locked pool, library handles, streams) and resets them (runtime.cpp), so that a
 // leak check at exit sees only memory live tensors still hold. No CUDA work may follow.

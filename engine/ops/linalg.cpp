@@ -1,5 +1,6 @@
 // matmul (plain and batched) on the backends' GEMM, and linear.
 #include "engine/ops.h"
+#include "engine/flop_counter.h"
 #include "engine/ops/op_util.h"
 #include "engine/profiler.h"
 
@@ -73,6 +74,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   args.stride_c = m * n;
   args.dtype = a.dtype();
   args.allow_tf32 = detail::tf32_allowed(a);
+  count_flops(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * static_cast<double>(batch));
   backend(a.device()).gemm(args);
   return out;
 }

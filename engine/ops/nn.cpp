@@ -1,5 +1,6 @@
 // Layers' functional forms: conv2d, batch_norm, max_pool2d (NCHW, PyTorch semantics).
 #include "engine/ops.h"
+#include "engine/flop_counter.h"
 #include "engine/ops/op_util.h"
 #include "engine/profiler.h"
 
@@ -70,12 +71,17 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, i
   }
   Tensor out = allocate({g.n, g.co, g.ho, g.wo}, x.dtype(), x.device(), g.channels_last);
   auto state = std::make_shared<ConvState>();
+  // Multiply-adds of each of the three passes (forward, input gradient, weight gradient).
+  const double pass_flops = 2.0 * static_cast<double>(g.n * g.co * g.ho * g.wo) * static_cast<double>(g.c * g.kh * g.kw);
+  count_flops(pass_flops);
   if (out.numel() > 0) backend(x.device()).conv2d_forward(xc, wc, out, g, *state);
   if (should_record({x, weight})) {
     const Tensor keep_x = weight.requires_grad() ? xc : Tensor();
     const Tensor keep_w = x.requires_grad() ? wc : Tensor();
     if (!x.requires_grad()) state.reset();  // only the input gradient reads it
-    out = record(name, {x, weight}, out, [keep_x, keep_w, g, state, allocate](const Tensor& gy, const std::vector<bool>& needs) {
+    out = record(name, {x, weight}, out, [keep_x, keep_w, g, state, allocate, pass_flops](const Tensor& gy,
+                                                                                      const std::vector<bool>& needs) {
+      count_flops(pass_flops * ((needs[0] ? 1 : 0) + (needs[1] ? 1 : 0)));
       const Tensor gyc = g.channels_last ? to_channels_last(gy) : gy.contiguous();
       const bool empty = gyc.numel() == 0;  // an empty batch: nothing flows back (the kernels need a sample)
       Tensor gx, gw;

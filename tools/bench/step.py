@@ -83,11 +83,14 @@ def main():
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     t = median_seconds(step, args.repeats)
+    peak = torch.cuda.max_memory_reserved() / 2**20 if dev.type == "cuda" else 0
     print(f"# official PyTorch {args.method} step, batch {args.batch}; {args.device}, {args.precision}, "
           f"{torch.get_num_threads()} threads")
-    print(f"{'method':<10} {'seconds':>12} {'samples/s':>12}")
-    print(f"{args.method:<10} {t:>12.4f} {args.batch / t:>12.2f}")
+    print(f"{'method':<10} {'seconds':>12} {'samples/s':>12} {'peak_MiB':>12}")
+    print(f"{args.method:<10} {t:>12.4f} {args.batch / t:>12.2f} {peak:>12.0f}")
 
 
 if __name__ == "__main__":
