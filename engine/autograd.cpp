@@ -96,7 +96,8 @@ std::vector<Tensor> sweep(const SweepRequest& req, std::vector<Node*>& executed)
           Tensor leaf_tensor(leaf);
           NoGradGuard no_grad;
           Tensor current = leaf_tensor.grad();
-          leaf_tensor.set_grad(current.defined() ? add(current, g) : g.clone());
+          // Row-major whatever the layout the gradient came in (a channels-last one, say).
+          leaf_tensor.set_grad(current.defined() ? add(current, g).contiguous() : g.clone());
         }
       }
       continue;

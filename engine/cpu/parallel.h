@@ -56,8 +56,8 @@ int for_thread_ranges(int64_t n, F&& body) {
   return team;
 }
 
-// Walks the elements of a loop plan in linear order, in parallel, as runs along the
-// innermost dim: body(offsets[N], count, inner_strides[N]).
+// Walks the elements of a loop plan in its order (the output's memory order), in
+// parallel, as runs along its innermost dim: body(offsets[N], count, inner_strides[N]).
 template <int N, class Body>
 void for_each_run(const LoopPlan<N>& plan, int64_t grain, Body&& body) {
   const int64_t inner = plan.sizes[plan.ndim - 1];

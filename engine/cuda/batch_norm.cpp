@@ -26,7 +26,7 @@ struct BatchNormDescriptors {
 void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                    const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps) {
-  if (x.dtype() == DType::BF16 || (x.is_channels_last() && !x.is_contiguous()))
+  if (x.dtype() == DType::BF16 || (x.dtype() == DType::F32 && x.is_channels_last() && !x.is_contiguous()))
     return batch_norm_train_kernels(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
                                     momentum, eps);
   DeviceGuard guard(device_);
@@ -41,7 +41,7 @@ void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const 
 void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight,
                                       const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
                                       const Tensor& grad_weight, const Tensor& grad_bias, double eps) {
-  if (x.dtype() == DType::BF16 || (x.is_channels_last() && !x.is_contiguous()))
+  if (x.dtype() == DType::BF16 || (x.dtype() == DType::F32 && x.is_channels_last() && !x.is_contiguous()))
     return batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean, save_invstd, grad_x, grad_weight,
                                        grad_bias);
   DeviceGuard guard(device_);

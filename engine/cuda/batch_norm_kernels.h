@@ -1,7 +1,7 @@
 #pragma once
 // Batch normalisation (training) by own kernels: for bf16 activations with f32
 // parameters and statistics, which cuDNN's batch-norm API does not take (PyTorch also
-// runs its own kernels there), and for NHWC activations of any floating dtype. Same
+// runs its own kernels there), and for NHWC activations in f32 or bf16. Same
 // contract as Backend::batch_norm_train/backward; x's strides say NCHW or NHWC
 // (channels-last); per-channel sums accumulate in double.
 #include "engine/tensor.h"

@@ -150,7 +150,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_i
             x.str());
   // Kernels see NCHW, or NHWC when a CUDA activation is laid out so (it stays so); a
   // [N, C] input is [N, C, 1, 1].
-  const bool channels_last = x.device().is_cuda() && x.is_channels_last() && !x.is_contiguous();
+  const bool channels_last = x.device().is_cuda() && x.is_channels_last() && !x.is_contiguous() &&
+                             (x.dtype() == DType::F32 || x.dtype() == DType::BF16);
   const Tensor x4 = channels_last ? x.detach()
                     : x.ndim() == 4 ? x.detach().contiguous()
                                     : reshape(x.detach(), {x.shape()[0], c, 1, 1}).contiguous();

@@ -194,7 +194,7 @@ TEST_CASE("the model's per-loss gradients under bf16 autocast point where f32's 
 TEST_CASE("under tf32 and bf16, activations are NHWC from the first convolution on, values unchanged", "[cuda][precision]") {
   Generator gen(14);
   const Tensor x = randn({4, 3, 20, 20}, gen), w1 = randn({8, 3, 3, 3}, gen), w2 = randn({8, 8, 3, 3}, gen);
-  const Tensor bn_w = ones({8}), bn_b = zeros({8}), probe = randn({4, 8, 5, 5}, gen);
+  const Tensor bn_w = ones({8}), bn_b = zeros({8}), probe = randn({4, 8, 10, 10}, gen);
   auto block = [&](const std::vector<Tensor>& in, bool check_layout) {
     // conv -> BN -> ReLU -> max pool -> conv -> + residual path -> ReLU
     const Tensor h = conv2d(in[0], in[1], Tensor(), 1, 1);
@@ -224,6 +224,38 @@ TEST_CASE("under tf32 and bf16, activations are NHWC from the first convolution 
     for (size_t i = 0; i < grads.size(); ++i) {
       INFO("gradient of input " << i);
       CHECK(relative_error(as_cpu_f32(grads[i]), cpu_grads[i]) < tolerance);
+    }
+  }
+}
+
+TEST_CASE("NHWC batch norm and convolution against the CPU: 40 channels, many rows, rectangles, NCHW gradients", "[cuda][precision]") {
+  // 40 channels: two channel groups of the NHWC batch-norm kernel, the second partial;
+  // 8 x 70 x 60 rows: two slices; a 3x1 kernel on a 72x60 map; the probe's
+  // gradient arrives NCHW at batch norm, which lays it out itself.
+  Generator gen(16);
+  const Tensor x = randn({8, 6, 72, 60}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor w = randn({40, 6, 3, 1}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor bn_w = randn({40}, gen), bn_b = randn({40}, gen);
+  const Tensor probe = randn({8, 40, 70, 60}, gen);
+  auto run = [&](Device device) {
+    const Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true);
+    const Tensor gw = bn_w.to(device).set_requires_grad(true), gb = bn_b.to(device).set_requires_grad(true);
+    const Tensor rm = zeros({40}, DType::F32, device), rv = ones({40}, DType::F32, device);
+    const Tensor h = conv2d(xd, wd, Tensor(), 1, 0);  // [8, 40, 70, 60]
+    const Tensor y = batch_norm(h, gw, gb, rm, rv, true, 0.1, 1e-5);
+    const auto g = grad({sum(mul(y, probe.to(device)))}, {xd, wd, gw, gb});
+    return std::vector<Tensor>{y, g[0], g[1], g[2], g[3], rm, rv};
+  };
+  const auto cpu = run(Device::cpu());
+  for (const Precision p : {Precision::tf32, Precision::bf16}) {
+    const PrecisionScope scope(p);
+    const auto gpu = run(kCuda);
+    CHECK(gpu[0].is_channels_last());
+    const double tolerance = p == Precision::bf16 ? 3 * kBf16Tolerance : kTf32Tolerance;
+    const char* names[] = {"y", "grad x", "grad w", "grad bn weight", "grad bn bias", "running mean", "running var"};
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      INFO(precision_name(p) << " " << names[i]);
+      CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < tolerance);
     }
   }
 }
