@@ -26,6 +26,8 @@ DataLoader::DataLoader(const Dataset& data, LoaderOptions options) : data_(data)
   MMP_CHECK(options_.batch_size >= 1, "loader: batch size must be positive, got ", options_.batch_size);
   MMP_CHECK(options_.workers >= -1 && options_.prefetch >= 0, "loader: bad worker count (", options_.workers,
             ") or prefetch count (", options_.prefetch, ")");
+  MMP_CHECK(options_.ranks >= 1 && options_.rank >= 0 && options_.rank < options_.ranks, "loader: rank ",
+            options_.rank, " of ", options_.ranks);
   MMP_CHECK(batches_per_epoch() > 0, data.name(), ": ", data.size(), " samples make no batch of ", options_.batch_size);
   if (options_.workers < 0) options_.workers = available_cores();
   if (options_.prefetch == 0) {
@@ -80,9 +82,17 @@ void DataLoader::start_epoch(int epoch) {
   changed_.notify_all();
 }
 
+std::pair<int64_t, int64_t> rank_share(int64_t size, int rank, int ranks) {
+  const int64_t base = size / ranks, extra = size % ranks;
+  const int64_t begin = rank * base + std::min<int64_t>(rank, extra);
+  return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
 Batch DataLoader::build(int64_t batch_index, int epoch, const std::vector<int64_t>& order) const {
-  const int64_t begin = batch_index * options_.batch_size;
-  const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
+  const int64_t global_begin = batch_index * options_.batch_size;
+  const int64_t global_end = std::min<int64_t>(global_begin + options_.batch_size, static_cast<int64_t>(order.size()));
+  const auto [from, to] = rank_share(global_end - global_begin, options_.rank, options_.ranks);
+  const int64_t begin = global_begin + from, end = global_begin + to;
   const std::vector<int64_t> indices(order.begin() + begin, order.begin() + end);
   return make_batch(data_, indices, epoch, options_.device);
 }

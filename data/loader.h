@@ -32,7 +32,14 @@ struct LoaderOptions {
   // Stage batches through a BatchStager and its upload thread: always on CUDA devices;
   // on the CPU only when asked (tests run the CUDA path's logic there this way).
   bool stage = false;
+  // Data parallel: every rank draws the same permutation and the same global batches of
+  // batch_size samples, and takes its share of each (rank r of `ranks`: the r-th of
+  // near-equal contiguous parts, the first `batch % ranks` parts one sample larger).
+  int rank = 0, ranks = 1;
 };
+
+// The samples [begin, end) of a global batch of `size` that rank `rank` of `ranks` takes.
+std::pair<int64_t, int64_t> rank_share(int64_t size, int rank, int ranks);
 
 class DataLoader {
  public:

@@ -37,8 +37,7 @@ struct MmpMediaPlugin {
                      size_t error_size);
 };
 
-// The one symbol the plugin exports.
-typedef const MmpMediaPlugin* (*MmpMediaPluginEntry)(void);
+// The one symbol the plugin exports: const MmpMediaPlugin* mmp_media_plugin(void).
 #define MMP_MEDIA_PLUGIN_ENTRY "mmp_media_plugin"
 
 }  // extern "C"

@@ -59,7 +59,11 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
   lo.device = device;
   DataLoader loader(data, lo);
   loader.start_epoch(0);
+  // Inputs in the model's dtype (f64 in the exact mode).
+  const NamedTensors params = model.named_parameters();
+  const DType dtype = params.empty() ? DType::F32 : params.front().second.dtype();
   for (Batch batch; loader.next(batch);) {
+    if (batch.audio.dtype() != dtype) batch = Batch{batch.audio.to(dtype), batch.visual.to(dtype), batch.label};
     const AVOutputs out = model.forward(batch.audio, batch.visual);
     loss_total += cross_entropy(out.out, batch.label).item() * static_cast<double>(batch.size());
     auto append = [](std::vector<int64_t>& dst, const Tensor& logits) {

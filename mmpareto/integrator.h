@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/distributed.h"
 #include "engine/ops.h"
 #include "mmpareto/min_norm.h"
 
@@ -45,6 +46,9 @@ struct StepContext {
   const Tensor* labels = nullptr;
   const AVClassifier* model = nullptr;
   Generator* rng = nullptr;  // for the randomised ones (PCGrad's order, OGM-GE's noise)
+  // Data parallel: the ranks (null for one process). The gradient buffers are global
+  // already; an integrator that reads the batch itself (OGM-GE) sums over the ranks.
+  Communicator* comm = nullptr;
 };
 
 struct IntegratorOptions {

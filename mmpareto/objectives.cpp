@@ -4,7 +4,7 @@
 
 namespace mmp {
 
-ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch) {
+ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch, double loss_scale) {
   ObjectiveGradients r;
   r.outputs = model.forward(batch.audio, batch.visual);
   r.losses = {cross_entropy(r.outputs.out, batch.label), cross_entropy(r.outputs.out_audio, batch.label),
@@ -12,7 +12,10 @@ ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch&
   r.parameters = model.named_parameters();
   std::vector<Tensor> inputs;
   for (const auto& [name, p] : r.parameters) inputs.push_back(p);
-  auto grads = grad_per_root({r.losses.begin(), r.losses.end()}, inputs);
+  std::vector<Tensor> roots(r.losses.begin(), r.losses.end());
+  if (loss_scale != 1.0)
+    for (Tensor& root : roots) root = mul_scalar(root, loss_scale);
+  auto grads = grad_per_root(roots, inputs);
   for (int k = 0; k < kObjectives; ++k) r.grads[k] = std::move(grads[k]);
   return r;
 }

@@ -24,7 +24,8 @@ struct ObjectiveGradients {
 
 // One training-mode forward (BN statistics update once), the three losses, and the
 // gradient of each loss on every parameter: one backward sweep per objective, each
-// through only the parts that objective reaches.
-ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch);
+// through only the parts that objective reaches. The gradients are of the losses times
+// `loss_scale` (a rank's share of a data-parallel batch; the losses are kept unscaled).
+ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch, double loss_scale = 1.0);
 
 }  // namespace mmp

@@ -12,13 +12,14 @@ std::vector<ParameterGroup> av_parameter_groups(const AVClassifier& model) {
 }
 
 TrainStep::TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator, std::unique_ptr<Optimizer> optimizer,
-                     uint64_t seed, bool measure)
+                     uint64_t seed, bool measure, Communicator* communicator)
     : model_(model),
       integrator_(std::move(integrator)),
       optimizer_(std::move(optimizer)),
       buffers_(av_parameter_groups(model), kObjectives),
       measure_(measure),
-      rng_(seed) {
+      rng_(seed),
+      comm_(communicator && communicator->size() > 1 ? communicator : nullptr) {
   std::map<std::string, size_t> position;
   const NamedTensors params = model.named_parameters();
   for (size_t j = 0; j < params.size(); ++j) position[params[j].first] = j;
@@ -29,7 +30,7 @@ TrainStep::TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator
   }
 }
 
-void TrainStep::run_fixed(const std::vector<double>& weights, ObjectiveGradients& r) {
+void TrainStep::run_fixed(const std::vector<double>& weights, double scale, ObjectiveGradients& r) {
   // Encoders: one sweep of Σ w_k L_k. Heads: each learns from the losses that reach it,
   // whatever the encoders' weights; asking for head parameters only keeps the second
   // sweep out of the encoders.
@@ -38,14 +39,16 @@ void TrainStep::run_fixed(const std::vector<double>& weights, ObjectiveGradients
   for (int g = 0; g < heads; ++g)
     for (const auto& [name, p] : buffers_.group(g).parameters) encoder_params.push_back(p);
   for (const auto& [name, p] : buffers_.group(heads).parameters) head_params.push_back(p);
+  std::vector<Tensor> head_seeds;
   for (int k = 0; k < kObjectives; ++k) {
     all_roots.push_back(r.losses[k]);
+    head_seeds.push_back(full({}, scale, r.losses[k].dtype(), r.losses[k].device()));
     if (weights[k] == 0) continue;
     roots.push_back(r.losses[k]);
-    seeds.push_back(full({}, weights[k], r.losses[k].dtype(), r.losses[k].device()));
+    seeds.push_back(full({}, weights[k] * scale, r.losses[k].dtype(), r.losses[k].device()));
   }
   const std::vector<Tensor> encoder_grads = grad(roots, encoder_params, seeds, /*keep_tape=*/true);
-  const std::vector<Tensor> head_grads = grad(all_roots, head_params);
+  const std::vector<Tensor> head_grads = grad(all_roots, head_params, head_seeds);
   size_t at = 0;
   for (int g = 0; g < heads; ++g) {
     const auto& params = buffers_.group(g).parameters;
@@ -65,22 +68,41 @@ void TrainStep::run_fixed(const std::vector<double>& weights, ObjectiveGradients
 StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
   const std::vector<double> fixed = integrator_->fixed_weights();
   const bool per_objective = measure_ || fixed.empty();
+  // Data parallel: this rank's share of the global batch. The losses' gradients are taken
+  // scaled by it, so that summing them over the ranks gives the global batch's gradient,
+  // also through the all-reduces of synchronised batch norm inside the backward.
+  StepReport report;
+  report.samples = batch.size();
+  double share = 1;
+  if (comm_) {
+    const Tensor count = from_vector<double>({static_cast<double>(batch.size())}, {1});
+    comm_->all_reduce_sum(count);
+    report.samples = static_cast<int64_t>(std::llround(count.item()));
+    share = static_cast<double>(batch.size()) / count.item();
+  }
   ObjectiveGradients r;
   if (per_objective) {
-    r = compute_objective_gradients(model_, batch);
+    r = compute_objective_gradients(model_, batch, share);
   } else {
     r.outputs = model_.forward(batch.audio, batch.visual);
     r.losses = {cross_entropy(r.outputs.out, batch.label), cross_entropy(r.outputs.out_audio, batch.label),
                 cross_entropy(r.outputs.out_visual, batch.label)};
   }
-  StepReport report;
-  for (int k = 0; k < kObjectives; ++k) {
-    report.losses[k] = r.losses[k].item();
+  for (int k = 0; k < kObjectives; ++k) report.losses[k] = r.losses[k].item();
+  if (comm_) {  // the global batch's mean losses
+    const Tensor weighted = from_vector<double>({share * report.losses[0], share * report.losses[1],
+                                                 share * report.losses[2]}, {3});
+    comm_->all_reduce_sum(weighted);
+    const std::vector<double> t = weighted.to_vector<double>();
+    for (int k = 0; k < kObjectives; ++k) report.losses[k] = t[k];
+  }
+  for (int k = 0; k < kObjectives; ++k)
     MMP_CHECK(std::isfinite(report.losses[k]), "step ", steps_ + 1, " (epoch ", epoch + 1, "): loss_", kObjectiveNames[k],
               " is ", report.losses[k], "; the parameters were not updated (lower the learning rate, or check the data)");
-  }
   if (!per_objective) {
-    run_fixed(fixed, r);
+    run_fixed(fixed, share, r);
+    if (comm_)
+      for (int g = 0; g < buffers_.group_count(); ++g) comm_->all_reduce_sum(buffers_.final_buffer(g));
     buffers_.attach_final_gradients();
     optimizer_->step(lr);
     ++steps_;
@@ -92,6 +114,7 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
       std::vector<Tensor> grads;
       for (size_t j : param_index_[g]) grads.push_back(r.grads[k][j]);
       buffers_.store(g, k, grads);
+      if (comm_ && buffers_.reaches(g, k)) comm_->all_reduce_sum(buffers_.buffer(g, k));
     }
 
   StepContext ctx;
@@ -101,6 +124,7 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
   ctx.labels = &batch.label;
   ctx.model = &model_;
   ctx.rng = &rng_;
+  ctx.comm = comm_;
   integrator_->begin_step(ctx);
   const int heads = buffers_.group_count() - 1;
   for (int g = 0; g < buffers_.group_count(); ++g) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/distributed.h"
 #include "engine/optimizer.h"
 #include "mmpareto/gradient_buffers.h"
 #include "mmpareto/integrator.h"
@@ -14,7 +15,8 @@
 namespace mmp {
 
 struct StepReport {
-  std::array<double, kObjectives> losses{};
+  std::array<double, kObjectives> losses{};  // means over the global batch
+  int64_t samples = 0;                       // in the global batch (every rank's share)
   std::vector<GroupReport> groups;  // one per encoder
   ObjectiveGradients objectives;    // the forward's outputs and each objective's raw gradients
 };
@@ -29,8 +31,12 @@ class TrainStep {
   // With `measure` (the default), every method computes the per-objective gradients,
   // so its report holds cosines and conflicts; without it, one-joint and uniform run
   // the single backward sweep they need and report nothing per group.
+  // With a communicator of several ranks (data parallel), every objective's gradient
+  // buffers are averaged over the ranks (weighted by their samples) before integration,
+  // so every rank integrates the global gradients and takes the same update; the losses
+  // reported are the global batch's.
   TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator, std::unique_ptr<Optimizer> optimizer,
-            uint64_t seed, bool measure = true);
+            uint64_t seed, bool measure = true, Communicator* communicator = nullptr);
 
   // Throws when a loss is not finite, before any gradient or update: the parameters
   // and the optimizer state are as they were, but the training-mode forward has
@@ -39,8 +45,9 @@ class TrainStep {
   StepReport run(const Batch& batch, int epoch, double lr);
 
  private:
-  // The fixed-weight methods' step without per-objective gradients.
-  void run_fixed(const std::vector<double>& weights, ObjectiveGradients& r);
+  // The fixed-weight methods' step without per-objective gradients, of the losses times
+  // `scale` (a rank's share of the global batch).
+  void run_fixed(const std::vector<double>& weights, double scale, ObjectiveGradients& r);
 
  public:
 
@@ -65,6 +72,7 @@ class TrainStep {
   std::vector<std::vector<size_t>> param_index_;  // group -> positions in model.named_parameters()
   Generator rng_;
   int64_t steps_ = 0;
+  Communicator* comm_ = nullptr;  // null or one rank: a single process
 };
 
 // The encoder groups and the heads of an AVClassifier, in this order.

@@ -145,6 +145,7 @@ json run_options(const AVClassifier& model, const Dataset& train_data, const Dat
   const ScheduleOptions& s = o.schedule;
   const IntegratorOptions& i = o.integrator;
   return {{"method", o.method},
+          {"dtype", dtype_name(o.dtype)},
           {"epochs", o.epochs},
           {"batch_size", o.batch_size},
           {"seed", o.seed},
@@ -158,6 +159,7 @@ json run_options(const AVClassifier& model, const Dataset& train_data, const Dat
                          {"beta2", p.beta2}, {"eps", p.eps}}},
           {"schedule", {{"kind", s.kind}, {"step_size", s.step_size}, {"gamma", s.gamma},
                         {"total_epochs", s.total_epochs}, {"min_lr", s.min_lr}}},
+          {"sync_bn", o.sync_bn},
           {"integrator", {{"gamma", i.gamma}, {"rescale_per_tensor", i.rescale_per_tensor}, {"cagrad_c", i.cagrad_c},
                           {"ogm_alpha", i.ogm_alpha}, {"ogm_start_epoch", i.ogm_start_epoch},
                           {"ogm_end_epoch", i.ogm_end_epoch}, {"ogm_noise", i.ogm_noise},
@@ -184,6 +186,7 @@ bool improves_on_best(const TrainResult& r, const EpochSummary& e) {
 // from, and its metrics log's lines up to that epoch.
 struct ResumePoint {
   std::string device, precision;  // where and how the saved epochs ran
+  int ranks = 1;
   int last_epoch = -1;
   int64_t steps = 0;
   uint64_t generator_offset = 0;
@@ -192,7 +195,9 @@ struct ResumePoint {
 
 // Loads `dir`/resume.safetensors into the model and optimizer and cuts the metrics log
 // back to its epoch (the steps of an epoch that did not finish are logged again).
-ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier& model, Optimizer& optimizer) {
+// Only the first rank of a data-parallel job writes (`write`); every rank reads.
+ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier& model, Optimizer& optimizer,
+                       bool write) {
   const std::string path = dir + "/resume.safetensors", log_path = dir + "/metrics.jsonl";
   const SafetensorsFile f = load_safetensors(path);
   MMP_CHECK(f.metadata.count("options") && f.metadata.count("epoch") && f.metadata.count("steps") &&
@@ -217,6 +222,7 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
     r.generator_offset = std::stoull(f.metadata.at("generator_offset"));
     r.device = f.metadata.count("device") ? f.metadata.at("device") : "";
     r.precision = f.metadata.count("precision") ? f.metadata.at("precision") : "fp32";
+    r.ranks = f.metadata.count("ranks") ? std::stoi(f.metadata.at("ranks")) : 1;
   } catch (const std::logic_error&) {  // stoi's invalid_argument and out_of_range
     MMP_THROW(path, ": its epoch, steps or generator_offset is not a number");
   }
@@ -239,7 +245,7 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
   }
   MMP_CHECK(static_cast<int>(r.epochs.size()) == r.last_epoch + 1, log_path, ": ", r.epochs.size(),
             " epochs logged, but ", path, " is from epoch ", r.last_epoch + 1, "; they are not of one run");
-  write_file_atomically(log_path, kept);
+  if (write) write_file_atomically(log_path, kept);
   return r;
 }
 
@@ -249,6 +255,18 @@ void save_checkpoint(const std::string& path, const AVClassifier& model, const E
                     {"method", method},
                     {"acc_mm", std::to_string(e.test.multimodal.accuracy)},
                     {"fusion", fusion_name(model.config().fusion)}});
+}
+
+// FNV-1a over the parameters' bytes: the ranks of a data-parallel job compare theirs.
+uint64_t parameters_hash(const AVClassifier& model) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const auto& [name, p] : model.named_parameters()) {
+    const Tensor host = p.detach().to(Device::cpu()).contiguous();
+    const auto* data = static_cast<const uint8_t*>(host.raw_data());
+    for (size_t i = 0; i < static_cast<size_t>(host.numel()) * dtype_size(host.dtype()); ++i)
+      h = (h ^ data[i]) * 0x100000001b3ull;
+  }
+  return h;
 }
 
 }  // namespace
@@ -273,35 +291,56 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
             " classes, the model ", model.config().classes);
   MMP_CHECK(o.precision == Precision::fp32 || o.device.is_cuda(), "train: precision ", precision_name(o.precision),
             " needs a CUDA device");
+  MMP_CHECK(o.dtype == DType::F32 || (o.dtype == DType::F64 && o.device.is_cpu()), "train: dtype ",
+            dtype_name(o.dtype), " (f32, or f64 on the CPU)");
   // Steps and evaluations alike (the loader's threads do no arithmetic of the model).
   const PrecisionScope precision(o.precision);
+  // Data parallel: every rank runs this with the same options; the first one writes.
+  Communicator& comm = world();
+  const int ranks = comm.size();
+  const bool writer = comm.rank() == 0;
+  const int64_t min_share = o.batch_size / ranks;
+  MMP_CHECK(min_share >= (o.sync_bn ? 1 : 2), "train: a global batch of ", o.batch_size, " over ", ranks,
+            " ranks leaves ", min_share, " samples to some rank; batch norm needs ", o.sync_bn ? 1 : 2,
+            " per rank", o.sync_bn ? "" : " without --sync-bn", " (a larger --batch, or fewer ranks)");
+  std::unique_ptr<SyncBatchNormScope> sync_bn;
+  if (o.sync_bn && ranks > 1) sync_bn = std::make_unique<SyncBatchNormScope>(comm);
   std::string dir;
   if (!o.out_dir.empty()) {
     dir = o.out_dir + "/" + o.method;
-    std::filesystem::create_directories(dir);
+    if (writer) std::filesystem::create_directories(dir);
   }
   model.to(o.device);
+  model.to(o.dtype);
   model.train();
   TrainStep step(model, make_integrator(o.method, o.integrator), make_optimizer(model.named_parameters(), o.optimizer),
-                 o.seed + 1);
+                 o.seed + 1, /*measure=*/true, &comm);
+  const bool progress_enabled = o.progress && writer;
   const json options = run_options(model, train_data, test_data, o);
   TrainResult result;
   result.method = o.method;
+  result.ranks = ranks;
   int first_epoch = 0;
   MMP_CHECK(!o.resume || !dir.empty(), "train: resuming needs the run's folder (--out)");
   const bool resuming = o.resume && std::filesystem::exists(dir + "/resume.safetensors");
-  if (o.resume && !resuming && o.progress)
+  if (o.resume && !resuming && progress_enabled)
     std::fprintf(stderr, "%s: no %s/resume.safetensors, starting afresh\n", o.method.c_str(), dir.c_str());
   // A fresh run's folder keeps no resume point of an earlier run until its first epoch ends.
-  if (!resuming && !dir.empty()) std::filesystem::remove(dir + "/resume.safetensors");
+  comm.barrier();  // every rank has looked before the first one changes anything
+  if (!resuming && !dir.empty() && writer) std::filesystem::remove(dir + "/resume.safetensors");
   if (resuming) {
-    ResumePoint r = resume_run(dir, options, model, step.optimizer());
+    ResumePoint r = resume_run(dir, options, model, step.optimizer(), writer);
     step.resume_at(r.steps, r.generator_offset);
     result.epochs = std::move(r.epochs);
     for (const EpochSummary& e : result.epochs)
       if (improves_on_best(result, e)) result.best_epoch = e.epoch;
     first_epoch = r.last_epoch + 1;
-    if (o.progress) {
+    if (progress_enabled) {
+      // Each rank's share of the batches changes with their number: the same run, in
+      // another order of samples.
+      if (r.ranks != ranks)
+        std::fprintf(stderr, "%s: the saved epochs ran on %d rank(s), these on %d (the samples meet the ranks in "
+                     "another order from here on)\n", o.method.c_str(), r.ranks, ranks);
       std::fprintf(stderr, "%s: resuming after epoch %d of %d\n", o.method.c_str(), first_epoch, o.epochs);
       // Kernels sum in other orders on another device or precision: the run goes on,
       // not bit for bit.
@@ -312,16 +351,21 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
                      o.method.c_str(), before.c_str(), now.c_str());
     }
   }
-  MetricsLog log(dir.empty() ? "" : dir + "/metrics.jsonl", resuming);
-  Progress progress(o.method, o.progress);
+  comm.barrier();  // the first rank has cut the metrics log back before anyone goes on
+  MetricsLog log(dir.empty() || !writer ? "" : dir + "/metrics.jsonl", resuming);
+  Progress progress(o.method, progress_enabled);
   LoaderOptions lo;
   lo.batch_size = o.batch_size;
   lo.seed = o.seed + 2;
   lo.workers = o.loader_workers;
   lo.device = o.device;
+  lo.rank = comm.rank();
+  lo.ranks = ranks;
   // As the official loader (drop_last=False), a last partial batch is trained on,
-  // unless it is a single sample: batch norm cannot normalise one 1x1 feature.
-  lo.drop_last = train_data.size() % o.batch_size == 1;
+  // unless batch norm cannot normalise it: one sample (one 1x1 feature), or with
+  // several ranks a share under what batch norm needs per rank.
+  const int64_t last = train_data.size() % o.batch_size;
+  lo.drop_last = last == 1 || (last > 0 && last / ranks < (o.sync_bn ? 1 : 2));
   DataLoader loader(train_data, lo);
   const int64_t steps_per_epoch = loader.batches_per_epoch();
   const auto start = Clock::now();
@@ -343,11 +387,12 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
       const auto wait_start = Clock::now();
       if (!loader.next(batch)) break;
       epoch_wait += seconds_since(wait_start);
+      if (o.dtype != DType::F32) batch = Batch{batch.audio.to(o.dtype), batch.visual.to(o.dtype), batch.label};
       const auto t0 = Clock::now();
       const StepReport report = step.run(batch, epoch, lr);
       const double dt = seconds_since(t0);
       step_seconds += dt;
-      epoch_samples += static_cast<double>(batch.size());
+      epoch_samples += static_cast<double>(report.samples);
       e.loss_mm += report.losses[kMultimodal] / steps_per_epoch;
       e.loss_audio += report.losses[kAudio] / steps_per_epoch;
       e.loss_visual += report.losses[kVisual] / steps_per_epoch;
@@ -366,19 +411,29 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
                 {"train_acc_mm", batch_accuracy(report.objectives.outputs.out, batch.label)},
                 {"train_acc_audio", batch_accuracy(report.objectives.outputs.out_audio, batch.label)},
                 {"train_acc_visual", batch_accuracy(report.objectives.outputs.out_visual, batch.label)},
-                {"samples_per_s", static_cast<double>(batch.size()) / dt}};
+                {"samples_per_s", static_cast<double>(report.samples) / dt}};
       for (const auto& [name, value] : step_statistics(report)) line[name] = value;
       log.write(line);
       const double elapsed = seconds_since(start);
       const double done = static_cast<double>((epoch - first_epoch) * steps_per_epoch + s + 1);
       const double total = static_cast<double>((o.epochs - first_epoch) * steps_per_epoch);
-      progress.update(epoch, o.epochs, s + 1, steps_per_epoch, static_cast<double>(batch.size()) / dt,
+      progress.update(epoch, o.epochs, s + 1, steps_per_epoch, static_cast<double>(report.samples) / dt,
                       elapsed / done * (total - done), report.losses[kMultimodal]);
     }
     e.train_seconds = seconds_since(epoch_start);
     // The next epoch's first batches are built (and uploaded) while this one is evaluated.
     if (epoch + 1 < o.epochs) loader.start_epoch(epoch + 1);
-    e.test = evaluate(model, test_data, o.batch_size, o.device, o.loader_workers);
+    // Every rank holds the same parameters: the averaged gradients made the same updates.
+    result.weights_hash = parameters_hash(model);
+    if (ranks > 1) {
+      const std::vector<uint64_t> hashes = comm.all_gather(result.weights_hash);
+      for (int r = 1; r < ranks; ++r)
+        MMP_CHECK(hashes[r] == hashes[0], "train: after epoch ", epoch + 1, " rank ", r,
+                  "'s parameters differ from rank 0's (hash ", hashes[r], " against ", hashes[0], ")");
+    }
+    // The first rank evaluates (with its own batch-norm statistics); the others go on to
+    // the next epoch, where its first all-reduce waits for it.
+    if (writer) e.test = evaluate(model, test_data, o.batch_size, o.device, o.loader_workers);
     e.seconds = seconds_since(epoch_start);
     e.samples_per_second = epoch_samples / e.train_seconds;
     e.data_wait = epoch_wait / e.train_seconds;
@@ -389,9 +444,9 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     log.write(epoch_json(e));
     if (improves_on_best(result, e)) {
       result.best_epoch = epoch;
-      if (!dir.empty()) save_checkpoint(dir + "/best.safetensors", model, e, o.method);
+      if (!dir.empty() && writer) save_checkpoint(dir + "/best.safetensors", model, e, o.method);
     }
-    if (!dir.empty()) {
+    if (!dir.empty() && writer) {
       save_checkpoint(dir + "/last.safetensors", model, e, o.method);
       // One file for all a resumed run needs, so that its parts cannot be of two epochs;
       // written after the metrics log is on the disk, so that the log is never behind it.
@@ -405,6 +460,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
                         {"generator_offset", std::to_string(step.generator_offset())},
                         {"device", o.device.str()},
                         {"precision", precision_name(o.precision)},
+                        {"ranks", std::to_string(ranks)},
                         {"options", options.dump()}});
     }
     progress.epoch_done(e, o.epochs);

@@ -24,6 +24,9 @@ struct TrainOptions {
   uint64_t seed = 0;
   Device device = Device::cpu();
   Precision precision = Precision::fp32;  // of convolutions and products on CUDA (engine/precision.h)
+  // The dtype of the weights and of every step's arithmetic: f32, or f64 on the CPU (the
+  // exact mode, for checks: the same run computed with 15 more digits).
+  DType dtype = DType::F32;
   // <out_dir>/<method>/: metrics.jsonl, best.safetensors and last.safetensors (the
   // model's weights), resume.safetensors (weights, optimizer state and counters after
   // the last finished epoch); empty: no files.
@@ -34,6 +37,10 @@ struct TrainOptions {
   bool resume = false;
   bool progress = true;  // the progress line on stderr
   int loader_workers = -1;  // threads building batches ahead of the step; -1: the cores available
+  // Data parallel over the job's ranks (engine/distributed.h; one process: nothing):
+  // batch_size is the global batch, each rank trains on its share; sync_bn normalises
+  // with the global batch's statistics (else each rank's own, as PyTorch's DDP).
+  bool sync_bn = false;
 };
 
 struct EpochSummary {
@@ -58,6 +65,8 @@ struct TrainResult {
   // Over the epochs this process trained (a resumed run's earlier ones excluded).
   double seconds_per_epoch = 0, samples_per_second = 0, data_wait = 0;
   DeviceMemory memory;  // the device's memory at its peak during the run (zeros on the CPU)
+  int ranks = 1;        // the processes that trained (their weights checked identical after each epoch)
+  uint64_t weights_hash = 0;  // of the final parameters
   const EpochSummary& best() const { return epochs.at(best_epoch); }
   const EpochSummary& last() const { return epochs.back(); }
 };

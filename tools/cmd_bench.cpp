@@ -12,6 +12,7 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
+#include "engine/distributed.h"
 #include "engine/flop_counter.h"
 #include "engine/ops.h"
 #include "engine/profiler.h"
@@ -197,10 +198,63 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
 // folder as the official pipeline does per clip (audio at 22050 Hz to OGM-GE's
 // spectrogram, the extracted JPEG frames resized to 224x224), and (2) training batches
 // from a prepared cache through the loader (frames decoded and augmented).
+// The all-reduces of one data-parallel step at the model's sizes: for the per-objective
+// methods (MMPareto and the like) each encoder's gradient of the multimodal loss and of
+// its own, and the heads' summed gradient; for uniform and one-joint one summed gradient
+// per group. Run under mpirun/srun (one rank measures nothing).
+void bench_allreduce(const std::string& device_text, int64_t width, int repeats) {
+  Communicator& comm = world();
+  const Device device = parse_device(device_text);
+  Generator gen(0);
+  AVClassifierConfig config;
+  config.width = width;
+  const AVClassifier model(config, gen);
+  std::vector<std::pair<std::string, int64_t>> buffers;
+  for (const ParameterGroup& g : av_parameter_groups(model)) {
+    if (g.name == "heads") {
+      for (const char* loss : {"multimodal", "audio", "visual"}) buffers.emplace_back(str("heads (", loss, " loss)"), g.numel);
+    } else {
+      buffers.emplace_back(g.name + " (multimodal loss)", g.numel);
+      buffers.emplace_back(g.name + " (" + g.name + " loss)", g.numel);
+    }
+  }
+  if (comm.rank() == 0)
+    std::printf("# all-reduce of one step's gradient buffers (f32), ResNet-18 width %lld; %s on %s\n",
+                static_cast<long long>(width), comm.describe().c_str(), device.str().c_str());
+  if (comm.rank() == 0) std::printf("%-28s %10s %12s %12s %12s\n", "buffer", "MB", "ms", "algbw GB/s", "busbw GB/s");
+  double total_ms = 0, total_mb = 0;
+  for (const auto& [name, numel] : buffers) {
+    const Tensor t = zeros({numel}, DType::F32, device);
+    const Timing timing = time_median(
+        [&] {
+          comm.all_reduce_sum(t);
+          if (device.is_cuda()) backend(device).synchronize();
+        },
+        2, repeats, 0);
+    const double mb = static_cast<double>(numel) * 4 / 1e6, ms = timing.median_s * 1e3;
+    const double algbw = mb / 1e3 / timing.median_s, ranks = comm.size();
+    total_ms += ms;
+    total_mb += mb;
+    if (comm.rank() == 0)
+      std::printf("%-28s %10.1f %12.3f %12.2f %12.2f\n", name.c_str(), mb, ms, algbw, algbw * 2 * (ranks - 1) / ranks);
+  }
+  if (comm.rank() == 0) std::printf("%-28s %10.1f %12.3f\n", "step (per-objective methods)", total_mb, total_ms);
+}
+
 }  // namespace
 
 void add_bench_subcommands(CLI::App& bench_app) {
   CLI::App* bench = &bench_app;
+
+  CLI::App* allreduce =
+      bench->add_subcommand("allreduce", "The all-reduces of a data-parallel step at the model's sizes (under mpirun)");
+  static std::string allreduce_device = "cpu";
+  static int64_t allreduce_width = 64;
+  static int allreduce_repeats = 5;
+  allreduce->add_option("--device", allreduce_device, "cpu or cuda[:N]")->capture_default_str();
+  allreduce->add_option("--width", allreduce_width, "ResNet-18 width")->capture_default_str();
+  allreduce->add_option("--repeats", allreduce_repeats, "timed repeats (median reported)")->capture_default_str();
+  allreduce->callback([] { bench_allreduce(allreduce_device, allreduce_width, allreduce_repeats); });
 
   CLI::App* gemm = bench->add_subcommand("gemm", "SGEMM GFLOP/s at square sizes");
   static std::vector<int64_t> sizes{512, 1024, 2048};

@@ -7,6 +7,8 @@
 #include "data/cache.h"
 #include "data/loader.h"
 #include "data/synthetic.h"
+#include "engine/distributed.h"
+#include "mmpareto/train_step.h"
 #include "mmpareto/trainer.h"
 #include "tools/commands.h"
 #include "tools/step_options.h"
@@ -80,6 +82,9 @@ void run_train(TrainCommandOptions o) {
   const std::vector<std::string> methods = o.method.empty() ? split(o.compare) : std::vector<std::string>{o.method};
   MMP_CHECK(!methods.empty(), "--compare: no methods given");
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines in order with the progress on stderr
+  // Data parallel: the first rank prints (and writes); the others' errors still reach stderr.
+  Communicator& comm = world();
+  if (comm.rank() != 0) MMP_CHECK(std::freopen("/dev/null", "w", stdout) != nullptr, "cannot silence rank ", comm.rank());
   for (const auto& m : methods) make_integrator(m);  // fails early on a bad name
   o.train.progress = !o.quiet;
   o.train.schedule.total_epochs = o.train.epochs;
@@ -114,7 +119,25 @@ void run_train(TrainCommandOptions o) {
               static_cast<long long>(o.train.batch_size), o.train.epochs,
               static_cast<unsigned long long>(o.train.seed), o.train.device.str().c_str());
   if (o.train.device.is_cuda()) std::printf("precision: %s\n", precision_name(o.train.precision));
-  std::printf("loader: %d worker threads%s\n", o.train.loader_workers < 0 ? available_cores() : o.train.loader_workers,
+  if (comm.size() > 1) {
+    // What each step sums over the ranks: every objective's gradient of each group it reaches.
+    Generator gen(0);
+    AVClassifierConfig config;
+    config.classes = train_data->classes();
+    config.width = o.width;
+    config.fusion = parse_fusion(o.fusion);
+    double bytes = 0;
+    for (const ParameterGroup& g : av_parameter_groups(AVClassifier(config, gen)))
+      bytes += 4.0 * static_cast<double>(g.numel) * (g.name == "heads" ? 3 : 2);
+    const auto [low, high] = rank_share(o.train.batch_size, comm.size() - 1, comm.size());
+    std::printf("data parallel: %s; global batch %lld, %lld to %lld per rank; %s batch norm; %.1f MB of gradients "
+                "all-reduced a step (each encoder's two objectives, the heads' three)\n",
+                comm.describe().c_str(), static_cast<long long>(o.train.batch_size), static_cast<long long>(high - low),
+                static_cast<long long>(rank_share(o.train.batch_size, 0, comm.size()).second),
+                o.train.sync_bn ? "synchronised" : "per-rank", bytes / 1e6);
+  }
+  const int workers = o.train.loader_workers < 0 ? available_cores() : o.train.loader_workers;
+  std::printf("loader: %d worker thread%s%s\n", workers, workers == 1 ? "" : "s",
               o.train.device.is_cuda() ? ", batches built in page-locked memory and uploaded while the previous step runs"
                                        : "");
 
@@ -141,6 +164,9 @@ void run_train(TrainCommandOptions o) {
   if (!results.empty()) {
     print_table(results);
     print_throughput(results, o.train.device);
+    if (comm.size() > 1)
+      std::printf("\nparameters identical on all %d ranks after every epoch (last hash %016llx)\n", comm.size(),
+                  static_cast<unsigned long long>(results.back().weights_hash));
   }
   if (!o.train.out_dir.empty())
     std::printf("\ncheckpoints and metrics (JSON lines) in %s/<method>/\n", o.train.out_dir.c_str());
@@ -155,7 +181,7 @@ void add_train_command(CLI::App& app) {
   o.train.batch_size = 32;
   o.train.optimizer.lr = 0.01;
   o.train.out_dir = "runs";
-  static std::string device = "cpu", precision;
+  static std::string device = "cpu", precision, dtype = "f32";
   CLI::App* cmd = app.add_subcommand("train", "Train with gradient integration; compares methods by default");
   cmd->add_option("--method", o.method, "one method: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad, ogm-ge");
   cmd->add_option("--compare", o.compare, "methods to train from the same seed, comma-separated")->capture_default_str();
@@ -172,8 +198,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--samples", o.samples, "synthetic training samples")->capture_default_str();
   cmd->add_option("--test-samples", o.test_samples, "synthetic test samples")->capture_default_str();
   cmd->add_option("--seed", o.train.seed, "seed of the weights, the data and the shuffling")->capture_default_str();
-  cmd->add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_option("--device", device, "cpu or cuda[:N] (under mpirun/srun, cuda is each rank's own GPU)")
+      ->capture_default_str();
+  cmd->add_flag("--sync-bn", o.train.sync_bn,
+                "under mpirun/srun: batch norm with the statistics of the global batch (default: each rank's own)");
   add_precision_option(*cmd, precision, "tf32 on CUDA (PyTorch's default for convolutions), fp32 on the CPU");
+  cmd->add_option("--dtype", dtype, "f32, or f64 on the CPU: the whole run in float64 (the exact mode, for checks)")
+      ->capture_default_str();
   cmd->add_option("--out", o.train.out_dir, "folder for checkpoints and metrics ('' for none)")->capture_default_str();
   cmd->add_flag("--resume", o.train.resume,
                 "continue the runs in --out from their last finished epoch (same options; a fresh start where none)");
@@ -184,6 +215,12 @@ void add_train_command(CLI::App& app) {
                   "threads building batches (default: the cores available, " + std::to_string(available_cores()) + " here)");
   cmd->callback([cmd] {
     o.train.device = parse_device(device);
+    MMP_CHECK(dtype == "f32" || dtype == "f64", "--dtype must be f32 or f64, got '", dtype, "'");
+    o.train.dtype = dtype == "f64" ? DType::F64 : DType::F32;
+    // Under mpirun/srun each rank takes the GPU of its local rank, unless one is named.
+    const Launch launch = launch_from_environment();
+    if (device == "cuda" && launch.ranks > 1 && cuda_device_count() > 0)
+      o.train.device = Device::cuda(launch.local_rank % cuda_device_count());
     o.train.precision =
         resolve_precision(precision, o.train.device, o.train.device.is_cuda() ? Precision::tf32 : Precision::fp32);
     if (!o.data.empty()) {

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev         # the mmp command line
   libavformat-dev libavcodec-dev libswresample-dev libswscale-dev libavutil-dev  # media decoding (FFmpeg)
   libjpeg62-turbo-dev  # JPEG frames, decoded as PIL does (libjpeg-turbo's libjpeg API)
+  libopenmpi-dev openmpi-bin  # multi-process training (the libmmp-mpi.so plugin), mpirun for its tests
   libstb-dev           # PNG frames, JPEG writing
 )
 

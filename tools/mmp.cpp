@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "engine/device.h"
+#include "engine/distributed.h"
 #include "tools/commands.h"
 #include "tools/run_cli.h"
 
@@ -23,7 +24,11 @@ int run(int argc, char** argv) {
   bench->require_subcommand(1);
   mmp::cli::add_bench_subcommands(*bench);
   mmp::cli::add_bench_data_subcommand(*bench);
-  if (const auto status = mmp::cli::parse_and_run(app, argc, argv, "mmp")) return *status;
+  // In a job of several ranks, errors name the rank they happened on.
+  const mmp::Launch launch = mmp::launch_from_environment();
+  const std::string program =
+      launch.ranks > 1 ? mmp::str("mmp (rank ", mmp::world().rank(), " of ", launch.ranks, ")") : std::string("mmp");
+  if (const auto status = mmp::cli::parse_and_run(app, argc, argv, program.c_str())) return *status;
   if (app.get_subcommands().empty()) {
     std::cout << app.help() << "mmp " << MMP_VERSION << " (CUDA backend "
               << (mmp::cuda_compiled() ? "built" : "not built") << ", "
@@ -35,7 +40,19 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int status = run(argc, argv);
+  // A job of several ranks starts MPI before anything else (every rank must), and a rank
+  // that fails ends the whole job, naming itself, instead of leaving the others waiting.
+  const bool distributed = mmp::launch_from_environment().ranks > 1;
+  int status = 0;
+  try {
+    if (distributed) mmp::world();
+    status = run(argc, argv);
+  } catch (const mmp::Error& e) {
+    std::fprintf(stderr, "mmp: error: %s\n", e.what());
+    status = 1;
+  }
+  if (distributed && status != 0) mmp::world().abort("the command failed (its error is above)");
   mmp::release_device_resources();
+  if (distributed) mmp::finish_world();
   return status;
 }

@@ -50,6 +50,8 @@ class CudaBackend final : public Backend {
 CudaBackend& backend(int device);
 int device_count();
 std::string device_name(int device);
+// The device's compute stream as a cudaStream_t behind void* (for the NCCL plugin).
+void* compute_stream_handle(int device);
 // Hands back everything the process holds on its CUDA devices (cached blocks, the
 // page-locked pool, library handles, streams) and resets them (runtime.cpp), so that a
 // leak check at exit sees only memory live tensors still hold. No CUDA work may follow.

@@ -11,6 +11,8 @@ cudaStream_t queue_stream(int device, bool copy_queue) { return copy_queue ? cop
 
 }  // namespace
 
+void* compute_stream_handle(int device) { return stream(device); }
+
 void* event_create(int device) {
   DeviceGuard guard(device);
   cudaEvent_t event = nullptr;

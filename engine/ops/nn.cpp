@@ -1,5 +1,6 @@
 // Layers' functional forms: conv2d, batch_norm, max_pool2d (NCHW, PyTorch semantics).
 #include "engine/ops.h"
+#include "engine/distributed.h"
 #include "engine/flop_counter.h"
 #include "engine/ops/op_util.h"
 #include "engine/profiler.h"
@@ -22,6 +23,38 @@ Tensor per_channel(const Tensor& v, int ndim) {
   Shape shape(ndim, 1);
   shape[1] = v.shape()[0];
   return reshape(v, shape);
+}
+
+// Training-mode batch norm over every rank's samples (SyncBatchNormScope): each
+// channel's sums of x and x^2 and the sample count, in f64, summed over the ranks by the
+// differentiable all-reduce, and the normalisation composed of ops, so that its backward
+// sums the ranks' gradients of those sums alike. Slower than the fused kernels; only
+// --sync-bn runs it.
+Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, double momentum, double eps, Communicator& group) {
+  const int64_t c = x.shape()[1];
+  const int nd = x.ndim();
+  const std::vector<int64_t> dims = nd == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
+  const Tensor x64 = to_dtype(x, DType::F64);
+  const double local_count = static_cast<double>(x.numel() / std::max<int64_t>(c, 1));
+  const Tensor local = cat({sum(x64, dims), sum(square(x64), dims), full({1}, local_count, DType::F64, x.device())}, 0);
+  const Tensor global = all_reduce_sum(local, group);
+  const double count = slice(global.detach(), 0, 2 * c, 2 * c + 1).item();
+  MMP_CHECK(count > 1, "batch_norm in training needs more than one value per channel over the ranks, got ", count);
+  const Tensor mean = mul_scalar(slice(global, 0, 0, c), 1.0 / count);
+  const Tensor var = sub(mul_scalar(slice(global, 0, c, 2 * c), 1.0 / count), square(mean));  // biased
+  const Tensor invstd = pow(add_scalar(var, eps), -0.5);
+  if (running_mean.defined()) {  // as the kernels: the unbiased variance for the running estimate
+    NoGradGuard no_grad;
+    const DType s = running_mean.dtype();
+    running_mean.copy_(add(mul_scalar(running_mean, 1 - momentum), to_dtype(mul_scalar(mean, momentum), s)));
+    running_var.copy_(
+        add(mul_scalar(running_var, 1 - momentum), to_dtype(mul_scalar(var, momentum * count / (count - 1)), s)));
+  }
+  const Tensor scale = mul(invstd, to_dtype(weight, DType::F64));
+  const Tensor y = add(mul(sub(x64, per_channel(mean, nd)), per_channel(scale, nd)),
+                       per_channel(to_dtype(bias, DType::F64), nd));
+  return to_dtype(y, x.dtype());
 }
 
 }  // namespace
@@ -145,6 +178,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_i
     return to_dtype(add(mul(xp, per_channel(scale, x.ndim())), per_channel(shift, x.ndim())), x.dtype());
   }
 
+  if (Communicator* group = sync_batch_norm_group(); group != nullptr && group->size() > 1)
+    return sync_batch_norm(x, weight, bias, has_running ? running_mean : Tensor(), has_running ? running_var : Tensor(),
+                           momentum, eps, *group);
   const int64_t per_channel_count = x.numel() / std::max<int64_t>(c, 1);
   MMP_CHECK(per_channel_count > 1, "batch_norm in training needs more than one value per channel, got input ",
             x.str());

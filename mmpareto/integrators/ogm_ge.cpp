@@ -22,8 +22,14 @@ class OgmGe : public Integrator {
     // audio and visual halves with half the bias each (the official decomposition).
     const AVOutputs& out = *ctx.outputs;
     const auto [audio_logits, visual_logits] = ctx.model->modality_logits(out.audio_feature, out.visual_feature);
-    const double score_a = label_probability_sum(audio_logits, *ctx.labels);
-    const double score_v = label_probability_sum(visual_logits, *ctx.labels);
+    double score_a = label_probability_sum(audio_logits, *ctx.labels);
+    double score_v = label_probability_sum(visual_logits, *ctx.labels);
+    if (ctx.comm) {  // the scores of the global batch
+      const Tensor scores = from_vector<double>({score_a, score_v}, {2});
+      ctx.comm->all_reduce_sum(scores);
+      score_a = scores.to_vector<double>()[0];
+      score_v = scores.to_vector<double>()[1];
+    }
     const double ratio_v = score_v / score_a, ratio_a = 1.0 / ratio_v;
     coeff_audio_ = coeff_visual_ = 1.0;
     if (ratio_v > 1) {

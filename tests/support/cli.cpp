@@ -10,9 +10,13 @@
 
 namespace mmp::testing {
 
-CommandResult run_mmp(const std::string& args, const std::string& environment) {
+std::string mpi_launcher(int ranks) {
+  return "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np " + std::to_string(ranks);
+}
+
+CommandResult run_mmp(const std::string& args, const std::string& prefix) {
   CommandResult r;
-  const std::string command = environment + " " + std::string(MMP_BINARY) + " " + args + " 2>&1";
+  const std::string command = prefix + " " + std::string(MMP_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buffer;

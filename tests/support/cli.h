@@ -9,8 +9,12 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// `environment`: variable assignments for this run, e.g. "MMP_MEDIA_LIBRARY=/none".
-CommandResult run_mmp(const std::string& args, const std::string& environment = "");
+// `prefix` goes before the binary: variable assignments ("MMP_MEDIA_LIBRARY=/none") or a
+// launcher (mpi_launcher(2)).
+CommandResult run_mmp(const std::string& args, const std::string& prefix = "");
+// `mpirun` starting `ranks` processes of this machine (as root too; oversubscribed, over
+// shared memory).
+std::string mpi_launcher(int ranks);
 // A fresh folder under the system temp dir for one test, removed when the process ends.
 std::string temp_dir(const std::string& name);
 
