@@ -57,6 +57,10 @@ class MpiCommunicator final : public Communicator {
     char version[256] = {};
     call(mpi_->init(&rank_, &size_, version, sizeof version, error_, sizeof error_));
     version_ = version;
+    // An MPI that does not see the launcher's ranks (another MPI's mpirun, srun without
+    // PMI) would make each process a job of its own, all writing the same files.
+    MMP_CHECK(size_ == launched_ranks, "the launcher started ", launched_ranks, " ranks, but MPI (", version_,
+              ") sees ", size_, ": launch with the mpirun of the MPI mmp was built with (or srun --mpi=pmix)");
   }
 
   int rank() const override { return rank_; }
@@ -104,7 +108,11 @@ class MpiCommunicator final : public Communicator {
     std::exit(1);  // MPI_Abort does not return; this is for the compiler
   }
 
-  void finish() { mpi_->finalize(); }
+  void finish() {
+    if (nccl_comm_) nccl_->destroy(nccl_comm_);
+    nccl_comm_ = nullptr;
+    mpi_->finalize();
+  }
 
  private:
   void call(int status) { MMP_CHECK(status == 0, error_); }
@@ -120,6 +128,14 @@ class MpiCommunicator final : public Communicator {
       nccl_ = static_cast<const MmpNcclPlugin*>(open_plugin(path, MMP_NCCL_PLUGIN_ENTRY, error));
       if (nccl_ && nccl_->abi != MMP_NCCL_PLUGIN_ABI) {
         error = "an NCCL plugin of another mmp";
+        nccl_ = nullptr;
+      }
+      // NCCL for all ranks or for none: a node without it makes every rank stage.
+      const Tensor available = from_vector<double>({nccl_ ? 1.0 : 0.0}, {1});
+      call(mpi_->all_reduce_sum(available.raw_data(), 1, 1, error_, sizeof error_));
+      const int with_nccl = static_cast<int>(available.item());
+      if (nccl_ && with_nccl < size_) {
+        error = str("only ", with_nccl, " of the ", size_, " ranks can load it");
         nccl_ = nullptr;
       }
       if (nccl_) {

@@ -1,6 +1,7 @@
 // libmmp-mpi.so: the C table of mpi_plugin_abi.h over MPI. Errors are returned (the
 // communicator's error handler is MPI_ERRORS_RETURN), so mmp can name the rank and the
 // cause before it ends the job.
+#include <dlfcn.h>
 #include <mpi.h>
 
 #include <algorithm>
@@ -21,6 +22,11 @@ int fail(int code, const char* what, char* error, size_t error_size) {
 }
 
 int init(int* rank, int* size, char* version, size_t version_size, char* error, size_t error_size) {
+  // mmp opens this plugin with RTLD_LOCAL; Open MPI 4's components, which it opens
+  // itself, expect libmpi's symbols in the global scope: put them there.
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&MPI_Init), &info) != 0 && info.dli_fname != nullptr)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {

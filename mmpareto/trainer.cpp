@@ -323,6 +323,14 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   int first_epoch = 0;
   MMP_CHECK(!o.resume || !dir.empty(), "train: resuming needs the run's folder (--out)");
   const bool resuming = o.resume && std::filesystem::exists(dir + "/resume.safetensors");
+  // Every rank must resume, or none: the folder is on storage they all share.
+  if (ranks > 1) {
+    const std::vector<uint64_t> seen = comm.all_gather(resuming ? 1 : 0);
+    for (int r = 1; r < ranks; ++r)
+      MMP_CHECK(seen[r] == seen[0], "train: rank ", r, (seen[r] ? " sees" : " does not see"), " ", dir,
+                "/resume.safetensors and rank 0 ", (seen[0] ? "does" : "does not"),
+                ": --out must be a folder every rank shares");
+  }
   if (o.resume && !resuming && progress_enabled)
     std::fprintf(stderr, "%s: no %s/resume.safetensors, starting afresh\n", o.method.c_str(), dir.c_str());
   // A fresh run's folder keeps no resume point of an earlier run until its first epoch ends.

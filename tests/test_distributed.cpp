@@ -6,7 +6,11 @@
 #include <cstdio>
 #include <thread>
 
+#include "data/synthetic.h"
+#include "engine/autograd.h"
+#include "engine/distributed.h"
 #include "engine/safetensors.h"
+#include "mmpareto/train_step.h"
 #include "tests/support/cli.h"
 #include "tests/support/compare.h"
 
@@ -38,16 +42,109 @@ double worst_relative_error(const std::string& a_path, const std::string& b_path
   return worst;
 }
 
+// Two ranks that drew the same samples, simulated in one process: an all-reduce doubles.
+class TwinRanks final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  std::string describe() const override { return "2 twin ranks in one process"; }
+  void all_reduce_sum(const Tensor& t) override { t.copy_(mul_scalar(t, 2.0)); }
+  std::vector<uint64_t> all_gather(uint64_t value) override { return {value, value}; }
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& message) override { throw Error(message); }
+};
+
 }  // namespace
 
-TEST_CASE("mpirun -np 2 and 3 with --sync-bn train the weights of one process with the whole batch", "[slow][mpi]") {
+TEST_CASE("a step over two ranks with the same samples is one process's step", "[unit][trainer]") {
+  // Each rank's losses are taken at half (its share) and the buffers summed: halving and
+  // doubling are exact in binary, so the updates are one process's bit for bit, on the
+  // per-objective path and on the single-sweep path of the fixed-weight methods.
+  SyntheticOptions so;
+  so.samples = 8;
+  const SyntheticAV data(so);
+  std::vector<int64_t> indices(8);
+  for (int64_t i = 0; i < 8; ++i) indices[i] = i;
+  const Batch batch = make_batch(data, indices, 0);
+  AVClassifierConfig config;
+  config.width = 2;
+  struct Case {
+    const char* method;
+    bool measure;
+  };
+  for (const Case c : {Case{"uniform", false}, Case{"one-joint", false}, Case{"uniform", true}, Case{"mmpareto", true},
+                       Case{"ogm-ge", true}}) {
+    DYNAMIC_SECTION(c.method << (c.measure ? "" : ", single sweep")) {
+      NamedTensors after[2];
+      StepReport reports[2];
+      TwinRanks twins;
+      for (int run = 0; run < 2; ++run) {
+        Generator gen(5);
+        AVClassifier model(config, gen);
+        model.train();
+        OptimizerOptions sgd;
+        sgd.lr = 0.05;
+        TrainStep step(model, make_integrator(c.method), make_optimizer(model.named_parameters(), sgd), 3, c.measure,
+                       run == 1 ? &twins : nullptr);
+        reports[run] = step.run(batch, 0, sgd.lr);
+        after[run] = model.named_parameters();
+      }
+      CHECK(reports[1].samples == 16);  // the global batch
+      for (int k = 0; k < kObjectives; ++k) CHECK(reports[1].losses[k] == reports[0].losses[k]);
+      for (size_t j = 0; j < after[0].size(); ++j) {
+        INFO(after[0][j].first);
+        CHECK(after[1][j].second.to_vector<float>() == after[0][j].second.to_vector<float>());
+      }
+    }
+  }
+}
+
+TEST_CASE("synchronised batch norm over two ranks with the same samples is one process's batch norm", "[unit][trainer]") {
+  // The composed path (sums all-reduced in f64, a differentiable all-reduce) against the
+  // fused kernel: forward, gradients and running statistics.
+  Generator gen(7);
+  const Tensor x = randn({4, 3, 5, 6}, gen).set_requires_grad(true), w = randn({3}, gen).set_requires_grad(true);
+  const Tensor b = randn({3}, gen).set_requires_grad(true), probe = randn({4, 3, 5, 6}, gen);
+  auto run = [&](Communicator* group) {
+    std::unique_ptr<SyncBatchNormScope> scope;
+    if (group) scope = std::make_unique<SyncBatchNormScope>(*group);
+    const Tensor rm = zeros({3}), rv = ones({3});
+    // The rank's loss at its share (half), as TrainStep takes it.
+    const Tensor y = batch_norm(x, w, b, rm, rv, true, 0.1, 1e-5);
+    const Tensor loss = mul_scalar(sum(mul(y, probe)), group ? 0.5 : 1.0);
+    std::vector<Tensor> out = grad({loss}, {x, w, b});
+    if (group)  // the parameters' gradients summed over the twin ranks
+      for (size_t i = 1; i < out.size(); ++i) out[i] = mul_scalar(out[i], 2.0);
+    out.push_back(y);
+    out.push_back(rm);
+    out.push_back(rv);
+    return out;
+  };
+  TwinRanks twins;
+  const auto one = run(nullptr);
+  auto two = run(&twins);
+  // The global batch holds every sample twice: the gradient of the global loss reaches
+  // each copy of x at half (the two copies' together are one process's), and the running
+  // variance's unbiased estimate counts 2N values instead of N.
+  two[0] = mul_scalar(two[0], 2.0);
+  const double n = 4 * 5 * 6;
+  const Tensor biased = mul_scalar(add_scalar(one[5], -0.9), 10.0 * (n - 1) / n);
+  const Tensor expected_var = add_scalar(mul_scalar(biased, 0.1 * 2 * n / (2 * n - 1)), 0.9);
+  const char* names[] = {"grad x", "grad weight", "grad bias", "y", "running mean", "running var"};
+  for (size_t i = 0; i < one.size(); ++i) {
+    INFO(names[i]);
+    CHECK(relative_error(two[i], i == 5 ? expected_var : one[i]) < 1e-6);
+  }
+}
+
+TEST_CASE("mpirun -np 2 and 3 with --sync-bn train the weights of one process with the whole batch", "[mpi]") {
   // In float64 (--dtype f64) the sums over ranks differ from one process's only in the
   // order of the additions: what is left is rounding at 1e-16, and every difference in
   // semantics (a rank's share, a missed all-reduce) would show at 1e-3 or more. In f32
   // the orders of summation differ at 1e-7 and MMPareto's conflict test can flip on a
   // cosine near 0, after which the runs part by design.
   const std::string dir = temp_dir("distributed");
-  for (const char* method : {"uniform", "mmpareto", "mgda"}) {
+  for (const char* method : {"uniform", "mmpareto", "mgda", "ogm-ge"}) {  // OGM-GE: scores summed, noise seeded
     CommandResult single = run_mmp(train_args(method, dir + "/one", "--dtype f64"));
     INFO(single.output);
     REQUIRE(single.exit_code == 0);
@@ -67,7 +164,7 @@ TEST_CASE("mpirun -np 2 and 3 with --sync-bn train the weights of one process wi
   }
 }
 
-TEST_CASE("per-rank batch norm (no --sync-bn) trains, ranks agree, the statistics are rank 0's", "[slow][mpi]") {
+TEST_CASE("per-rank batch norm (no --sync-bn) trains, ranks agree, the statistics are rank 0's", "[mpi]") {
   const std::string dir = temp_dir("distributed_local_bn");
   const CommandResult r = run_mmp(train_args("mmpareto", dir + "/two", ""), mpi_launcher(2));
   INFO(r.output);
@@ -80,7 +177,7 @@ TEST_CASE("per-rank batch norm (no --sync-bn) trains, ranks agree, the statistic
                              worst_name) > 1e-4);
 }
 
-TEST_CASE("a batch too small for the ranks is refused, naming the sizes", "[slow][mpi]") {
+TEST_CASE("a batch too small for the ranks is refused, naming the sizes", "[mpi]") {
   const CommandResult r = run_mmp("train --method uniform --epochs 1 --samples 40 --batch 4 --width 2 --quiet --out ''",
                                   mpi_launcher(3));
   INFO(r.output);

@@ -204,7 +204,11 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
 // per group. Run under mpirun/srun (one rank measures nothing).
 void bench_allreduce(const std::string& device_text, int64_t width, int repeats) {
   Communicator& comm = world();
-  const Device device = parse_device(device_text);
+  Device device = parse_device(device_text);
+  // Each rank on the GPU of its local rank, unless one is named (as mmp train).
+  const Launch launch = launch_from_environment();
+  if (device_text == "cuda" && launch.ranks > 1 && cuda_device_count() > 0)
+    device = Device::cuda(launch.local_rank % cuda_device_count());
   Generator gen(0);
   AVClassifierConfig config;
   config.width = width;

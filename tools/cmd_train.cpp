@@ -128,7 +128,7 @@ void run_train(TrainCommandOptions o) {
     config.fusion = parse_fusion(o.fusion);
     double bytes = 0;
     for (const ParameterGroup& g : av_parameter_groups(AVClassifier(config, gen)))
-      bytes += 4.0 * static_cast<double>(g.numel) * (g.name == "heads" ? 3 : 2);
+      bytes += static_cast<double>(dtype_size(o.train.dtype) * g.numel) * (g.name == "heads" ? 3 : 2);
     const auto [low, high] = rank_share(o.train.batch_size, comm.size() - 1, comm.size());
     std::printf("data parallel: %s; global batch %lld, %lld to %lld per rank; %s batch norm; %.1f MB of gradients "
                 "all-reduced a step (each encoder's two objectives, the heads' three)\n",
@@ -156,7 +156,9 @@ void run_train(TrainCommandOptions o) {
       results.push_back(train(model, *train_data, *test_data, options));
     } catch (const Error& e) {
       // One method diverging does not cancel the comparison: the others still run.
-      if (methods.size() == 1) throw;
+      // One method alone, or a rank of a data-parallel job (the error may be this rank's
+      // only, and the others wait in a collective): the error ends the run.
+      if (methods.size() == 1 || comm.size() > 1) throw;
       std::fprintf(stderr, "mmp: %s stopped: %s\n", method.c_str(), e.what());
       stopped += (stopped.empty() ? "" : ", ") + method;
     }

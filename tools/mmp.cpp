@@ -43,16 +43,24 @@ int main(int argc, char** argv) {
   // A job of several ranks starts MPI before anything else (every rank must), and a rank
   // that fails ends the whole job, naming itself, instead of leaving the others waiting.
   const bool distributed = mmp::launch_from_environment().ranks > 1;
+  if (distributed) {
+    try {
+      mmp::world();
+    } catch (const mmp::Error& e) {  // MPI cannot start: every rank says so and stops
+      std::fprintf(stderr, "mmp: error: %s\n", e.what());
+      return 1;
+    }
+  }
   int status = 0;
   try {
-    if (distributed) mmp::world();
     status = run(argc, argv);
   } catch (const mmp::Error& e) {
     std::fprintf(stderr, "mmp: error: %s\n", e.what());
     status = 1;
   }
   if (distributed && status != 0) mmp::world().abort("the command failed (its error is above)");
-  mmp::release_device_resources();
+  // NCCL and MPI end before the devices are reset.
   if (distributed) mmp::finish_world();
+  mmp::release_device_resources();
   return status;
 }

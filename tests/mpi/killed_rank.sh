@@ -7,7 +7,7 @@ set -u
 mmp="$1"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np 2 "$mmp" train --method uniform --epochs 200 \
+mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none -np 2 "$mmp" train --method uniform --epochs 200 \
   --samples 400 --test-samples 32 --batch 16 --width 4 --quiet --loader-workers 1 --out "$work/run" >"$work/log" 2>&1 &
 launcher=$!
 # Both ranks training: their metrics log (rank 0's) has step lines.
@@ -15,6 +15,7 @@ for _ in $(seq 600); do
   [ -s "$work/run/uniform/metrics.jsonl" ] && break
   sleep 0.1
 done
+[ -s "$work/run/uniform/metrics.jsonl" ] || { echo "FAILED: the job never started training"; cat "$work/log"; exit 1; }
 ranks=$(pgrep -P "$launcher" | sort -n)
 victim=$(echo "$ranks" | tail -1)
 [ -n "$victim" ] || { echo "FAILED: no rank processes under mpirun"; cat "$work/log"; exit 1; }

@@ -11,7 +11,8 @@
 namespace mmp::testing {
 
 std::string mpi_launcher(int ranks) {
-  return "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np " + std::to_string(ranks);
+  return "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none -np " +
+         std::to_string(ranks);
 }
 
 CommandResult run_mmp(const std::string& args, const std::string& prefix) {
