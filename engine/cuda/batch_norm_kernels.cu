@@ -14,6 +14,22 @@ __device__ __forceinline__ long long channel_element(long long m, long long ch, 
   return (m / hw) * c * hw + ch * hw + m % hw;
 }
 
+// Element i's part of a channel's two sums: x and x^2 (forward), or gy and gy * (x - mean)
+// (backward, when gy is given).
+template <class T>
+__device__ __forceinline__ void accumulate(const T* x, const T* gy, long long i, double mu, double& first,
+                                           double& second) {
+  const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
+  if (gy) {
+    const double g = static_cast<double>(static_cast<compute_t<T>>(gy[i]));
+    first += g;
+    second += g * (v - mu);
+  } else {
+    first += v;
+    second += v * v;
+  }
+}
+
 // Block (ch, s) sums its slice of channel ch: sum x and sum x^2 (forward), or sum gy
 // and sum gy * (x - mean) (backward, when gy is given).
 template <class T>
@@ -23,18 +39,8 @@ __global__ void partial_sums_kernel(const T* x, const T* gy, const float* mean, 
   const long long begin = count * s / slices, end = count * (s + 1) / slices;
   const double mu = gy ? static_cast<double>(mean[ch]) : 0.0;
   double first = 0, second = 0;
-  for (long long m = begin + threadIdx.x; m < end; m += blockDim.x) {
-    const long long i = channel_element(m, ch, c, hw);
-    const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
-    if (gy) {
-      const double g = static_cast<double>(static_cast<compute_t<T>>(gy[i]));
-      first += g;
-      second += g * (v - mu);
-    } else {
-      first += v;
-      second += v * v;
-    }
-  }
+  for (long long m = begin + threadIdx.x; m < end; m += blockDim.x)
+    accumulate(x, gy, channel_element(m, ch, c, hw), mu, first, second);
   first = block_sum(first);
   second = block_sum(second);
   if (threadIdx.x == 0) {
@@ -92,18 +98,7 @@ __global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, const float* m
   double first = 0, second = 0;
   if (ch < c) {
     const double mu = gy ? static_cast<double>(mean[ch]) : 0.0;
-    for (long long r = begin + lane; r < end; r += kRowLanes) {
-      const long long i = r * c + ch;
-      const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
-      if (gy) {
-        const double g = static_cast<double>(static_cast<compute_t<T>>(gy[i]));
-        first += g;
-        second += g * (v - mu);
-      } else {
-        first += v;
-        second += v * v;
-      }
-    }
+    for (long long r = begin + lane; r < end; r += kRowLanes) accumulate(x, gy, r * c + ch, mu, first, second);
   }
   __shared__ double lanes[2][kRowLanes][kChannelsPerBlock];
   lanes[0][lane][threadIdx.x % kChannelsPerBlock] = first;

@@ -14,27 +14,14 @@ namespace {
 // Twenty layers of f32 arithmetic summed in other orders by cuDNN than by the CPU.
 constexpr double kTolerance = 1e-4;
 
-ObjectiveGradients run(const SafetensorsFile& fx, Device device) {
-  NamedTensors weights;
-  for (const auto& [name, t] : fx.tensors)
-    if (name.rfind("weights/", 0) == 0) weights.emplace_back(name.substr(8), t);
-  Generator gen(0);
-  AVClassifier model(infer_config(weights, "fixture"), gen);
-  model.load_state_dict(weights, "fixture");
-  model.to(device);
-  model.train();
-  const Batch batch = Batch{*fx.find("audio"), *fx.find("visual"), *fx.find("label")}.to(device);
-  return compute_objective_gradients(model, batch);
-}
-
 }  // namespace
 
 TEST_CASE("the AVClassifier on CUDA equals the CPU and PyTorch", "[cuda]") {
   for (const char* fusion : {"concat", "gated"}) {
     DYNAMIC_SECTION(fusion) {
       const SafetensorsFile fx = load_fixture(std::string("av_model_") + fusion + ".safetensors");
-      const ObjectiveGradients cpu = run(fx, Device::cpu());
-      const ObjectiveGradients gpu = run(fx, Device::cuda(0));
+      const ObjectiveGradients cpu = fixture_objective_gradients(fx, Device::cpu());
+      const ObjectiveGradients gpu = fixture_objective_gradients(fx, Device::cuda(0));
       CHECK(relative_error(gpu.outputs.out.to(Device::cpu()), cpu.outputs.out) < kTolerance);
       CHECK(relative_error(gpu.outputs.out.to(Device::cpu()), *fx.find("out")) < kTolerance);
       for (int k = 0; k < kObjectives; ++k) {

@@ -21,34 +21,14 @@ const Device kCuda = Device::cuda(0);
 // order, which costs up to about sqrt(n) ulps.
 constexpr double kTolerance = 1e-5;
 
-struct Run {
-  Tensor out;
-  std::vector<Tensor> grads;
-};
-
-Run run_case(const OpCase& c, const std::vector<Tensor>& inputs64, Device device) {
-  std::vector<Tensor> inputs;
-  for (const auto& t : inputs64) {
-    Tensor x = t.to(DType::F32).to(device);
-    x.set_requires_grad(true);
-    inputs.push_back(x);
-  }
-  Run run;
-  run.out = c.run(inputs);
-  Generator gen(99);
-  const Tensor weights = randn(run.out.shape(), gen, DType::F32).to(device);
-  run.grads = grad({sum(mul(run.out, weights))}, inputs);
-  return run;
-}
-
 }  // namespace
 
 TEST_CASE("every op on CUDA equals the CPU, forward and backward", "[cuda][ops]") {
   for (const OpCase& c : op_cases()) {
     DYNAMIC_SECTION(c.name) {
       const auto inputs = make_inputs(c, 21);
-      const Run cpu = run_case(c, inputs, Device::cpu());
-      const Run gpu = run_case(c, inputs, kCuda);
+      const OpRun cpu = run_op_case(c, inputs, Device::cpu(), DType::F32);
+      const OpRun gpu = run_op_case(c, inputs, kCuda, DType::F32);
       REQUIRE(gpu.out.device() == kCuda);
       INFO(c.name << " forward");
       CHECK(relative_error(gpu.out.to(Device::cpu()), cpu.out) < kTolerance);

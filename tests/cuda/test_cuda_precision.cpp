@@ -29,27 +29,6 @@ constexpr double kBf16Tolerance = 1e-2;
 // the reduction.
 constexpr double kTf32Tolerance = 5e-3;
 
-struct Run {
-  Tensor out;
-  std::vector<Tensor> grads;
-};
-
-// The case on `device` with inputs of `dtype` made from `inputs64`.
-Run run_case(const OpCase& c, const std::vector<Tensor>& inputs64, Device device, DType dtype) {
-  std::vector<Tensor> inputs;
-  for (const auto& t : inputs64) {
-    Tensor x = t.to(dtype).to(device);
-    x.set_requires_grad(true);
-    inputs.push_back(x);
-  }
-  Run run;
-  run.out = c.run(inputs);
-  Generator gen(99);
-  const Tensor weights = randn(run.out.shape(), gen, DType::F32).to(device);
-  run.grads = grad({sum(mul(run.out, weights))}, inputs);
-  return run;
-}
-
 // f64 inputs rounded to bf16 and back, so both sides start from the same values.
 std::vector<Tensor> bf16_representable(const std::vector<Tensor>& inputs64) {
   std::vector<Tensor> out;
@@ -76,8 +55,8 @@ TEST_CASE("every op in bf16 on CUDA is the CPU's f32 result to bf16 rounding", "
   for (const OpCase& c : op_cases()) {
     DYNAMIC_SECTION(c.name) {
       const auto inputs = bf16_representable(make_inputs(c, 21));
-      const Run cpu = run_case(c, inputs, Device::cpu(), DType::F32);
-      const Run gpu = run_case(c, inputs, kCuda, DType::BF16);
+      const OpRun cpu = run_op_case(c, inputs, Device::cpu(), DType::F32);
+      const OpRun gpu = run_op_case(c, inputs, kCuda, DType::BF16);
       INFO(c.name << " forward, " << gpu.out.str());
       CHECK(relative_error(as_cpu_f32(gpu.out), cpu.out) < kBf16Tolerance);
       for (size_t i = 0; i < cpu.grads.size(); ++i) {
@@ -157,18 +136,9 @@ TEST_CASE("bf16 batch norm over many slices per channel, with its running statis
 
 TEST_CASE("the model's per-loss gradients under bf16 autocast point where f32's do", "[cuda][precision]") {
   const SafetensorsFile fx = load_fixture("av_model_concat.safetensors");
-  NamedTensors weights;
-  for (const auto& [name, t] : fx.tensors)
-    if (name.rfind("weights/", 0) == 0) weights.emplace_back(name.substr(8), t);
   auto run = [&](Precision p) {
     const PrecisionScope scope(p);
-    Generator gen(0);
-    AVClassifier model(infer_config(weights, "fixture"), gen);
-    model.load_state_dict(weights, "fixture");
-    model.to(kCuda);
-    model.train();
-    const Batch batch = Batch{*fx.find("audio"), *fx.find("visual"), *fx.find("label")}.to(kCuda);
-    return compute_objective_gradients(model, batch);
+    return fixture_objective_gradients(fx, kCuda);
   };
   const ObjectiveGradients f32 = run(Precision::fp32), bf16 = run(Precision::bf16);
   for (int k = 0; k < kObjectives; ++k) {

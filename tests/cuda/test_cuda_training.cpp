@@ -20,13 +20,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-SyntheticOptions data_options(int64_t samples, int64_t first = 0) {
-  SyntheticOptions s;
-  s.samples = samples;
-  s.first_index = first;
-  return s;
-}
-
 AVClassifierConfig small_model() {
   AVClassifierConfig c;
   c.width = 4;
@@ -47,7 +40,7 @@ TrainOptions run_options(Device device, const std::string& dir) {
 }  // namespace
 
 TEST_CASE("the same seed trains the same first steps on CUDA as on the CPU", "[cuda]") {
-  const SyntheticAV data(data_options(64));
+  const SyntheticAV data(SyntheticOptions{.samples = 64});
   for (const char* method : {"uniform", "mmpareto", "mgda"}) {
     DYNAMIC_SECTION(method) {
       std::vector<std::array<double, kObjectives>> losses[2];
@@ -80,7 +73,7 @@ TEST_CASE("the same seed trains the same first steps on CUDA as on the CPU", "[c
 }
 
 TEST_CASE("the loader uploads to CUDA the batches it builds on the host", "[cuda]") {
-  const SyntheticAV data(data_options(37));  // batches of 8: four and a partial one
+  const SyntheticAV data(SyntheticOptions{.samples = 37});  // batches of 8: four and a partial one
   for (int workers : {0, 3}) {
     DYNAMIC_SECTION(workers << " workers") {
       LoaderOptions lo;
@@ -116,7 +109,7 @@ TEST_CASE("work queued on uploaded batches reads them as uploaded, however far t
   // batch and asks for the next ones at once, so the copy stream refills a slot while
   // work on the batch it held may still be queued (the released events must order
   // them), and compute may start before a copy has landed (the uploaded events must).
-  SyntheticOptions big = data_options(24 * 16);
+  SyntheticOptions big{.samples = 24 * 16};
   big.image_size = 112;  // 4.8 MB of frames per batch of 16: copies take a while
   const SyntheticAV data(big);
   LoaderOptions lo;
@@ -147,7 +140,8 @@ TEST_CASE("work queued on uploaded batches reads them as uploaded, however far t
 }
 
 TEST_CASE("a CUDA run resumes on the CPU and a CPU run on CUDA; checkpoints load on both", "[cuda]") {
-  const SyntheticAV train_data(data_options(64)), test_data(data_options(32, 64));
+  const SyntheticAV train_data(SyntheticOptions{.samples = 64}),
+      test_data(SyntheticOptions{.samples = 32, .first_index = 64});
   const StoppingDataset stopping(train_data, 2);
   for (int first = 0; first < 2; ++first) {
     DYNAMIC_SECTION((first == 0 ? "cuda, then cpu" : "cpu, then cuda")) {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engine/autograd.h"
+
 namespace mmp::testing {
 namespace {
 
@@ -122,6 +124,21 @@ const std::vector<OpCase>& op_cases() {
     return c;
   }();
   return cases;
+}
+
+OpRun run_op_case(const OpCase& c, const std::vector<Tensor>& inputs64, Device device, DType dtype) {
+  std::vector<Tensor> inputs;
+  for (const auto& t : inputs64) {
+    Tensor x = t.to(dtype).to(device);
+    x.set_requires_grad(true);
+    inputs.push_back(x);
+  }
+  OpRun run;
+  run.out = c.run(inputs);
+  Generator gen(99);
+  const Tensor weights = randn(run.out.shape(), gen, DType::F32).to(device);
+  run.grads = grad({sum(mul(run.out, weights))}, inputs);
+  return run;
 }
 
 std::vector<Tensor> make_inputs(const OpCase& c, uint64_t seed) {

@@ -24,4 +24,12 @@ const std::vector<OpCase>& op_cases();
 // Inputs of a case drawn from `seed`, as f64 on the CPU (convert as needed).
 std::vector<Tensor> make_inputs(const OpCase& c, uint64_t seed);
 
+// A case run on `device` with inputs64 converted to `dtype`: its output, and the
+// gradient of <output, a fixed random tensor> on each input (the harnesses compare both).
+struct OpRun {
+  Tensor out;
+  std::vector<Tensor> grads;
+};
+OpRun run_op_case(const OpCase& c, const std::vector<Tensor>& inputs64, Device device, DType dtype);
+
 }  // namespace mmp::testing
