@@ -45,6 +45,12 @@ struct ConvGeometry {
 // keeps its Winograd-transformed filters here); opaque to the op that holds it.
 using ConvState = std::shared_ptr<void>;
 
+// One parameter of an optimizer update: the parameter, its gradient, and its state (SGD:
+// the momentum buffer in state1; Adam: the moments in state1 and state2).
+struct OptimizerTensors {
+  Tensor param, grad, state1, state2;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -106,11 +112,16 @@ class Backend {
   virtual void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x,
                                    const ConvGeometry& g) = 0;
 
-  // ---- optimizer updates, in place on contiguous tensors of one shape ----
-  virtual void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
-                        const SgdParams& p) = 0;
-  virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                         const AdamParams& p) = 0;
+  // ---- optimizer updates, in place, on every parameter of a list at once (one launch
+  // on CUDA): contiguous tensors of one dtype; `state` the momentum buffer (SGD; may be
+  // undefined without momentum) or the two moments (Adam) ----
+  virtual void sgd_step(const std::vector<OptimizerTensors>& tensors, const SgdParams& p) = 0;
+  virtual void adam_step(const std::vector<OptimizerTensors>& tensors, const AdamParams& p) = 0;
+
+  // flat[offsets[i] .. offsets[i] + counts[i]) *= factors[i], for all segments at once
+  // (the integrators' per-tensor rescaling of a group's gradient buffer).
+  virtual void scale_segments(const Tensor& flat, const std::vector<int64_t>& offsets,
+                              const std::vector<int64_t>& counts, const std::vector<double>& factors) = 0;
 
   // ---- random numbers: Philox4x32-10 keyed by seed, counter from offset ----
   virtual void fill_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) = 0;

@@ -1,5 +1,7 @@
 #pragma once
 // Where a tensor lives: the CPU or one CUDA device.
+#include <compare>
+#include <cstdint>
 #include <string>
 
 namespace mmp {
@@ -14,7 +16,7 @@ struct Device {
   static Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
   bool is_cpu() const { return type == DeviceType::CPU; }
   bool is_cuda() const { return type == DeviceType::CUDA; }
-  bool operator==(const Device&) const = default;
+  auto operator<=>(const Device&) const = default;  // also ==; ordered, so usable as a map key
   std::string str() const;  // "cpu", "cuda:0"
 };
 

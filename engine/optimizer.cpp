@@ -32,20 +32,35 @@ Tensor take(const std::map<std::string, Tensor>& state, const std::string& key, 
   return t;
 }
 
+// Runs update(list) on each run of one dtype (a backend update takes one dtype per
+// list), then marks the parameters changed.
+template <class Update>
+void update_by_dtype(const std::vector<OptimizerTensors>& tensors, Update&& update) {
+  std::map<DType, std::vector<OptimizerTensors>> by_dtype;
+  for (const OptimizerTensors& t : tensors) by_dtype[t.param.dtype()].push_back(t);
+  for (const auto& [dtype, same] : by_dtype) update(same);
+  for (const OptimizerTensors& t : tensors) t.param.storage()->bump_version();
+}
+
 class Sgd : public Optimizer {
  public:
   using Optimizer::Optimizer;
 
   void step(double lr) override {
-    SgdParams o{lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, false};
+    // Parameters whose momentum buffer starts now take the gradient as the buffer
+    // (torch.optim.SGD's first step); the rest follow the momentum rule. One list each.
+    std::map<std::pair<Device, bool>, std::vector<OptimizerTensors>> lists;
     for (const auto& [name, p] : parameters_) {
       const Tensor g = p.grad();
       if (!g.defined()) continue;
       Tensor& buf = buffers_[name];
-      o.first_step = !buf.defined();
+      const bool first_step = !buf.defined();
       if (options_.momentum != 0 && !buf.defined()) buf = empty_like(p);
-      backend(p.device()).sgd_step(p, g.contiguous(), buf, o);
-      p.storage()->bump_version();
+      lists[{p.device(), first_step}].push_back({p, g.contiguous(), buf, Tensor()});
+    }
+    for (const auto& [key, tensors] : lists) {
+      const SgdParams o{lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, key.second};
+      update_by_dtype(tensors, [&](const std::vector<OptimizerTensors>& same) { backend(key.first).sgd_step(same, o); });
     }
   }
 
@@ -75,7 +90,8 @@ class Adam : public Optimizer {
 
   void step(double lr) override {
     ++steps_;
-    AdamParams o{lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay, decoupled_, steps_};
+    const AdamParams o{lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay, decoupled_, steps_};
+    std::map<Device, std::vector<OptimizerTensors>> lists;
     for (const auto& [name, p] : parameters_) {
       const Tensor g = p.grad();
       if (!g.defined()) continue;
@@ -84,9 +100,10 @@ class Adam : public Optimizer {
         m = zeros_like(p);
         v = zeros_like(p);
       }
-      backend(p.device()).adam_step(p, g.contiguous(), m, v, o);
-      p.storage()->bump_version();
+      lists[p.device()].push_back({p, g.contiguous(), m, v});
     }
+    for (const auto& [device, tensors] : lists)
+      update_by_dtype(tensors, [&](const std::vector<OptimizerTensors>& same) { backend(device).adam_step(same, o); });
   }
 
   NamedTensors state() const override {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engine/backend.h"
+
 namespace mmp {
 
 double GroupReport::norm(size_t k) const { return std::sqrt(std::max(gram[k][k], 0.0)); }
@@ -20,13 +22,19 @@ GroupReport start_report(const GroupGradients& group) {
       right.push_back(group.gradients[j]);
     }
   const std::vector<double> d = dots(left, right).to_vector<double>();
+  Gram gram(k, std::vector<double>(k, 0.0));
+  size_t at = 0;
+  for (size_t i = 0; i < k; ++i)
+    for (size_t j = i; j < k; ++j) gram[i][j] = gram[j][i] = d[at++];
+  return report_from_gram(group, std::move(gram));
+}
+
+GroupReport report_from_gram(const GroupGradients& group, Gram gram) {
   GroupReport r;
   r.group = group.group;
   r.objectives = group.objectives;
-  r.gram.assign(k, std::vector<double>(k, 0.0));
-  size_t at = 0;
-  for (size_t i = 0; i < k; ++i)
-    for (size_t j = i; j < k; ++j) r.gram[i][j] = r.gram[j][i] = d[at++];
+  r.gram = std::move(gram);
+  const size_t k = r.gram.size();
   double sum = 0;
   for (size_t i = 0; i < k; ++i)
     for (size_t j = 0; j < k; ++j) {
@@ -68,6 +76,14 @@ std::vector<Gram> segment_grams(const GroupGradients& group) {
   return grams;
 }
 
+Gram sum_grams(const std::vector<Gram>& grams) {
+  Gram total = grams.at(0);
+  for (size_t s = 1; s < grams.size(); ++s)
+    for (size_t i = 0; i < total.size(); ++i)
+      for (size_t j = 0; j < total.size(); ++j) total[i][j] += grams[s][i][j];
+  return total;
+}
+
 std::vector<double> segment_squared_norms(const Tensor& flat, const GroupGradients& group) {
   std::vector<Tensor> parts;
   for (size_t i = 0; i < group.shapes.size(); ++i) parts.push_back(segment(flat, group, i));
@@ -75,10 +91,15 @@ std::vector<double> segment_squared_norms(const Tensor& flat, const GroupGradien
 }
 
 void scale_segments(const Tensor& flat, const GroupGradients& group, const std::vector<double>& factors) {
+  MMP_CHECK(flat.is_contiguous() && factors.size() == group.shapes.size(), "scale_segments: ", factors.size(),
+            " factors for ", group.shapes.size(), " tensors");
+  std::vector<int64_t> offsets, counts;
   for (size_t i = 0; i < group.shapes.size(); ++i) {
-    const Tensor part = segment(flat, group, i);
-    part.copy_(mul_scalar(part, factors[i]));
+    offsets.push_back(group.offsets[i]);
+    counts.push_back(numel(group.shapes[i]));
   }
+  backend(flat.device()).scale_segments(flat, offsets, counts, factors);
+  flat.storage()->bump_version();
 }
 
 }  // namespace mmp

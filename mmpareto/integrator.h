@@ -83,10 +83,14 @@ const std::vector<std::string>& integrator_names();
 // ---- helpers shared by the integrators ----------------------------------------
 // The report's Gram matrix, norms and conflict flag, from one pass over the buffers.
 GroupReport start_report(const GroupGradients& group);
+// The same from a Gram matrix already at hand (e.g. the sum of the per-tensor ones).
+GroupReport report_from_gram(const GroupGradients& group, Gram gram);
 // out = Σ w_k g_k in one pass.
 void write_combination(const std::vector<Tensor>& gradients, const std::vector<double>& weights, const Tensor& out);
 // The Gram matrix of the objectives' gradients restricted to each parameter tensor.
 std::vector<Gram> segment_grams(const GroupGradients& group);
+// Their sum: the whole group's Gram matrix.
+Gram sum_grams(const std::vector<Gram>& grams);
 // Squared norm of each tensor's slice of a flat buffer.
 std::vector<double> segment_squared_norms(const Tensor& flat, const GroupGradients& group);
 // Multiplies each tensor's slice of a flat buffer by its factor, in place.

@@ -37,9 +37,10 @@ class CudaBackend final : public Backend {
   void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices, const ConvGeometry& g) override;
   void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x,
                            const ConvGeometry& g) override;
-  void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdParams& p) override;
-  void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                 const AdamParams& p) override;
+  void sgd_step(const std::vector<OptimizerTensors>& tensors, const SgdParams& p) override;
+  void adam_step(const std::vector<OptimizerTensors>& tensors, const AdamParams& p) override;
+  void scale_segments(const Tensor& flat, const std::vector<int64_t>& offsets, const std::vector<int64_t>& counts,
+                      const std::vector<double>& factors) override;
   void fill_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) override;
   void fill_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) override;
 

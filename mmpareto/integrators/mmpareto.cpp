@@ -15,7 +15,10 @@ class MMPareto : public Integrator {
   std::string name() const override { return "mmpareto"; }
 
   GroupReport integrate(const GroupGradients& group, const Tensor& out, StepContext&) override {
-    GroupReport r = start_report(group);
+    // Per-tensor rescaling needs each tensor's Gram matrix; the group's is their sum.
+    std::vector<Gram> grams;
+    if (options_.rescale_per_tensor) grams = segment_grams(group);
+    GroupReport r = grams.empty() ? start_report(group) : report_from_gram(group, sum_grams(grams));
     const size_t k = group.gradients.size();
     // Agreement as the reference measures it: F.cosine_similarity (norms floored at 1e-8).
     bool all_agree = true;
@@ -45,7 +48,6 @@ class MMPareto : public Integrator {
       return r;
     }
     // Per tensor, both norms follow from the tensor's own Gram matrix: no extra pass.
-    const std::vector<Gram> grams = segment_grams(group);
     std::vector<double> factors(grams.size());
     double total = 0, final_sq = 0;
     for (size_t i = 0; i < grams.size(); ++i) {

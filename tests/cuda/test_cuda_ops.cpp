@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/cuda/caching_allocator.h"
 #include "engine/ops.h"
 #include "tests/support/compare.h"
@@ -56,27 +57,69 @@ TEST_CASE("CUDA GEMM at large and odd sizes, plain and with a transposed operand
 }
 
 TEST_CASE("CUDA optimizer steps equal the CPU's: SGD (momentum, dampening, nesterov), Adam, AdamW", "[cuda][ops]") {
+  // 300 parameters of odd sizes: more than one multi-tensor launch (256 per launch).
+  // The first has no gradient at the first step, so its momentum buffer starts a step
+  // later than the others' and SGD runs a first-step list and a momentum list at once.
   Generator gen(8);
-  const Tensor start = randn({1000, 7}, gen);
-  std::vector<Tensor> grads;
-  for (int i = 0; i < 3; ++i) grads.push_back(randn({1000, 7}, gen));
+  constexpr int kParameters = 300, kSteps = 3;
+  std::vector<Tensor> starts;
+  std::vector<std::vector<Tensor>> grads(kSteps);
+  for (int k = 0; k < kParameters; ++k) {
+    const Shape shape{1 + (k * 37) % 101, 1 + k % 7};
+    starts.push_back(randn(shape, gen));
+    for (int i = 0; i < kSteps; ++i) grads[i].push_back(randn(shape, gen));
+  }
   for (const OptimizerCase& c : optimizer_cases()) {
     DYNAMIC_SECTION(c.name) {
       const OptimizerOptions& o = c.options;
-      Tensor p_cpu = start.clone(), p_gpu = start.to(kCuda);
-      p_cpu.set_requires_grad(true);
-      p_gpu.set_requires_grad(true);
-      auto on_cpu = make_optimizer({{"p", p_cpu}}, o), on_gpu = make_optimizer({{"p", p_gpu}}, o);
-      for (int i = 0; i < 3; ++i) {
-        p_cpu.set_grad(grads[i]);
-        p_gpu.set_grad(grads[i].to(kCuda));
+      NamedTensors on_cpu_params, on_gpu_params;
+      for (int k = 0; k < kParameters; ++k) {
+        Tensor p_cpu = starts[k].clone(), p_gpu = starts[k].to(kCuda);
+        p_cpu.set_requires_grad(true);
+        p_gpu.set_requires_grad(true);
+        on_cpu_params.emplace_back(std::to_string(k), p_cpu);
+        on_gpu_params.emplace_back(std::to_string(k), p_gpu);
+      }
+      auto on_cpu = make_optimizer(on_cpu_params, o), on_gpu = make_optimizer(on_gpu_params, o);
+      for (int i = 0; i < kSteps; ++i) {
+        for (int k = i == 0 ? 1 : 0; k < kParameters; ++k) {
+          on_cpu_params[k].second.set_grad(grads[i][k]);
+          on_gpu_params[k].second.set_grad(grads[i][k].to(kCuda));
+        }
         on_cpu->step(o.lr);
         on_gpu->step(o.lr);
-        INFO("step " << i);
-        CHECK(relative_error(p_gpu.to(Device::cpu()), p_cpu) < kTolerance);
+        for (int k = 0; k < kParameters; ++k) {
+          INFO("step " << i << ", parameter " << k);
+          REQUIRE(relative_error(on_gpu_params[k].second.to(Device::cpu()), on_cpu_params[k].second) < kTolerance);
+        }
       }
     }
   }
+}
+
+TEST_CASE("CUDA per-segment scaling equals the CPU's over more segments than one launch takes", "[cuda][ops]") {
+  // 700 segments (512 per launch) of odd sizes, some empty, with gaps left untouched.
+  Generator gen(12);
+  std::vector<int64_t> offsets, counts;
+  std::vector<double> factors;
+  int64_t at = 0;
+  for (int s = 0; s < 700; ++s) {
+    at += s % 3;  // a gap
+    offsets.push_back(at);
+    counts.push_back((s * 13) % 29);
+    factors.push_back(0.5 + 0.01 * s);
+    at += counts.back();
+  }
+  const Tensor flat = randn({at + 5}, gen);
+  const Tensor on_cpu = flat.clone(), on_gpu = flat.to(kCuda);
+  backend(Device::cpu()).scale_segments(on_cpu, offsets, counts, factors);
+  backend(kCuda).scale_segments(on_gpu, offsets, counts, factors);
+  CHECK(relative_error(on_gpu.to(Device::cpu()), on_cpu) < kTolerance);
+  // And the CPU's own result is the plain loop's.
+  std::vector<float> expected = flat.to_vector<float>();
+  for (size_t s = 0; s < offsets.size(); ++s)
+    for (int64_t i = 0; i < counts[s]; ++i) expected[offsets[s] + i] *= static_cast<float>(factors[s]);
+  CHECK(on_cpu.to_vector<float>() == expected);
 }
 
 TEST_CASE("CUDA reductions over large and odd shapes", "[cuda][ops]") {
@@ -90,6 +133,20 @@ TEST_CASE("CUDA reductions over large and odd shapes", "[cuda][ops]") {
     CHECK(argmax(xg, -1).to_vector<int64_t>() == argmax(x, -1).to_vector<int64_t>());
     CHECK(dots({xg, xg}, {xg, xg}).to_vector<double>()[1] ==
           Approx(dots({x}, {x}).to_vector<double>()[0]).epsilon(1e-10));
+  }
+  // More pairs than one launch takes (512), of odd sizes, as the per-tensor Gram matrices ask.
+  std::vector<Tensor> a, b, a_gpu, b_gpu;
+  for (int k = 0; k < 1100; ++k) {
+    a.push_back(randn({1 + (k * 53) % 997}, gen));
+    b.push_back(randn({1 + (k * 53) % 997}, gen));
+    a_gpu.push_back(a.back().to(kCuda));
+    b_gpu.push_back(b.back().to(kCuda));
+  }
+  const std::vector<double> on_cpu = dots(a, b).to_vector<double>(), on_gpu = dots(a_gpu, b_gpu).to_vector<double>();
+  REQUIRE(on_gpu.size() == on_cpu.size());
+  for (size_t k = 0; k < on_cpu.size(); ++k) {
+    INFO("pair " << k);
+    CHECK(on_gpu[k] == Approx(on_cpu[k]).epsilon(1e-10).margin(1e-10));
   }
 }
 
