@@ -47,6 +47,18 @@ using ConvState = std::shared_ptr<void>;
 
 // One parameter of an optimizer update: the parameter, its gradient, and its state (SGD:
 // the momentum buffer in state1; Adam: the moments in state1 and state2).
+// What a training-mode batch norm may fuse after itself: y = relu(bn(x) + residual),
+// the end of a ResNet block. Forward reads `residual` (undefined: none) and `relu`;
+// backward reads `relu` and `output` (the forward's y, whose sign masks the gradient)
+// and writes `grad_residual` (the masked gradient; undefined: not wanted).
+struct BatchNormEpilogue {
+  Tensor residual;
+  bool relu = false;
+  Tensor output;
+  Tensor grad_residual;
+  bool any() const { return relu || residual.defined() || grad_residual.defined(); }
+};
+
 struct OptimizerTensors {
   Tensor param, grad, state1, state2;
 };
@@ -96,15 +108,21 @@ class Backend {
 
   // ---- batch normalisation over (N, H, W) per channel of NCHW tensors ----
   // Training: normalises with the batch statistics, saves mean and 1/sqrt(var + eps)
-  // for backward, and updates the running statistics in place (unbiased variance).
+  // for backward, updates the running statistics in place (unbiased variance), and
+  // applies the epilogue (residual and tensors of the epilogue laid out as x).
   virtual void batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                 const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
-                                const Tensor& save_mean, const Tensor& save_invstd, double momentum,
-                                double eps) = 0;
-  // Gradients of a training-mode batch norm; grad_weight/grad_bias may be undefined.
+                                const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
+                                const BatchNormEpilogue& epilogue) = 0;
+  // Whether batch_norm_train/backward take an epilogue for this input (else the op
+  // composes batch norm, add and ReLU).
+  virtual bool fuses_batch_norm_epilogue(const Tensor& x) const = 0;
+  // Gradients of a training-mode batch norm and its epilogue; grad_x, grad_weight and
+  // grad_bias may be undefined.
   virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
-                                   const Tensor& grad_weight, const Tensor& grad_bias, double eps) = 0;
+                                   const Tensor& grad_weight, const Tensor& grad_bias, double eps,
+                                   const BatchNormEpilogue& epilogue) = 0;
 
   // ---- max pooling (NCHW); indices (i32) are positions within each input plane ----
   virtual void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices,

@@ -90,6 +90,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 // variance, as PyTorch); in eval, uses them.
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// relu(batch_norm(x, ...) + residual) (residual may be undefined): a ResNet block's end.
+// In training, one fused kernel pass forward and backward where the backend takes it
+// (the CPU; CUDA's own kernels, for bf16 and NHWC activations); else the three ops.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, const Tensor& residual, bool training, double momentum = 0.1,
+                       double eps = 1e-5);
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding);
 
 // ---- losses ----------------------------------------------------------------------

@@ -22,6 +22,11 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 
+Tensor BatchNorm2d::forward_relu(const Tensor& x, const Tensor& residual) {
+  if (is_training()) num_batches_tracked.fill_(static_cast<double>(++batches_tracked_));
+  return batch_norm_relu(x, weight, bias, running_mean, running_var, residual, is_training(), momentum, eps);
+}
+
 void BatchNorm2d::on_state_loaded() { batches_tracked_ = static_cast<int64_t>(num_batches_tracked.item()); }
 
 }  // namespace mmp

@@ -10,6 +10,8 @@ class BatchNorm2d : public Module {
   BatchNorm2d(int64_t channels, Generator& gen, double momentum = 0.1, double eps = 1e-5);
   // Batch statistics (and a running-statistics update) in training mode, running ones in eval.
   Tensor forward(const Tensor& x);
+  // relu(forward(x) + residual) (residual may be undefined), fused where the backend can.
+  Tensor forward_relu(const Tensor& x, const Tensor& residual = Tensor());
 
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;

@@ -20,10 +20,9 @@ BasicBlock::BasicBlock(int64_t in_planes, int64_t planes, int64_t stride, Genera
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = relu(bn1_.forward(conv1_.forward(x)));
-  out = bn2_.forward(conv2_.forward(out));
+  const Tensor out = conv2_.forward(bn1_.forward_relu(conv1_.forward(x)));
   const Tensor identity = downsample_ ? downsample_bn_->forward(downsample_conv_->forward(x)) : x;
-  return relu(add(out, identity));
+  return bn2_.forward_relu(out, identity);
 }
 
 ResNet18::ResNet18(int64_t in_channels, Generator& gen, int64_t width)
@@ -43,7 +42,7 @@ ResNet18::ResNet18(int64_t in_channels, Generator& gen, int64_t width)
 }
 
 Tensor ResNet18::forward(const Tensor& x) {
-  Tensor out = max_pool2d(relu(bn1_.forward(conv1_.forward(x))), 3, 2, 1);
+  Tensor out = max_pool2d(bn1_.forward_relu(conv1_.forward(x)), 3, 2, 1);
   for (auto& stage : layers_)
     for (size_t i = 0; i < stage.size(); ++i) out = static_cast<BasicBlock&>(stage[i]).forward(out);
   return out;

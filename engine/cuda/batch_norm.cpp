@@ -1,7 +1,8 @@
 // CUDA batch normalisation (training) through cuDNN's spatial mode, which keeps
 // PyTorch's semantics: biased variance to normalise, unbiased for the running
 // estimate, and the saved mean and inverse std reused by backward. bf16 activations
-// (with f32 parameters) and NHWC ones go to own kernels (batch_norm_kernels.cu).
+// (with f32 parameters) and NHWC ones go to own kernels (batch_norm_kernels.cu), which
+// also fuse the residual add and ReLU after them.
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cudnn_descriptors.h"
@@ -20,15 +21,21 @@ struct BatchNormDescriptors {
   TensorDescriptor param;  // scale, bias, means and variances: [1, C, 1, 1]
 };
 
+// bf16 and NHWC activations; cuDNN takes the NCHW f32 and f64 ones, without an epilogue.
+bool own_kernels(const Tensor& x) {
+  return x.dtype() == DType::BF16 || (x.dtype() == DType::F32 && x.is_channels_last() && !x.is_contiguous());
+}
 
 }  // namespace
 
 void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
-                                   const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps) {
-  if (x.dtype() == DType::BF16 || (x.dtype() == DType::F32 && x.is_channels_last() && !x.is_contiguous()))
+                                   const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
+                                   const BatchNormEpilogue& epilogue) {
+  if (own_kernels(x))
     return batch_norm_train_kernels(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
-                                    momentum, eps);
+                                    momentum, eps, epilogue);
+  MMP_CHECK(!epilogue.any(), "batch norm of ", x.str(), " on CUDA: cuDNN's path takes no fused epilogue");
   DeviceGuard guard(device_);
   const BatchNormDescriptors d(x);
   MMP_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
@@ -38,12 +45,17 @@ void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const 
       running_var.defined() ? running_var.raw_data() : nullptr, eps, save_mean.raw_data(), save_invstd.raw_data()));
 }
 
+// The NCHW f32 (fp32 precision) path stays on cuDNN's measured kernels, unfused.
+bool CudaBackend::fuses_batch_norm_epilogue(const Tensor& x) const { return own_kernels(x); }
+
 void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight,
                                       const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
-                                      const Tensor& grad_weight, const Tensor& grad_bias, double eps) {
-  if (x.dtype() == DType::BF16 || (x.dtype() == DType::F32 && x.is_channels_last() && !x.is_contiguous()))
+                                      const Tensor& grad_weight, const Tensor& grad_bias, double eps,
+                                      const BatchNormEpilogue& epilogue) {
+  if (own_kernels(x))
     return batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean, save_invstd, grad_x, grad_weight,
-                                       grad_bias);
+                                       grad_bias, epilogue);
+  MMP_CHECK(!epilogue.any(), "batch norm backward of ", x.str(), " on CUDA: cuDNN's path takes no fused epilogue");
   DeviceGuard guard(device_);
   const BatchNormDescriptors d(x);
   // cuDNN always writes all three gradients: give it scratch for the unwanted ones.

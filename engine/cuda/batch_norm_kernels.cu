@@ -1,6 +1,7 @@
 // Batch norm over (N, H, W) per channel of NCHW or NHWC tensors of any floating dtype:
 // partial sums per (channel, slice of the channel's elements) in double, one thread per
-// channel to finish them, then an elementwise pass.
+// channel to finish them, then an elementwise pass, which also applies the fused
+// epilogue (residual add, ReLU) forward and its mask and residual gradient backward.
 #include <algorithm>
 
 #include "engine/cuda/batch_norm_kernels.h"
@@ -14,14 +15,22 @@ __device__ __forceinline__ long long channel_element(long long m, long long ch, 
   return (m / hw) * c * hw + ch * hw + m % hw;
 }
 
-// Element i's part of a channel's two sums: x and x^2 (forward), or gy and gy * (x - mean)
-// (backward, when gy is given).
+// The gradient reaching the batch norm at element i: gy, or 0 where a fused ReLU's
+// output `mask` is not positive.
 template <class T>
-__device__ __forceinline__ void accumulate(const T* x, const T* gy, long long i, double mu, double& first,
-                                           double& second) {
+__device__ __forceinline__ float masked_gradient(const T* gy, const T* mask, long long i) {
+  if (mask && !(static_cast<float>(static_cast<compute_t<T>>(mask[i])) > 0.0f)) return 0.0f;
+  return static_cast<float>(static_cast<compute_t<T>>(gy[i]));
+}
+
+// Element i's part of a channel's two sums: x and x^2 (forward), or gy and gy * (x - mean)
+// (backward, when gy is given; masked by a fused ReLU's output).
+template <class T>
+__device__ __forceinline__ void accumulate(const T* x, const T* gy, const T* mask, long long i, double mu,
+                                           double& first, double& second) {
   const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
   if (gy) {
-    const double g = static_cast<double>(static_cast<compute_t<T>>(gy[i]));
+    const double g = masked_gradient(gy, mask, i);
     first += g;
     second += g * (v - mu);
   } else {
@@ -33,14 +42,14 @@ __device__ __forceinline__ void accumulate(const T* x, const T* gy, long long i,
 // Block (ch, s) sums its slice of channel ch: sum x and sum x^2 (forward), or sum gy
 // and sum gy * (x - mean) (backward, when gy is given).
 template <class T>
-__global__ void partial_sums_kernel(const T* x, const T* gy, const float* mean, double* partial, long long count,
-                                    long long c, long long hw, int slices) {
+__global__ void partial_sums_kernel(const T* x, const T* gy, const T* mask, const float* mean, double* partial,
+                                    long long count, long long c, long long hw, int slices) {
   const long long ch = blockIdx.x, s = blockIdx.y;
   const long long begin = count * s / slices, end = count * (s + 1) / slices;
   const double mu = gy ? static_cast<double>(mean[ch]) : 0.0;
   double first = 0, second = 0;
   for (long long m = begin + threadIdx.x; m < end; m += blockDim.x)
-    accumulate(x, gy, channel_element(m, ch, c, hw), mu, first, second);
+    accumulate(x, gy, mask, channel_element(m, ch, c, hw), mu, first, second);
   first = block_sum(first);
   second = block_sum(second);
   if (threadIdx.x == 0) {
@@ -74,13 +83,18 @@ __device__ __forceinline__ long long channel_of(long long i, long long c, long l
   return hw > 0 ? (i / hw) % c : i % c;
 }
 
+// y = bn(x), then + residual and ReLU when fused (rounded to T once, at the end).
 template <class T>
-__global__ void normalize_kernel(const T* x, T* y, const float* mean, const float* invstd, const float* weight,
-                                 const float* bias, long long total, long long c, long long hw) {
+__global__ void normalize_kernel(const T* x, const T* residual, bool relu, T* y, const float* mean,
+                                 const float* invstd, const float* weight, const float* bias, long long total,
+                                 long long c, long long hw) {
   MMP_GRID_STRIDE_LOOP(i, total) {
     const long long ch = channel_of(i, c, hw);
     const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
-    y[i] = static_cast<T>((v - mean[ch]) * invstd[ch] * weight[ch] + bias[ch]);
+    float out = (v - mean[ch]) * invstd[ch] * weight[ch] + bias[ch];
+    if (residual) out += static_cast<float>(static_cast<compute_t<T>>(residual[i]));
+    if (relu) out = out > 0.0f ? out : 0.0f;
+    y[i] = static_cast<T>(out);
   }
 }
 
@@ -90,15 +104,15 @@ __global__ void normalize_kernel(const T* x, T* y, const float* mean, const floa
 constexpr int kChannelsPerBlock = 32, kRowLanes = kThreads / kChannelsPerBlock;
 
 template <class T>
-__global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, const float* mean, double* partial, long long rows,
-                                         long long c, int slices) {
+__global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, const T* mask, const float* mean, double* partial,
+                                         long long rows, long long c, int slices) {
   const long long ch = blockIdx.x * kChannelsPerBlock + threadIdx.x % kChannelsPerBlock, s = blockIdx.y;
   const int lane = threadIdx.x / kChannelsPerBlock;
   const long long begin = rows * s / slices, end = rows * (s + 1) / slices;
   double first = 0, second = 0;
   if (ch < c) {
     const double mu = gy ? static_cast<double>(mean[ch]) : 0.0;
-    for (long long r = begin + lane; r < end; r += kRowLanes) accumulate(x, gy, r * c + ch, mu, first, second);
+    for (long long r = begin + lane; r < end; r += kRowLanes) accumulate(x, gy, mask, r * c + ch, mu, first, second);
   }
   __shared__ double lanes[2][kRowLanes][kChannelsPerBlock];
   lanes[0][lane][threadIdx.x % kChannelsPerBlock] = first;
@@ -132,16 +146,22 @@ __global__ void finish_backward_kernel(const double* partial, int slices, long l
   }
 }
 
-// gx = w * invstd * (gy - mean(gy) - (x - mean) * invstd * sum(gy * xhat) / count)
+// gx = w * invstd * (gy - mean(gy) - (x - mean) * invstd * sum(gy * xhat) / count), gy
+// masked by a fused ReLU's output; the residual's gradient is the masked gy. gx or
+// grad_residual may be null.
 template <class T>
-__global__ void input_gradient_kernel(const T* x, const T* gy, T* gx, const float* mean, const float* invstd,
-                                      const float* weight, const float* mean_gy, const float* scaled_gw,
-                                      long long total, long long c, long long hw) {
+__global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T* gx, T* grad_residual,
+                                      const float* mean, const float* invstd, const float* weight,
+                                      const float* mean_gy, const float* scaled_gw, long long total, long long c,
+                                      long long hw) {
   MMP_GRID_STRIDE_LOOP(i, total) {
     const long long ch = channel_of(i, c, hw);
-    const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
-    const float g = static_cast<float>(static_cast<compute_t<T>>(gy[i]));
-    gx[i] = static_cast<T>(weight[ch] * invstd[ch] * (g - mean_gy[ch] - (v - mean[ch]) * scaled_gw[ch]));
+    const float g = masked_gradient(gy, mask, i);
+    if (grad_residual) grad_residual[i] = static_cast<T>(g);
+    if (gx) {
+      const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
+      gx[i] = static_cast<T>(weight[ch] * invstd[ch] * (g - mean_gy[ch] - (v - mean[ch]) * scaled_gw[ch]));
+    }
   }
 }
 
@@ -153,14 +173,14 @@ bool nhwc(const Tensor& x) { return x.is_channels_last() && !x.is_contiguous(); 
 
 // The partial sums, over NCHW or NHWC.
 template <class T>
-void launch_partial_sums(int device, const Tensor& x, const T* px, const T* pg, const float* mean, double* partial,
-                         long long n, long long c, long long hw, int slices) {
+void launch_partial_sums(int device, const Tensor& x, const T* px, const T* pg, const T* mask, const float* mean,
+                         double* partial, long long n, long long c, long long hw, int slices) {
   if (nhwc(x)) {
     const dim3 grid(static_cast<unsigned>((c + kChannelsPerBlock - 1) / kChannelsPerBlock), slices);
-    partial_sums_nhwc_kernel<<<grid, kThreads, 0, stream(device)>>>(px, pg, mean, partial, n * hw, c, slices);
+    partial_sums_nhwc_kernel<<<grid, kThreads, 0, stream(device)>>>(px, pg, mask, mean, partial, n * hw, c, slices);
   } else {
     partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
-        px, pg, mean, partial, n * hw, c, hw, slices);
+        px, pg, mask, mean, partial, n * hw, c, hw, slices);
   }
   MMP_CUDA_CHECK_LAUNCH();
 }
@@ -173,12 +193,27 @@ void check_parameters(const Tensor& x, std::initializer_list<const Tensor*> para
               ": parameters and statistics must be dense f32, got ", p->str());
 }
 
+// The epilogue's tensors must be laid out as x (same shape, dtype and memory order).
+void check_epilogue(const Tensor& x, const BatchNormEpilogue& e) {
+  for (const Tensor* t : {&e.residual, &e.output, &e.grad_residual})
+    MMP_CHECK(!t->defined() || (t->shape() == x.shape() && t->dtype() == x.dtype() && t->strides() == x.strides() &&
+                                t->device() == x.device()),
+              "batch norm of ", x.str(), ": its epilogue's tensor ", t->str(), " is not laid out as the input");
+}
+
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
+}
+
 }  // namespace
 
 void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
-                              const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps) {
+                              const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
+                              const BatchNormEpilogue& epilogue) {
   check_parameters(x, {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd});
+  check_epilogue(x, epilogue);
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
   const int slices = slices_for(count);
@@ -186,14 +221,15 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
-    launch_partial_sums(device, x, px, static_cast<const scalar_t*>(nullptr), nullptr, partial.data<double>(), n, c, hw,
-                        slices);
+    launch_partial_sums(device, x, px, static_cast<const scalar_t*>(nullptr), static_cast<const scalar_t*>(nullptr),
+                        nullptr, partial.data<double>(), n, c, hw, slices);
     finish_statistics_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, c, save_mean.data<float>(), save_invstd.data<float>(),
         f32_out_or_null(running_mean), f32_out_or_null(running_var), momentum, eps);
     MMP_CUDA_CHECK_LAUNCH();
     normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
-        px, static_cast<scalar_t*>(y.raw_data()), save_mean.data<float>(), save_invstd.data<float>(),
+        px, data_or_null<const scalar_t>(epilogue.residual), epilogue.relu, static_cast<scalar_t*>(y.raw_data()),
+        save_mean.data<float>(), save_invstd.data<float>(),
         weight.data<float>(), bias.data<float>(), x.numel(), c, element_hw);
     MMP_CUDA_CHECK_LAUNCH();
   });
@@ -201,8 +237,11 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
 
 void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad_y, const Tensor& weight,
                                  const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
-                                 const Tensor& grad_weight, const Tensor& grad_bias) {
+                                 const Tensor& grad_weight, const Tensor& grad_bias, const BatchNormEpilogue& epilogue) {
   check_parameters(x, {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias});
+  check_epilogue(x, epilogue);
+  MMP_CHECK(!epilogue.relu || epilogue.output.defined(), "batch norm backward of ", x.str(),
+            ": a fused ReLU needs the forward's output");
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
   const int slices = slices_for(count);
@@ -215,15 +254,17 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
     const scalar_t* pg = static_cast<const scalar_t*>(grad_y.raw_data());
-    launch_partial_sums(device, x, px, pg, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
+    const scalar_t* mask = epilogue.relu ? data_or_null<const scalar_t>(epilogue.output) : nullptr;
+    launch_partial_sums(device, x, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
     finish_backward_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, c, save_invstd.data<float>(), f32_out_or_null(grad_weight),
         f32_out_or_null(grad_bias), mean_gy, scaled_gw);
     MMP_CUDA_CHECK_LAUNCH();
-    if (grad_x.defined()) {
+    if (grad_x.defined() || epilogue.grad_residual.defined()) {
       input_gradient_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
-          px, pg, static_cast<scalar_t*>(grad_x.raw_data()), save_mean.data<float>(), save_invstd.data<float>(),
-          weight.data<float>(), mean_gy, scaled_gw, x.numel(), c, element_hw);
+          px, pg, mask, data_or_null<scalar_t>(grad_x), data_or_null<scalar_t>(epilogue.grad_residual),
+          save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(), mean_gy, scaled_gw, x.numel(), c,
+          element_hw);
       MMP_CUDA_CHECK_LAUNCH();
     }
   });

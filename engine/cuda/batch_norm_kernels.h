@@ -3,16 +3,18 @@
 // parameters and statistics, which cuDNN's batch-norm API does not take (PyTorch also
 // runs its own kernels there), and for NHWC activations in f32 or bf16. Same
 // contract as Backend::batch_norm_train/backward; x's strides say NCHW or NHWC
-// (channels-last); per-channel sums accumulate in double.
-#include "engine/tensor.h"
+// (channels-last); per-channel sums accumulate in double. They also run every fused
+// epilogue (residual add and ReLU), which cuDNN's batch-norm API does not take.
+#include "engine/backend.h"
 
 namespace mmp::cuda {
 
 void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
-                              const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps);
+                              const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
+                              const BatchNormEpilogue& epilogue);
 void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad_y, const Tensor& weight,
                                  const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
-                                 const Tensor& grad_weight, const Tensor& grad_bias);
+                                 const Tensor& grad_weight, const Tensor& grad_bias, const BatchNormEpilogue& epilogue);
 
 }  // namespace mmp::cuda

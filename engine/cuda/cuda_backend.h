@@ -30,10 +30,12 @@ class CudaBackend final : public Backend {
                               const ConvGeometry& g) override;
   void batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, const Tensor& y, const Tensor& save_mean,
-                        const Tensor& save_invstd, double momentum, double eps) override;
+                        const Tensor& save_invstd, double momentum, double eps,
+                        const BatchNormEpilogue& epilogue) override;
+  bool fuses_batch_norm_epilogue(const Tensor& x) const override;
   void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight, const Tensor& save_mean,
                            const Tensor& save_invstd, const Tensor& grad_x, const Tensor& grad_weight,
-                           const Tensor& grad_bias, double eps) override;
+                           const Tensor& grad_bias, double eps, const BatchNormEpilogue& epilogue) override;
   void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices, const ConvGeometry& g) override;
   void max_pool2d_backward(const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x,
                            const ConvGeometry& g) override;

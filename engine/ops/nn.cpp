@@ -142,82 +142,145 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, i
   return add(out, per_channel(detail::autocast(bias), 4));
 }
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_in, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
-  ProfileScope profile("batch_norm", x.device());
-  // bf16 activations (--precision bf16) normalise with f32 parameters and statistics,
-  // as PyTorch's autocast; bf16 parameters are taken as f32.
+namespace {
+
+// batch_norm's inputs checked, with bf16 activations' parameters taken as f32 (as
+// PyTorch's autocast normalises bf16 activations with f32 parameters and statistics).
+struct BatchNormInputs {
+  Tensor weight, bias;
+  bool has_running = false;
+};
+
+BatchNormInputs check_batch_norm(const Tensor& x, const Tensor& weight_in, const Tensor& bias_in,
+                                 const Tensor& running_mean, const Tensor& running_var) {
   const bool bf16_input = x.defined() && x.dtype() == DType::BF16;
   auto param = [&](const Tensor& p) { return bf16_input && p.defined() ? to_dtype(p, DType::F32) : p; };
-  const Tensor weight = param(weight_in), bias = param(bias_in);
-  detail::check_same_device_and_dtype("batch_norm", {weight, bias});
+  BatchNormInputs in{param(weight_in), param(bias_in)};
+  detail::check_same_device_and_dtype("batch_norm", {in.weight, in.bias});
   detail::check_floating("batch_norm", x);
-  const DType param_dtype = weight.dtype();
-  MMP_CHECK(weight.device() == x.device() &&
+  const DType param_dtype = in.weight.dtype();
+  MMP_CHECK(in.weight.device() == x.device() &&
                 (param_dtype == x.dtype() || (x.dtype() == DType::BF16 && param_dtype == DType::F32)),
-            "batch_norm: input ", x.str(), " with parameters ", weight.str());
+            "batch_norm: input ", x.str(), " with parameters ", in.weight.str());
   MMP_CHECK(x.ndim() == 4 || x.ndim() == 2, "batch_norm: input must be [N, C, H, W] or [N, C], got ", x.str());
   const int64_t c = x.shape()[1];
-  for (const Tensor* v : {&weight, &bias})
+  for (const Tensor* v : {&in.weight, &in.bias})
     MMP_CHECK(v->shape() == Shape{c}, "batch_norm: parameter ", v->str(), " for ", c, " channels");
-  const bool has_running = running_mean.defined() && running_var.defined();
-  if (has_running)
+  in.has_running = running_mean.defined() && running_var.defined();
+  if (in.has_running)
     for (const Tensor* v : {&running_mean, &running_var}) {
       MMP_CHECK(v->shape() == Shape{c} && v->dtype() == param_dtype && v->device() == x.device(),
                 "batch_norm: running statistic ", v->str(), " for input ", x.str());
       MMP_CHECK(v->is_contiguous(), "batch_norm: running statistics must be contiguous");
     }
+  return in;
+}
 
-  if (!training) {
-    MMP_CHECK(has_running, "batch_norm in eval mode needs running statistics");
-    // y = x * scale + shift per channel; composed of differentiable ops.
-    const Tensor scale = mul(weight, pow(add_scalar(running_var.detach(), eps), -0.5));
-    const Tensor shift = sub(bias, mul(running_mean.detach(), scale));
-    // bf16 activations: computed in f32 and rounded once, as PyTorch's kernel.
-    const Tensor xp = to_dtype(x, param_dtype);
-    return to_dtype(add(mul(xp, per_channel(scale, x.ndim())), per_channel(shift, x.ndim())), x.dtype());
-  }
-
-  if (Communicator* group = sync_batch_norm_group(); group != nullptr && group->size() > 1)
-    return sync_batch_norm(x, weight, bias, has_running ? running_mean : Tensor(), has_running ? running_var : Tensor(),
-                           momentum, eps, *group);
+// Training-mode batch norm by the backend's kernels, relu(bn(x) + residual) when the
+// epilogue asks (residual may be undefined). The caller checked that the backend fuses
+// it and that the residual is x's shape and dtype.
+Tensor batch_norm_kernels(const Tensor& x, const BatchNormInputs& in, const Tensor& running_mean,
+                          const Tensor& running_var, double momentum, double eps, const Tensor& residual, bool relu) {
+  const int64_t c = x.shape()[1];
   const int64_t per_channel_count = x.numel() / std::max<int64_t>(c, 1);
   MMP_CHECK(per_channel_count > 1, "batch_norm in training needs more than one value per channel, got input ",
             x.str());
   // Kernels see NCHW, or NHWC when a CUDA activation is laid out so (it stays so); a
-  // [N, C] input is [N, C, 1, 1].
+  // [N, C] input is [N, C, 1, 1]. The residual is laid out as x.
   const bool channels_last = x.device().is_cuda() && x.is_channels_last() && !x.is_contiguous() &&
                              (x.dtype() == DType::F32 || x.dtype() == DType::BF16);
-  const Tensor x4 = channels_last ? x.detach()
-                    : x.ndim() == 4 ? x.detach().contiguous()
-                                    : reshape(x.detach(), {x.shape()[0], c, 1, 1}).contiguous();
-  Tensor y4 = channels_last ? empty_channels_last(x4.shape(), x.dtype(), x.device())
-                            : Tensor::empty(x4.shape(), x.dtype(), x.device());
+  const Shape shape4 = x.ndim() == 4 ? x.shape() : Shape{x.shape()[0], c, 1, 1};
+  auto as_kernel_input = [&](const Tensor& t) {
+    return channels_last ? to_channels_last(t.detach()) : reshape(t.detach(), shape4).contiguous();
+  };
+  auto allocate = [channels_last, shape4](DType dtype, Device device) {  // kept by the backward
+    return channels_last ? empty_channels_last(shape4, dtype, device) : Tensor::empty(shape4, dtype, device);
+  };
+  const Tensor x4 = as_kernel_input(x);
+  BatchNormEpilogue epilogue;
+  epilogue.relu = relu;
+  if (residual.defined()) epilogue.residual = as_kernel_input(residual);
+  Tensor y4 = allocate(x.dtype(), x.device());
+  const DType param_dtype = in.weight.dtype();
   const Tensor save_mean = Tensor::empty({c}, param_dtype, x.device());
   const Tensor save_invstd = Tensor::empty({c}, param_dtype, x.device());
-  backend(x.device()).batch_norm_train(x4, weight.detach().contiguous(), bias.detach().contiguous(),
+  const bool has_running = in.has_running;
+  backend(x.device()).batch_norm_train(x4, in.weight.detach().contiguous(), in.bias.detach().contiguous(),
                                        has_running ? running_mean : Tensor(), has_running ? running_var : Tensor(),
-                                       y4, save_mean, save_invstd, momentum, eps);
+                                       y4, save_mean, save_invstd, momentum, eps, epilogue);
   if (has_running) {  // written in place by the kernel: a backward that kept them must know
     running_mean.storage()->bump_version();
     running_var.storage()->bump_version();
   }
   Tensor y = x.ndim() == 4 ? y4 : reshape(y4, x.shape());
-  if (!should_record({x, weight, bias})) return y;
-  const Tensor keep_w = saved(weight).contiguous();
-  return record("batch_norm", {x, weight, bias}, y,
-                [x4, keep_w, save_mean, save_invstd, eps, channels_last, xs = x.shape()](const Tensor& gy,
-                                                                                        const std::vector<bool>& needs) {
-                  const Tensor gy4 = channels_last ? to_channels_last(gy) : reshape(gy, x4.shape()).contiguous();
-                  const Tensor gx = !needs[0]       ? Tensor()
-                                    : channels_last ? empty_channels_last(x4.shape(), gy.dtype(), gy.device())
-                                                    : Tensor::empty(x4.shape(), gy.dtype(), gy.device());
-                  const Tensor gw = needs[1] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
-                  const Tensor gb = needs[2] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
-                  backend(gy.device()).batch_norm_backward(x4, gy4, keep_w, save_mean, save_invstd, gx, gw, gb, eps);
-                  return std::vector<Tensor>{gx.defined() ? reshape(gx, xs) : Tensor(), gw, gb};
-                },
-                {x4, keep_w});
+  if (!should_record({x, in.weight, in.bias, residual})) return y;
+  const Tensor keep_w = saved(in.weight).contiguous();
+  const Tensor keep_y = relu ? saved(y4) : Tensor();  // the ReLU's mask
+  return record(
+      relu ? (residual.defined() ? "batch_norm_add_relu" : "batch_norm_relu") : "batch_norm",
+      {x, in.weight, in.bias, residual}, y,
+      [x4, keep_w, keep_y, save_mean, save_invstd, eps, channels_last, relu, allocate,
+       xs = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
+        const Tensor gy4 = channels_last ? to_channels_last(gy) : reshape(gy, x4.shape()).contiguous();
+        const Tensor gx = needs[0] ? allocate(gy.dtype(), gy.device()) : Tensor();
+        const Tensor gw = needs[1] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
+        const Tensor gb = needs[2] ? Tensor::empty(keep_w.shape(), keep_w.dtype(), gy.device()) : Tensor();
+        BatchNormEpilogue epilogue;
+        epilogue.relu = relu;
+        epilogue.output = keep_y;
+        if (needs[3]) epilogue.grad_residual = allocate(gy.dtype(), gy.device());
+        backend(gy.device()).batch_norm_backward(x4, gy4, keep_w, save_mean, save_invstd, gx, gw, gb, eps, epilogue);
+        auto as_input = [&](const Tensor& t) { return t.defined() ? reshape(t, xs) : Tensor(); };
+        return std::vector<Tensor>{as_input(gx), gw, gb, as_input(epilogue.grad_residual)};
+      },
+      {x4, keep_w, keep_y});
+}
+
+// Eval-mode batch norm: y = x * scale + shift per channel, composed of differentiable ops.
+Tensor batch_norm_eval(const Tensor& x, const BatchNormInputs& in, const Tensor& running_mean,
+                       const Tensor& running_var, double eps) {
+  MMP_CHECK(in.has_running, "batch_norm in eval mode needs running statistics");
+  const Tensor scale = mul(in.weight, pow(add_scalar(running_var.detach(), eps), -0.5));
+  const Tensor shift = sub(in.bias, mul(running_mean.detach(), scale));
+  // bf16 activations: computed in f32 and rounded once, as PyTorch's kernel.
+  const Tensor xp = to_dtype(x, in.weight.dtype());
+  return to_dtype(add(mul(xp, per_channel(scale, x.ndim())), per_channel(shift, x.ndim())), x.dtype());
+}
+
+// The group of ranks whose batches a training-mode batch norm normalises over
+// (--sync-bn), or null.
+Communicator* synchronised_group() {
+  Communicator* group = sync_batch_norm_group();
+  return group != nullptr && group->size() > 1 ? group : nullptr;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  ProfileScope profile("batch_norm", x.device());
+  const BatchNormInputs in = check_batch_norm(x, weight, bias, running_mean, running_var);
+  if (!training) return batch_norm_eval(x, in, running_mean, running_var, eps);
+  if (Communicator* group = synchronised_group())
+    return sync_batch_norm(x, in.weight, in.bias, in.has_running ? running_mean : Tensor(),
+                           in.has_running ? running_var : Tensor(), momentum, eps, *group);
+  return batch_norm_kernels(x, in, running_mean, running_var, momentum, eps, Tensor(), false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, const Tensor& residual, bool training, double momentum,
+                       double eps) {
+  {
+    ProfileScope profile(residual.defined() ? "batch_norm_add_relu" : "batch_norm_relu", x.device());
+    const BatchNormInputs in = check_batch_norm(x, weight, bias, running_mean, running_var);
+    const bool fusable = training && synchronised_group() == nullptr &&
+                         backend(x.device()).fuses_batch_norm_epilogue(x) &&
+                         (!residual.defined() || (residual.shape() == x.shape() && residual.dtype() == x.dtype() &&
+                                                  residual.device() == x.device()));
+    if (fusable) return batch_norm_kernels(x, in, running_mean, running_var, momentum, eps, residual, true);
+  }
+  const Tensor normalised = batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  return relu(residual.defined() ? add(normalised, residual) : normalised);
 }
 
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {

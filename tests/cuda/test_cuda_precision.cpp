@@ -248,4 +248,48 @@ TEST_CASE("a ResNet-18 step in bf16 lays out its activations once: no transposes
   };
   CHECK(count("to_channels_last") == 1);  // the input, once
   CHECK(count("contiguous") <= 1);        // at most the final sum's read of the last maps
+  // Every batch norm followed by a ReLU is fused with it (and with the block's residual
+  // add): the stem's and each block's first (9), each block's second (8); only the three
+  // downsampling batch norms run alone.
+  CHECK(count("batch_norm_relu") == 9);
+  CHECK(count("batch_norm_add_relu") == 8);
+  CHECK(count("batch_norm") == 3);
+  CHECK(count("relu") == 0);
+}
+
+TEST_CASE("fused NHWC batch norm + add + ReLU against the CPU's three ops, with every gradient", "[cuda][precision]") {
+  // The residual comes from a second convolution, NHWC like the first's output; the
+  // probe's gradient arrives NCHW. 40 channels and 8 x 70 x 60 rows as the NHWC test above.
+  Generator gen(17);
+  const Tensor x = randn({8, 6, 72, 60}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor w = randn({40, 6, 3, 1}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor w_residual = randn({40, 6, 3, 1}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor bn_w = randn({40}, gen), bn_b = randn({40}, gen);
+  const Tensor probe = randn({8, 40, 70, 60}, gen);
+  auto run = [&](Device device) {
+    const Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true);
+    const Tensor wr = w_residual.to(device).set_requires_grad(true);
+    const Tensor gw = bn_w.to(device).set_requires_grad(true), gb = bn_b.to(device).set_requires_grad(true);
+    const Tensor rm = zeros({40}, DType::F32, device), rv = ones({40}, DType::F32, device);
+    const Tensor h = conv2d(xd, wd, Tensor(), 1, 0), r = conv2d(xd, wr, Tensor(), 1, 0);
+    const Tensor y = device.is_cpu() ? relu(add(batch_norm(h, gw, gb, rm, rv, true, 0.1, 1e-5), r))
+                                     : batch_norm_relu(h, gw, gb, rm, rv, r, true, 0.1, 1e-5);
+    const auto g = grad({sum(mul(y, probe.to(device)))}, {xd, wd, wr, gw, gb});
+    return std::vector<Tensor>{y, g[0], g[1], g[2], g[3], g[4], rm, rv};
+  };
+  const auto cpu = run(Device::cpu());
+  for (const Precision p : {Precision::tf32, Precision::bf16}) {
+    const PrecisionScope scope(p);
+    ProfileSession session;
+    const auto gpu = run(kCuda);
+    CHECK(gpu[0].is_channels_last());
+    CHECK(session.totals().count("batch_norm") == 0);  // fused, not composed
+    const double tolerance = p == Precision::bf16 ? 3 * kBf16Tolerance : kTf32Tolerance;
+    const char* names[] = {"y",          "grad x",         "grad w",       "grad residual w",
+                           "grad bn weight", "grad bn bias", "running mean", "running var"};
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      INFO(precision_name(p) << " " << names[i]);
+      CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < tolerance);
+    }
+  }
 }

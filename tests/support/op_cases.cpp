@@ -95,6 +95,25 @@ const std::vector<OpCase>& op_cases() {
                    const Tensor rv = from_vector<double>({0.5, 1.5, 2.0}, {3}).to(s).to(x[0].device());
                    return batch_norm(x[0], x[1], x[2], rm, rv, false);
                  }});
+    // Batch norm with its fused epilogue: relu(bn(x) + residual); one kernel pass on the
+    // CPU and, on CUDA, for bf16 activations.
+    c.push_back({"batch_norm_relu/train_4d", {{3, 4, 2, 3}, {4}, {4}}, [](const V& x) {
+                   const DType s = statistics_dtype(x[0]);
+                   const Tensor rm = zeros({4}, s, x[0].device()), rv = ones({4}, s, x[0].device());
+                   return batch_norm_relu(x[0], x[1], x[2], rm, rv, Tensor(), true);
+                 }});
+    c.push_back({"batch_norm_add_relu/train_4d", {{3, 4, 2, 3}, {4}, {4}, {3, 4, 2, 3}}, [](const V& x) {
+                   return batch_norm_relu(x[0], x[1], x[2], Tensor(), Tensor(), x[3], true);
+                 }});
+    c.push_back({"batch_norm_add_relu/train_2d", {{5, 3}, {3}, {3}, {5, 3}}, [](const V& x) {
+                   return batch_norm_relu(x[0], x[1], x[2], Tensor(), Tensor(), x[3], true);
+                 }});
+    c.push_back({"batch_norm_add_relu/eval", {{2, 3, 2, 2}, {3}, {3}, {2, 3, 2, 2}}, [](const V& x) {
+                   const DType s = statistics_dtype(x[0]);
+                   const Tensor rm = from_vector<double>({0.1, -0.2, 0.3}, {3}).to(s).to(x[0].device());
+                   const Tensor rv = from_vector<double>({0.5, 1.5, 2.0}, {3}).to(s).to(x[0].device());
+                   return batch_norm_relu(x[0], x[1], x[2], rm, rv, x[3], false);
+                 }});
     c.push_back({"max_pool2d/3_2_1", {{2, 2, 7, 6}}, [](const V& x) { return max_pool2d(x[0], 3, 2, 1); }});
     c.push_back({"max_pool2d/2_2_0", {{1, 3, 4, 4}}, [](const V& x) { return max_pool2d(x[0], 2, 2, 0); }});
     // Shapes and views
