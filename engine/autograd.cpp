@@ -243,7 +243,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Ten
 }
 
 std::vector<std::vector<Tensor>> grad_per_root(const std::vector<Tensor>& roots,
-                                               const std::vector<Tensor>& inputs, bool keep_tape) {
+                                               const std::vector<Tensor>& inputs, bool keep_tape,
+                                               const RootGradientsReady& ready) {
   std::vector<NodePtr> targets;
   for (const auto& in : inputs) targets.push_back(gradient_node(in));
   std::vector<std::vector<Tensor>> out;
@@ -252,6 +253,7 @@ std::vector<std::vector<Tensor>> grad_per_root(const std::vector<Tensor>& roots,
     SweepRequest req = make_request({root}, {});
     req.targets = targets;
     out.push_back(sweep(req, executed));
+    if (ready) ready(out.size() - 1, out.back());
   }
   if (!keep_tape) release(executed);
   return out;

@@ -78,9 +78,12 @@ std::vector<Tensor> grad(const std::vector<Tensor>& roots, const std::vector<Ten
 // each sweep runs only the nodes between that root and the inputs it reaches, so a
 // loss of one head never runs backward through an encoder it does not use, and no
 // sweep of the summed loss is needed (its gradient is the sum, by linearity).
+// `ready`, if given, is called after each root's sweep with its gradients (before the
+// next sweep starts: data-parallel training sends them to the other ranks meanwhile).
+using RootGradientsReady = std::function<void(size_t root, const std::vector<Tensor>& gradients)>;
 std::vector<std::vector<Tensor>> grad_per_root(const std::vector<Tensor>& roots,
                                                const std::vector<Tensor>& inputs,
-                                               bool keep_tape = false);
+                                               bool keep_tape = false, const RootGradientsReady& ready = {});
 
 // Number of nodes executed by the sweeps of this thread since the last reset (for
 // tests and profiling: proves that a sweep skipped what it should).

@@ -23,13 +23,13 @@ QueueEvent::~QueueEvent() {
 
 void QueueEvent::record(Queue queue) {
 #ifdef MMP_HAVE_CUDA
-  if (event_) cuda::event_record(event_, device_.index, queue == Queue::copy);
+  if (event_) cuda::event_record(event_, device_.index, static_cast<int>(queue));
 #endif
 }
 
 void QueueEvent::wait_on(Queue queue) const {
 #ifdef MMP_HAVE_CUDA
-  if (event_) cuda::event_wait(event_, device_.index, queue == Queue::copy);
+  if (event_) cuda::event_wait(event_, device_.index, static_cast<int>(queue));
 #endif
 }
 
@@ -50,7 +50,7 @@ void copy_to_device_async(const Tensor& src, const Tensor& dst, Queue queue) {
     return;
   }
 #ifdef MMP_HAVE_CUDA
-  cuda::copy_to_device_async(src.raw_data(), dst.raw_data(), bytes, dst.device().index, queue == Queue::copy);
+  cuda::copy_to_device_async(src.raw_data(), dst.raw_data(), bytes, dst.device().index, static_cast<int>(queue));
 #else
   MMP_THROW("cannot copy to ", dst.device().str(), ": this build has no CUDA support");
 #endif

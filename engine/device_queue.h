@@ -1,14 +1,16 @@
 #pragma once
-// Two queues of work per device: `compute`, where every op runs, and `copy`, where
-// host-to-device uploads run beside it (the next batch while a step computes); events
-// order the two without the host waiting. On the CPU work is done when it is issued:
+// Three queues of work per device: `compute`, where every op runs, `copy`, where
+// host-to-device uploads run beside it (the next batch while a step computes), and
+// `communication`, where all-reduces between ranks run beside it (one objective's
+// gradients while the next backward sweep computes); events order them without the
+// host waiting. On the CPU work is done when it is issued:
 // a copy happens at once and events are complete from the start, so code written
 // against this runs unchanged (and is tested) there.
 #include "engine/tensor.h"
 
 namespace mmp {
 
-enum class Queue { compute, copy };
+enum class Queue { compute = 0, copy = 1, communication = 2 };
 
 class QueueEvent {
  public:

@@ -12,7 +12,7 @@
 #include "engine/plugin.h"
 
 #ifdef MMP_HAVE_CUDA
-#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/nccl_reduction.h"
 #endif
 
 namespace mmp {
@@ -75,22 +75,25 @@ class MpiCommunicator final : public Communicator {
   void all_reduce_sum(const Tensor& t) override {
     check_dense_float(t);
     if (t.numel() == 0) return;
-    const bool is_double = t.dtype() == DType::F64;
-    if (t.device().is_cpu()) {
-      call(mpi_->all_reduce_sum(t.raw_data(), static_cast<size_t>(t.numel()), is_double, error_, sizeof error_));
-      return;
-    }
 #ifdef MMP_HAVE_CUDA
-    if (use_nccl(t.device().index)) {
-      call(nccl_->all_reduce_sum(nccl_comm_, t.raw_data(), static_cast<size_t>(t.numel()), is_double,
-                                 cuda::compute_stream_handle(t.device().index), error_, sizeof error_));
-      return;
-    }
+    if (t.device().is_cuda() && use_nccl(t.device().index)) return nccl_reduction_->all_reduce_sum(t);
 #endif
-    // Without NCCL: through host memory and MPI.
-    const Tensor host = t.to(Device::cpu());
-    call(mpi_->all_reduce_sum(host.raw_data(), static_cast<size_t>(host.numel()), is_double, error_, sizeof error_));
-    t.copy_(host);
+    all_reduce_through_host(t);
+  }
+
+  void all_reduce_sum_async(const Tensor& t) override {
+    check_dense_float(t);
+    if (t.numel() == 0) return;
+#ifdef MMP_HAVE_CUDA
+    if (t.device().is_cuda() && use_nccl(t.device().index)) return nccl_reduction_->all_reduce_sum_async(t);
+#endif
+    all_reduce_through_host(t);
+  }
+
+  void finish_reductions() override {
+#ifdef MMP_HAVE_CUDA
+    if (nccl_reduction_) nccl_reduction_->finish();
+#endif
   }
 
   std::vector<uint64_t> all_gather(uint64_t value) override {
@@ -109,6 +112,9 @@ class MpiCommunicator final : public Communicator {
   }
 
   void finish() {
+#ifdef MMP_HAVE_CUDA
+    nccl_reduction_.reset();
+#endif
     if (nccl_comm_) nccl_->destroy(nccl_comm_);
     nccl_comm_ = nullptr;
     mpi_->finalize();
@@ -116,6 +122,18 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void call(int status) { MMP_CHECK(status == 0, error_); }
+
+  // MPI over host memory: host tensors, and CUDA tensors where NCCL is not there.
+  void all_reduce_through_host(const Tensor& t) {
+    const bool is_double = t.dtype() == DType::F64;
+    if (t.device().is_cpu()) {
+      call(mpi_->all_reduce_sum(t.raw_data(), static_cast<size_t>(t.numel()), is_double, error_, sizeof error_));
+      return;
+    }
+    const Tensor host = t.to(Device::cpu());
+    call(mpi_->all_reduce_sum(host.raw_data(), static_cast<size_t>(host.numel()), is_double, error_, sizeof error_));
+    t.copy_(host);
+  }
 
 #ifdef MMP_HAVE_CUDA
   // NCCL for CUDA tensors, set up on first use: rank 0's id reaches the others through
@@ -145,6 +163,7 @@ class MpiCommunicator final : public Communicator {
         call(nccl_->init(&nccl_comm_, rank_, size_, id, device, error_, sizeof error_));
         call(nccl_->version(&nccl_version_, error_, sizeof error_));
         nccl_device_ = device;
+        nccl_reduction_ = std::make_unique<NcclReduction>(*nccl_, nccl_comm_, Device::cuda(device));
       } else if (rank_ == 0) {
         std::fprintf(stderr, "mmp: %s cannot be loaded (%s): CUDA gradients are summed through host memory and MPI "
                      "(slower; install NCCL, e.g. a PyTorch wheel's nvidia/nccl, for GPU-to-GPU sums)\n",
@@ -164,6 +183,9 @@ class MpiCommunicator final : public Communicator {
   const MmpNcclPlugin* nccl_ = nullptr;
   void* nccl_comm_ = nullptr;
   int nccl_device_ = -1, nccl_version_ = 0;
+#ifdef MMP_HAVE_CUDA
+  std::unique_ptr<NcclReduction> nccl_reduction_;
+#endif
 };
 
 std::unique_ptr<Communicator>& world_storage() {

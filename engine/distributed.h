@@ -20,6 +20,12 @@ class Communicator {
   // In place on every rank: t = the sum of every rank's t. A dense f32 or f64 tensor on
   // the CPU or a CUDA device (work queued on the device's compute stream).
   virtual void all_reduce_sum(const Tensor& t) = 0;
+  // The same, begun without waiting where the transport allows it (NCCL: on the
+  // device's communication queue, beside the compute that follows); t must be left
+  // alone until finish_reductions(). Host tensors are summed at once.
+  virtual void all_reduce_sum_async(const Tensor& t) { all_reduce_sum(t); }
+  // Work queued afterwards sees the results of every all_reduce_sum_async.
+  virtual void finish_reductions() {}
   // Every rank's value, on every rank (to check that ranks agree).
   virtual std::vector<uint64_t> all_gather(uint64_t value) = 0;
   virtual void barrier() = 0;

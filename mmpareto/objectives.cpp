@@ -1,10 +1,9 @@
 #include "mmpareto/objectives.h"
 
-#include "engine/autograd.h"
-
 namespace mmp {
 
-ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch, double loss_scale) {
+ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch, double loss_scale,
+                                               const RootGradientsReady& ready) {
   ObjectiveGradients r;
   r.outputs = model.forward(batch.audio, batch.visual);
   r.losses = {cross_entropy(r.outputs.out, batch.label), cross_entropy(r.outputs.out_audio, batch.label),
@@ -15,7 +14,7 @@ ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch&
   std::vector<Tensor> roots(r.losses.begin(), r.losses.end());
   if (loss_scale != 1.0)
     for (Tensor& root : roots) root = mul_scalar(root, loss_scale);
-  auto grads = grad_per_root(roots, inputs);
+  auto grads = grad_per_root(roots, inputs, /*keep_tape=*/false, ready);
   for (int k = 0; k < kObjectives; ++k) r.grads[k] = std::move(grads[k]);
   return r;
 }

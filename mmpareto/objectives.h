@@ -6,6 +6,7 @@
 #include <string>
 
 #include "data/batch.h"
+#include "engine/autograd.h"
 #include "layers/av_classifier.h"
 
 namespace mmp {
@@ -26,6 +27,8 @@ struct ObjectiveGradients {
 // gradient of each loss on every parameter: one backward sweep per objective, each
 // through only the parts that objective reaches. The gradients are of the losses times
 // `loss_scale` (a rank's share of a data-parallel batch; the losses are kept unscaled).
-ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch, double loss_scale = 1.0);
+// `ready(k, gradients)` is called as soon as objective k's sweep has produced them.
+ObjectiveGradients compute_objective_gradients(AVClassifier& model, const Batch& batch, double loss_scale = 1.0,
+                                               const RootGradientsReady& ready = {});
 
 }  // namespace mmp

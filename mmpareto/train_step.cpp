@@ -48,7 +48,6 @@ void TrainStep::run_fixed(const std::vector<double>& weights, double scale, Obje
     seeds.push_back(full({}, weights[k] * scale, r.losses[k].dtype(), r.losses[k].device()));
   }
   const std::vector<Tensor> encoder_grads = grad(roots, encoder_params, seeds, /*keep_tape=*/true);
-  const std::vector<Tensor> head_grads = grad(all_roots, head_params, head_seeds);
   size_t at = 0;
   for (int g = 0; g < heads; ++g) {
     const auto& params = buffers_.group(g).parameters;
@@ -57,11 +56,17 @@ void TrainStep::run_fixed(const std::vector<double>& weights, double scale, Obje
       if (encoder_grads[at].defined()) dst.copy_(encoder_grads[at]);
       else dst.fill_(0);
     }
+    if (comm_) comm_->all_reduce_sum_async(buffers_.final_buffer(g));  // beside the heads' sweep
   }
+  const std::vector<Tensor> head_grads = grad(all_roots, head_params, head_seeds);
   for (size_t i = 0; i < head_grads.size(); ++i) {
     const Tensor dst = buffers_.view(buffers_.final_buffer(heads), heads, i);
     if (head_grads[i].defined()) dst.copy_(head_grads[i]);
     else dst.fill_(0);
+  }
+  if (comm_) {
+    comm_->all_reduce_sum_async(buffers_.final_buffer(heads));
+    comm_->finish_reductions();
   }
 }
 
@@ -82,7 +87,19 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
   }
   ObjectiveGradients r;
   if (per_objective) {
-    r = compute_objective_gradients(model_, batch, share);
+    // Each objective's gradients go to its buffers as soon as its sweep ends, and (data
+    // parallel) their all-reduce starts there, beside the next objective's sweep.
+    const auto store = [&](size_t objective, const std::vector<Tensor>& grads) {
+      const int k = static_cast<int>(objective);
+      for (int g = 0; g < buffers_.group_count(); ++g) {
+        std::vector<Tensor> group_grads;
+        for (size_t j : param_index_[g]) group_grads.push_back(grads[j]);
+        buffers_.store(g, k, group_grads);
+        if (comm_ && buffers_.reaches(g, k)) comm_->all_reduce_sum_async(buffers_.buffer(g, k));
+      }
+    };
+    r = compute_objective_gradients(model_, batch, share, store);
+    if (comm_) comm_->finish_reductions();
   } else {
     r.outputs = model_.forward(batch.audio, batch.visual);
     r.losses = {cross_entropy(r.outputs.out, batch.label), cross_entropy(r.outputs.out_audio, batch.label),
@@ -101,21 +118,12 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
               " is ", report.losses[k], "; the parameters were not updated (lower the learning rate, or check the data)");
   if (!per_objective) {
     run_fixed(fixed, share, r);
-    if (comm_)
-      for (int g = 0; g < buffers_.group_count(); ++g) comm_->all_reduce_sum(buffers_.final_buffer(g));
     buffers_.attach_final_gradients();
     optimizer_->step(lr);
     ++steps_;
     report.objectives = std::move(r);
     return report;
   }
-  for (int g = 0; g < buffers_.group_count(); ++g)
-    for (int k = 0; k < kObjectives; ++k) {
-      std::vector<Tensor> grads;
-      for (size_t j : param_index_[g]) grads.push_back(r.grads[k][j]);
-      buffers_.store(g, k, grads);
-      if (comm_ && buffers_.reaches(g, k)) comm_->all_reduce_sum(buffers_.buffer(g, k));
-    }
 
   StepContext ctx;
   ctx.epoch = epoch;

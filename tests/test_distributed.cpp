@@ -43,15 +43,25 @@ double worst_relative_error(const std::string& a_path, const std::string& b_path
 }
 
 // Two ranks that drew the same samples, simulated in one process: an all-reduce doubles.
+// An asynchronous one doubles only at finish_reductions(), as a transport whose sums
+// land late would: a step that read its buffers before then would not be one process's.
 class TwinRanks final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 2; }
   std::string describe() const override { return "2 twin ranks in one process"; }
   void all_reduce_sum(const Tensor& t) override { t.copy_(mul_scalar(t, 2.0)); }
+  void all_reduce_sum_async(const Tensor& t) override { in_flight_.push_back(t); }
+  void finish_reductions() override {
+    for (const Tensor& t : in_flight_) all_reduce_sum(t);
+    in_flight_.clear();
+  }
   std::vector<uint64_t> all_gather(uint64_t value) override { return {value, value}; }
   void barrier() override {}
   [[noreturn]] void abort(const std::string& message) override { throw Error(message); }
+
+ private:
+  std::vector<Tensor> in_flight_;
 };
 
 }  // namespace

@@ -53,8 +53,6 @@ class CudaBackend final : public Backend {
 CudaBackend& backend(int device);
 int device_count();
 std::string device_name(int device);
-// The device's compute stream as a cudaStream_t behind void* (for the NCCL plugin).
-void* compute_stream_handle(int device);
 // Hands back everything the process holds on its CUDA devices (cached blocks, the
 // page-locked pool, library handles, streams) and resets them (runtime.cpp), so that a
 // leak check at exit sees only memory live tensors still hold. No CUDA work may follow.
@@ -65,13 +63,15 @@ void* pinned_allocate(size_t bytes, int device);
 void pinned_free(void* ptr);
 void release_pinned_pool();
 
-// The compute and copy streams seen from code without CUDA types (engine/device_queue.h):
-// events are cudaEvent_t behind void*, `copy_queue` picks the stream.
+// The compute, copy and communication streams seen from code without CUDA types
+// (engine/device_queue.h): events are cudaEvent_t behind void*, `queue` is a Queue's
+// value (0 compute, 1 copy, 2 communication).
+void* queue_stream_handle(int device, int queue);  // the cudaStream_t (for the NCCL plugin)
 void* event_create(int device);
 void event_destroy(void* event);
-void event_record(void* event, int device, bool copy_queue);
-void event_wait(void* event, int device, bool copy_queue);
+void event_record(void* event, int device, int queue);
+void event_wait(void* event, int device, int queue);
 void event_synchronize(void* event);
-void copy_to_device_async(const void* src, void* dst, size_t bytes, int device, bool copy_queue);
+void copy_to_device_async(const void* src, void* dst, size_t bytes, int device, int queue);
 
 }  // namespace mmp::cuda

@@ -17,7 +17,7 @@ constexpr int kMaxDevices = 16;
 struct DeviceState {
   std::once_flag once;
   std::atomic<bool> created{false};
-  cudaStream_t stream = nullptr, copy_stream = nullptr;
+  cudaStream_t stream = nullptr, copy_stream = nullptr, communication_stream = nullptr;
   cublasHandle_t cublas = nullptr;
   cudnnHandle_t cudnn = nullptr;
   int multiprocessors = 0;
@@ -39,6 +39,7 @@ DeviceState& state(int device) {
     DeviceGuard guard(device);
     MMP_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
     MMP_CUDA_CHECK(cudaStreamCreateWithFlags(&s.copy_stream, cudaStreamNonBlocking));
+    MMP_CUDA_CHECK(cudaStreamCreateWithFlags(&s.communication_stream, cudaStreamNonBlocking));
     MMP_CUBLAS_CHECK(cublasCreate(&s.cublas));
     MMP_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
     // Full f32 products, as PyTorch's default (torch.backends.cuda.matmul.allow_tf32 = False).
@@ -69,6 +70,7 @@ int device_count() {
 
 cudaStream_t stream(int device) { return state(device).stream; }
 cudaStream_t copy_stream(int device) { return state(device).copy_stream; }
+cudaStream_t communication_stream(int device) { return state(device).communication_stream; }
 cublasHandle_t cublas(int device) { return state(device).cublas; }
 cudnnHandle_t cudnn(int device) { return state(device).cudnn; }
 int multiprocessor_count(int device) { return state(device).multiprocessors; }
@@ -84,6 +86,7 @@ void release_all() {
       if (!states()[d].created) continue;
       cudaSetDevice(d);
       cudaStreamSynchronize(states()[d].copy_stream);
+      cudaStreamSynchronize(states()[d].communication_stream);
       try {
         CachingAllocator::get(d).empty_cache();  // blocks live tensors hold stay: a leak check names them
       } catch (const Error&) {
@@ -98,6 +101,7 @@ void release_all() {
       cudnnDestroy(s.cudnn);
       cublasDestroy(s.cublas);
       cudaStreamDestroy(s.copy_stream);
+      cudaStreamDestroy(s.communication_stream);
       cudaStreamDestroy(s.stream);
       cudaDeviceReset();  // destroys the context: a leak check reports what is left then
     }

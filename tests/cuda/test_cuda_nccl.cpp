@@ -1,9 +1,10 @@
 // The NCCL plugin on the card: one rank (NCCL refuses two on one GPU; several ranks are
 // checked on CPU ranks through MPI, tests/test_distributed.cpp), through the same C table
-// the communicator uses, on the compute stream.
+// the communicator uses, on the communication queue beside the compute queue.
 #include <catch2/catch.hpp>
 
 #include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/nccl_reduction.h"
 #include "engine/nccl_plugin_abi.h"
 #include "engine/ops.h"
 #include "engine/plugin.h"
@@ -12,13 +13,22 @@
 using namespace mmp;
 using namespace mmp::testing;
 
-TEST_CASE("the NCCL plugin loads and sums on the card (one rank)", "[cuda]") {
+namespace {
+
+const MmpNcclPlugin* open_nccl_plugin() {
   std::string error;
   const auto* nccl = static_cast<const MmpNcclPlugin*>(
       open_plugin(plugin_path("libmmp-nccl.so", "MMP_NCCL_LIBRARY"), MMP_NCCL_PLUGIN_ENTRY, error));
   INFO(error);
   REQUIRE(nccl != nullptr);
   REQUIRE(nccl->abi == MMP_NCCL_PLUGIN_ABI);
+  return nccl;
+}
+
+}  // namespace
+
+TEST_CASE("the NCCL plugin loads and sums on the card (one rank)", "[cuda]") {
+  const MmpNcclPlugin* nccl = open_nccl_plugin();
   char message[1024] = {};
   int version = 0;
   REQUIRE(nccl->version(&version, message, sizeof message) == 0);
@@ -33,8 +43,44 @@ TEST_CASE("the NCCL plugin loads and sums on the card (one rank)", "[cuda]") {
     const Tensor host = randn({1000, 37}, gen, dtype);
     const Tensor t = host.to(Device::cuda(0));
     REQUIRE(nccl->all_reduce_sum(comm, t.raw_data(), static_cast<size_t>(t.numel()), dtype == DType::F64,
-                                 cuda::compute_stream_handle(0), message, sizeof message) == 0);
+                                 cuda::queue_stream_handle(0, static_cast<int>(Queue::communication)), message, sizeof message) == 0);
     CHECK(relative_error(t.to(Device::cpu()), host) == 0.0);  // the sum over one rank is itself
+  }
+  nccl->destroy(comm);
+}
+
+TEST_CASE("NCCL sums on the communication queue, ordered with the compute queue by events", "[cuda]") {
+  const MmpNcclPlugin* nccl = open_nccl_plugin();
+  char message[1024] = {};
+  unsigned char id[MMP_NCCL_ID_BYTES] = {};
+  REQUIRE(nccl->unique_id(id, message, sizeof message) == 0);
+  void* comm = nullptr;
+  INFO(message);
+  REQUIRE(nccl->init(&comm, 0, 1, id, 0, message, sizeof message) == 0);
+  {
+    NcclReduction reduction(*nccl, comm, Device::cuda(0));
+    Generator gen(3);
+    const Tensor a = randn({512, 512}, gen), b = randn({512, 512}, gen);
+    const Tensor expected = matmul(a, b);
+    // Each buffer is written by a product queued just before its sum, and the compute
+    // queue goes on with more products while the sums run; after finish() the buffers
+    // hold the products (the sum over one rank is the value itself).
+    std::vector<Tensor> buffers;
+    const Tensor ac = a.to(Device::cuda(0)), bc = b.to(Device::cuda(0));
+    for (int i = 0; i < 4; ++i) {
+      buffers.push_back(matmul(ac, bc));
+      reduction.all_reduce_sum_async(buffers.back());
+      (void)matmul(bc, ac);  // unrelated compute beside the sums
+    }
+    reduction.finish();
+    for (const Tensor& t : buffers)  // read by compute work queued after finish()
+      CHECK(relative_error(mul_scalar(t, 3.0).to(Device::cpu()), mul_scalar(expected, 3.0)) < 1e-5);
+    // A synchronous sum followed by compute on the result.
+    const Tensor t = matmul(ac, bc);
+    reduction.all_reduce_sum(t);
+    CHECK(relative_error(mul_scalar(t, 2.0).to(Device::cpu()), mul_scalar(expected, 2.0)) < 1e-5);
+    CHECK_THROWS_WITH(reduction.all_reduce_sum(ones({3}, DType::I64, Device::cuda(0))),
+                      Catch::Contains("needs a dense f32 or f64 tensor"));
   }
   nccl->destroy(comm);
 }
