@@ -5,9 +5,12 @@
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/nccl_reduction.h"
+#include "engine/distributed.h"
 #include "engine/nccl_plugin_abi.h"
 #include "engine/ops.h"
 #include "engine/plugin.h"
+#include "data/synthetic.h"
+#include "mmpareto/train_step.h"
 #include "tests/support/compare.h"
 
 using namespace mmp;
@@ -24,6 +27,38 @@ const MmpNcclPlugin* open_nccl_plugin() {
   REQUIRE(nccl->abi == MMP_NCCL_PLUGIN_ABI);
   return nccl;
 }
+
+// Two ranks that drew the same samples, simulated over one NCCL rank: every sum goes
+// through NCCL on the communication queue (the sum over one rank is the value) and is
+// then doubled; asynchronous ones are doubled after finish(), so a step that read its
+// buffers before NCCL was done would differ from one process's.
+class TwinRanksOverNccl final : public Communicator {
+ public:
+  explicit TwinRanksOverNccl(NcclReduction& nccl) : nccl_(nccl) {}
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  std::string describe() const override { return "2 twin ranks over one NCCL rank"; }
+  void all_reduce_sum(const Tensor& t) override {
+    if (t.device().is_cuda()) nccl_.all_reduce_sum(t);
+    t.copy_(mul_scalar(t, 2.0));
+  }
+  void all_reduce_sum_async(const Tensor& t) override {
+    nccl_.all_reduce_sum_async(t);
+    in_flight_.push_back(t);
+  }
+  void finish_reductions() override {
+    nccl_.finish();
+    for (const Tensor& t : in_flight_) t.copy_(mul_scalar(t, 2.0));
+    in_flight_.clear();
+  }
+  std::vector<uint64_t> all_gather(uint64_t value) override { return {value, value}; }
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& message) override { throw Error(message); }
+
+ private:
+  NcclReduction& nccl_;
+  std::vector<Tensor> in_flight_;
+};
 
 }  // namespace
 
@@ -81,6 +116,55 @@ TEST_CASE("NCCL sums on the communication queue, ordered with the compute queue 
     CHECK(relative_error(mul_scalar(t, 2.0).to(Device::cpu()), mul_scalar(expected, 2.0)) < 1e-5);
     CHECK_THROWS_WITH(reduction.all_reduce_sum(ones({3}, DType::I64, Device::cuda(0))),
                       Catch::Contains("needs a dense f32 or f64 tensor"));
+  }
+  nccl->destroy(comm);
+}
+
+TEST_CASE("training with NCCL sums overlapped on the communication queue is one process's training", "[cuda]") {
+  const MmpNcclPlugin* nccl = open_nccl_plugin();
+  char message[1024] = {};
+  unsigned char id[MMP_NCCL_ID_BYTES] = {};
+  REQUIRE(nccl->unique_id(id, message, sizeof message) == 0);
+  void* comm = nullptr;
+  INFO(message);
+  REQUIRE(nccl->init(&comm, 0, 1, id, 0, message, sizeof message) == 0);
+  {
+    NcclReduction reduction(*nccl, comm, Device::cuda(0));
+    TwinRanksOverNccl twins(reduction);
+    const SyntheticAV data(SyntheticOptions{.samples = 48});
+    AVClassifierConfig config;
+    config.width = 4;
+    for (const char* method : {"uniform", "mmpareto"}) {
+      for (const bool measure : {false, true}) {
+        DYNAMIC_SECTION(method << (measure ? ", per objective" : ", single sweep")) {
+          NamedTensors after[2];
+          for (int run = 0; run < 2; ++run) {
+            Generator gen(5);
+            AVClassifier model(config, gen);
+            model.to(Device::cuda(0));
+            model.train();
+            OptimizerOptions sgd;
+            sgd.lr = 0.05;
+            TrainStep step(model, make_integrator(method), make_optimizer(model.named_parameters(), sgd), 3, measure,
+                           run == 1 ? &twins : nullptr);
+            for (int s = 0; s < 3; ++s) {
+              std::vector<int64_t> indices;
+              for (int64_t i = 0; i < 16; ++i) indices.push_back(16 * s + i);
+              const Batch batch = make_batch(data, indices, 0).to(Device::cuda(0));
+              const StepReport report = step.run(batch, 0, sgd.lr);
+              CHECK(report.samples == (run == 1 ? 32 : 16));
+            }
+            after[run] = model.named_parameters();
+          }
+          // Halving and doubling are exact; what may differ is the order of the card's
+          // atomic sums between the two runs.
+          for (size_t j = 0; j < after[0].size(); ++j) {
+            INFO(after[0][j].first);
+            CHECK(relative_error(after[1][j].second.to(Device::cpu()), after[0][j].second.to(Device::cpu())) < 1e-5);
+          }
+        }
+      }
+    }
   }
   nccl->destroy(comm);
 }
