@@ -44,6 +44,15 @@ std::vector<Tensor> Module::parameters() const {
   return out;
 }
 
+namespace {
+
+bool is_batch_counter(const std::string& name) {
+  const std::string suffix = "num_batches_tracked";
+  return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
 void Module::load_state_dict(const NamedTensors& state, const std::string& source) {
   // A DataParallel checkpoint prefixes every name with "module.".
   bool all_prefixed = !state.empty();
@@ -61,7 +70,8 @@ void Module::load_state_dict(const NamedTensors& state, const std::string& sourc
   for (const auto& [name, slot] : slots) {
     auto it = given.find(name);
     if (it == given.end()) {
-      missing.push_back(name);
+      // Older PyTorch checkpoints have no batch-norm counters; PyTorch loads them as 0.
+      if (!is_batch_counter(name)) missing.push_back(name);
       continue;
     }
     used[name] = true;
@@ -87,7 +97,10 @@ void Module::load_state_dict(const NamedTensors& state, const std::string& sourc
     MMP_THROW(msg.str());
   }
   NoGradGuard no_grad;
-  for (const auto& [name, slot] : slots) slot->copy_(given.at(name));
+  for (const auto& [name, slot] : slots) {
+    if (auto it = given.find(name); it != given.end()) slot->copy_(it->second);
+    else slot->fill_(0);  // an untracked batch counter
+  }
   visit("", [](const std::string&, const Module& m) { const_cast<Module&>(m).on_state_loaded(); });
 }
 

@@ -27,7 +27,8 @@ class Module {
 
   // Copies `state` into the parameters and buffers (converting dtype and device).
   // Names must match exactly (a leading "module." of a DataParallel checkpoint is
-  // ignored); otherwise throws one error listing every missing, unexpected and
+  // ignored; batch-norm counters an older PyTorch did not save are set to 0, as
+  // PyTorch does); otherwise throws one error listing every missing, unexpected and
   // mis-shaped tensor, naming `source`, and changes nothing.
   void load_state_dict(const NamedTensors& state, const std::string& source = "state dict");
 

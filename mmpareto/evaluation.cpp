@@ -1,6 +1,7 @@
 #include "mmpareto/evaluation.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "data/loader.h"
@@ -13,12 +14,15 @@ HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vect
   MMP_CHECK(labels.size() == predictions.size(), "scores: ", labels.size(), " labels, ", predictions.size(),
             " predictions");
   HeadScores s;
+  s.confusion.assign(static_cast<size_t>(classes), std::vector<int64_t>(static_cast<size_t>(classes), 0));
+  s.recall.assign(static_cast<size_t>(classes), std::numeric_limits<double>::quiet_NaN());
   if (labels.empty()) return s;
   std::vector<int64_t> tp(classes, 0), fp(classes, 0), fn(classes, 0);
   int64_t correct = 0;
   for (size_t i = 0; i < labels.size(); ++i) {
     MMP_CHECK(labels[i] >= 0 && labels[i] < classes && predictions[i] >= 0 && predictions[i] < classes, "scores: label ",
               labels[i], " or prediction ", predictions[i], " outside the ", classes, " classes");
+    ++s.confusion[labels[i]][predictions[i]];
     if (labels[i] == predictions[i]) {
       ++correct;
       ++tp[labels[i]];
@@ -31,6 +35,7 @@ HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vect
   double f1_total = 0;
   int64_t present = 0;
   for (int64_t c = 0; c < classes; ++c) {
+    if (tp[c] + fn[c] > 0) s.recall[c] = static_cast<double>(tp[c]) / static_cast<double>(tp[c] + fn[c]);
     if (tp[c] + fp[c] + fn[c] == 0) continue;  // neither a label nor a prediction
     ++present;
     f1_total += 2.0 * tp[c] / static_cast<double>(2 * tp[c] + fp[c] + fn[c]);

@@ -1,6 +1,7 @@
 #pragma once
 // Evaluation of the three heads: accuracy and macro-F1 (as sklearn's f1_score with
-// average="macro" over the classes that occur in the labels or the predictions).
+// average="macro" over the classes that occur in the labels or the predictions), each
+// class's recall and the confusion matrix.
 #include <cstdint>
 #include <vector>
 
@@ -12,6 +13,11 @@ namespace mmp {
 struct HeadScores {
   double accuracy = 0;
   double macro_f1 = 0;
+  // confusion[label][prediction]: how many samples of class `label` the head called
+  // `prediction`; recall[c] = confusion[c][c] / samples of class c (NaN for a class
+  // without samples).
+  std::vector<std::vector<int64_t>> confusion;
+  std::vector<double> recall;
 };
 
 HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vector<int64_t>& predictions,

@@ -130,9 +130,16 @@ EpochSummary epoch_from_json(const json& j) {
   e.train_seconds = j.value("train_seconds", e.seconds);  // logs of mmp before 0.2 lack the last two
   e.samples_per_second = j.at("samples_per_s");
   e.data_wait = j.value("data_wait", 0.0);
-  e.test.multimodal = {j.at("acc_mm"), j.at("f1_mm")};
-  e.test.audio = {j.at("acc_audio"), j.at("f1_audio")};
-  e.test.visual = {j.at("acc_visual"), j.at("f1_visual")};
+  // The log keeps each head's accuracy and macro-F1 (a resumed run's table needs no more).
+  const auto scores = [&](const char* accuracy, const char* f1) {
+    HeadScores s;
+    s.accuracy = j.at(accuracy);
+    s.macro_f1 = j.at(f1);
+    return s;
+  };
+  e.test.multimodal = scores("acc_mm", "f1_mm");
+  e.test.audio = scores("acc_audio", "f1_audio");
+  e.test.visual = scores("acc_visual", "f1_visual");
   e.test.loss_mm = j.at("test_loss_mm");
   return e;
 }

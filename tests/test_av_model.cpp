@@ -2,6 +2,7 @@
 // tools/reference/model_fixture.py (a width-4 AVClassifier computed in f64 by
 // PyTorch), checked tensor by tensor in f32.
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "engine/autograd.h"
 #include "layers/av_classifier.h"
@@ -114,6 +115,38 @@ TEST_CASE("loading a mismatched state dict names every problem and changes nothi
                         Catch::Matchers::Contains("1 unexpected (head.extra)") &&
                         Catch::Matchers::Contains("audio_net.conv1.weight [2, 3, 7, 7] in w.safetensors, [2, 1, 7, 7]"));
   CHECK(relative_error(model.state_dict()[0].second, before) == 0.0);
+}
+
+TEST_CASE("a state dict without batch-norm counters (older PyTorch) loads them as 0", "[unit][model]") {
+  Generator gen(2);
+  AVClassifierConfig config;
+  config.width = 2;
+  AVClassifier source(config, gen), model(config, gen);
+  source.train();
+  model.train();
+  const Tensor audio = randn({2, 1, 32, 24}, gen), visual = randn({2, 2, 3, 32, 32}, gen);
+  model.forward(audio, visual);  // counters at 1
+  NamedTensors state;
+  std::map<std::string, Tensor> kept;
+  size_t dropped = 0;
+  for (const auto& [name, t] : source.state_dict()) {
+    if (name.find("num_batches_tracked") != std::string::npos) {
+      ++dropped;
+    } else {
+      state.emplace_back(name, t);
+      kept[name] = t;
+    }
+  }
+  REQUIRE(dropped == 40);  // 20 batch norms per encoder
+  model.load_state_dict(state, "old.pth");
+  for (const auto& [name, t] : model.state_dict()) {
+    INFO(name);
+    if (name.find("num_batches_tracked") != std::string::npos) CHECK(t.item() == 0.0);
+    else CHECK(relative_error(t, kept.at(name)) == 0.0);
+  }
+  model.forward(audio, visual);  // and counts on from there
+  for (const auto& [name, t] : model.state_dict())
+    if (name.find("num_batches_tracked") != std::string::npos) CHECK(t.item() == 1.0);
 }
 
 TEST_CASE("OGM-GE's modality scores are the official ones: each head with half its bias", "[unit][model]") {

@@ -2,6 +2,7 @@
 // modality imbalance the data is built to show, and a NaN loss stopping cleanly.
 #include <catch2/catch.hpp>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -49,6 +50,12 @@ TEST_CASE("macro-F1 and accuracy as sklearn computes them", "[unit][trainer]") {
   const HeadScores s = score_predictions({0, 0, 1, 1, 2}, {0, 1, 1, 1, 0}, 4);
   CHECK(s.accuracy == Approx(0.6));
   CHECK(s.macro_f1 == Approx((0.5 + 0.8 + 0.0) / 3));  // class 3 occurs nowhere: left out
+  // sklearn's recall_score(average=None) and confusion_matrix(labels=range(4)).
+  CHECK(s.recall[0] == Approx(0.5));
+  CHECK(s.recall[1] == Approx(1.0));
+  CHECK(s.recall[2] == 0.0);
+  CHECK(std::isnan(s.recall[3]));  // no samples of class 3
+  CHECK(s.confusion == std::vector<std::vector<int64_t>>{{1, 1, 0, 0}, {0, 2, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 0}});
   // A prediction outside the classes (a model with more classes than the data) is an error.
   CHECK_THROWS_WITH(score_predictions({0, 1}, {0, 5}, 4), Catch::Contains("prediction 5 outside the 4 classes"));
 }
