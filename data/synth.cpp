@@ -43,9 +43,9 @@ std::vector<float> class_audio(int label, double seconds, int rate, Random& rng)
 // CREMA-D's own clips (266-336 KB of FLV for 2-3 s). Independent noise of sigma 20 per
 // pixel, used before, took 4 Mbit/s and 118 KB per frame: JPEG decoding then weighed
 // several times what it does on camera video in every benchmark.
-std::vector<Image> class_video(int label, double seconds, const SynthOptions& o, Random& rng) {
+std::vector<Image> class_video(int label, int classes, double seconds, const SynthOptions& o, Random& rng) {
   const int n = static_cast<int>(seconds * o.fps);
-  const double hue = 2 * kPi * label / kCremadClasses.size();
+  const double hue = 2 * kPi * label / classes;
   const double colour[3] = {127 + 120 * std::cos(hue), 127 + 120 * std::cos(hue + 2.09), 127 + 120 * std::cos(hue + 4.19)};
   double cx = o.width * (0.3 + 0.4 * rng.uniform()), cy = o.height * (0.3 + 0.4 * rng.uniform());
   const double vx = (rng.uniform() - 0.5) * 2, vy = (rng.uniform() - 0.5) * 2, radius = o.height * 0.2;
@@ -71,16 +71,38 @@ std::vector<Image> class_video(int label, double seconds, const SynthOptions& o,
   return frames;
 }
 
+// Where a layout keeps each clip's files, and what its clips and labels are called.
+struct Layout {
+  std::vector<std::string> classes;
+  std::string audio_dir, video_dir, frames_dir;
+
+  static Layout named(const std::string& name) {
+    if (name == "cremad") return {kCremadClasses, "AudioWAV", "VideoFlash", "Image-01-FPS"};
+    MMP_CHECK(name == "kinetics-sounds" || name == "ave", "synth: unknown layout '", name,
+              "': expected cremad, kinetics-sounds or ave");
+    Layout l{{}, "audio", "video", "frames"};
+    const int classes = name == "kinetics-sounds" ? 31 : 28;
+    for (int c = 0; c < classes; ++c) {
+      char label[32];
+      std::snprintf(label, sizeof label, "class_%02d", c);
+      l.classes.emplace_back(label);
+    }
+    return l;
+  }
+};
+
 }  // namespace
 
-int synthesize_cremad(const std::string& dir, const SynthOptions& o) {
+int synthesize_dataset(const std::string& dir, const SynthOptions& o) {
   namespace fs = std::filesystem;
   MMP_CHECK(o.clips_per_class >= 2, "synth: at least two clips per class (one to train on, one to test)");
-  fs::create_directories(fs::path(dir) / "AudioWAV");
-  fs::create_directories(fs::path(dir) / "VideoFlash");
+  const Layout layout = Layout::named(o.layout);
+  const bool cremad = o.layout == "cremad";
+  fs::create_directories(fs::path(dir) / layout.audio_dir);
+  fs::create_directories(fs::path(dir) / layout.video_dir);
   std::ofstream train(fs::path(dir) / "train.csv"), test(fs::path(dir) / "test.csv");
   MMP_CHECK(train.good() && test.good(), dir, ": cannot write the split files");
-  const int classes = static_cast<int>(kCremadClasses.size());
+  const int classes = static_cast<int>(layout.classes.size());
   const int clips = classes * o.clips_per_class;
   // At least one test clip per class, fewer than all.
   const int test_per_class = std::clamp(static_cast<int>(std::lround(o.clips_per_class * o.test_share)), 1,
@@ -89,15 +111,16 @@ int synthesize_cremad(const std::string& dir, const SynthOptions& o) {
     const int label = i % classes;
     Random rng{o.seed * 1000003 + static_cast<uint64_t>(i)};
     const double seconds = o.min_seconds + (o.max_seconds - o.min_seconds) * rng.uniform();
-    // CREMA-D names: actor_sentence_emotion_level
+    // CREMA-D names: actor_sentence_emotion_level; the others: YouTube id and seconds.
     char name[64];
-    std::snprintf(name, sizeof name, "%04d_DFA_%s_XX", 1001 + i, kCremadClasses[label].c_str());
-    write_wav((fs::path(dir) / "AudioWAV" / (std::string(name) + ".wav")).string(),
+    if (cremad) std::snprintf(name, sizeof name, "%04d_DFA_%s_XX", 1001 + i, layout.classes[label].c_str());
+    else std::snprintf(name, sizeof name, "synth%06d_%06d_%06d", i, 10 * i, 10 * i + 10);
+    write_wav((fs::path(dir) / layout.audio_dir / (std::string(name) + ".wav")).string(),
               class_audio(label, seconds, o.sample_rate, rng), o.sample_rate);
-    const std::vector<Image> frames = class_video(label, seconds, o, rng);
-    write_video((fs::path(dir) / "VideoFlash" / (std::string(name) + ".flv")).string(), frames, o.fps);
+    const std::vector<Image> frames = class_video(label, classes, seconds, o, rng);
+    write_video((fs::path(dir) / layout.video_dir / (std::string(name) + ".flv")).string(), frames, o.fps);
     if (o.frame_folders) {
-      const fs::path folder = fs::path(dir) / "Image-01-FPS" / name;
+      const fs::path folder = fs::path(dir) / layout.frames_dir / name;
       fs::create_directories(folder);
       for (int s = 0; s * o.fps < static_cast<int>(frames.size()); ++s) {
         char file[32];
@@ -106,7 +129,7 @@ int synthesize_cremad(const std::string& dir, const SynthOptions& o) {
       }
     }
     const bool is_test = (i / classes) >= o.clips_per_class - test_per_class;
-    (is_test ? test : train) << name << "," << kCremadClasses[label] << "\n";
+    (is_test ? test : train) << name << "," << layout.classes[label] << "\n";
   }
   return clips;
 }

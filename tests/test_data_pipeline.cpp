@@ -31,7 +31,7 @@ const std::string& synth_dir() {
     const std::string d = temp_dir("synth_dataset");
     SynthOptions o;
     o.clips_per_class = 2;
-    synthesize_cremad(d, o);
+    synthesize_dataset(d, o);
     return d;
   }();
   return dir;

@@ -11,17 +11,24 @@ namespace mmp::cli {
 void add_synth_command(CLI::App& app) {
   static std::string out;
   static SynthOptions o;
-  CLI::App* cmd = app.add_subcommand("synth", "Write a small dataset in CREMA-D's layout as real media files");
+  CLI::App* cmd = app.add_subcommand("synth", "Write a small dataset in a real dataset's layout as real media files");
   cmd->add_option("--out", out, "folder to create")->required();
-  cmd->add_option("--clips-per-class", o.clips_per_class, "clips of each of the 6 classes")->capture_default_str();
+  cmd->add_option("--layout", o.layout, "cremad (6 classes), kinetics-sounds (31) or ave (28): as mmp prepare --dataset "
+                                        "reads them")
+      ->capture_default_str();
+  cmd->add_option("--clips-per-class", o.clips_per_class, "clips of each class")->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the content")->capture_default_str();
-  cmd->add_flag("!--no-frames", o.frame_folders, "no Image-01-FPS frame folders, videos only");
+  cmd->add_flag("!--no-frames", o.frame_folders, "no frame folders (Image-01-FPS/, frames/), videos only");
   cmd->add_option("--width", o.width, "video width (CREMA-D: 480)")->capture_default_str();
   cmd->add_option("--height", o.height, "video height (CREMA-D: 360)")->capture_default_str();
   cmd->callback([] {
-    const int clips = synthesize_cremad(out, o);
-    std::printf("%s: %d clips in CREMA-D's layout (AudioWAV/*.wav, VideoFlash/*.flv%s, train.csv, test.csv)\n",
-                out.c_str(), clips, o.frame_folders ? ", Image-01-FPS/<clip>/frame_*.jpg" : "");
+    const int clips = synthesize_dataset(out, o);
+    if (o.layout == "cremad")
+      std::printf("%s: %d clips in CREMA-D's layout (AudioWAV/*.wav, VideoFlash/*.flv%s, train.csv, test.csv)\n",
+                  out.c_str(), clips, o.frame_folders ? ", Image-01-FPS/<clip>/frame_*.jpg" : "");
+    else
+      std::printf("%s: %d clips in the %s layout (audio/*.wav, video/*.flv%s, train.csv, test.csv)\n", out.c_str(),
+                  clips, o.layout.c_str(), o.frame_folders ? ", frames/<clip>/frame_*.jpg" : "");
   });
 }
 

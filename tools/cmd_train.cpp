@@ -1,16 +1,23 @@
 // `mmp train`: trains one method, or several from the same seed (--compare, the
 // default), on the built-in synthetic data, and prints one comparison table.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
+
+#include "git_revision.h"
 
 #include "data/cache.h"
 #include "data/loader.h"
 #include "data/synthetic.h"
+#include "engine/atomic_file.h"
 #include "engine/distributed.h"
 #include "mmpareto/train_step.h"
 #include "mmpareto/trainer.h"
 #include "tools/commands.h"
+#include "tools/run_cli.h"
+#include "tools/run_config.h"
 #include "tools/step_options.h"
 
 namespace mmp::cli {
@@ -26,7 +33,29 @@ struct TrainCommandOptions {
   bool quiet = false;
   std::string data;  // a prepared cache; empty: the built-in synthetic data
   int frames = 2;    // frames per clip from a cache
+  std::string config;    // --config: a TOML file of options
+  std::string resolved;  // every option's value, as TOML (written to the run folder)
 };
+
+// The options a resumed run may change: where and how fast it computes, not what.
+const std::vector<std::string> kResumeMayChange{"device", "precision", "loader-workers", "quiet", "out"};
+
+// --out/config.toml: the run's resolved options, the command line and the revision.
+// Resuming checks the new options against it.
+void record_run_options(const TrainCommandOptions& o) {
+  if (o.train.out_dir.empty()) return;
+  const std::string path = o.train.out_dir + "/config.toml";
+  std::filesystem::create_directories(o.train.out_dir);
+  if (o.train.resume && std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    std::stringstream saved;
+    saved << in.rdbuf();
+    const std::string differences = config_differences(saved.str(), o.resolved, kResumeMayChange);
+    MMP_CHECK(differences.empty(), path, ": the run was started with other options (", differences,
+              "); resume with the same ones (mmp train --config ", path, " --resume), or train into another --out");
+  }
+  write_file_atomically(path, o.resolved);
+}
 
 std::vector<std::string> split(const std::string& list) {
   std::vector<std::string> out;
@@ -86,6 +115,7 @@ void run_train(TrainCommandOptions o) {
   Communicator& comm = world();
   if (comm.rank() != 0) MMP_CHECK(std::freopen("/dev/null", "w", stdout) != nullptr, "cannot silence rank ", comm.rank());
   for (const auto& m : methods) make_integrator(m);  // fails early on a bad name
+  if (comm.rank() == 0) record_run_options(o);
   o.train.progress = !o.quiet;
   o.train.schedule.total_epochs = o.train.epochs;
 
@@ -215,7 +245,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--frames", o.frames, "frames per clip from the cache")->capture_default_str();
   cmd->add_option("--loader-workers", o.train.loader_workers,
                   "threads building batches (default: the cores available, " + std::to_string(available_cores()) + " here)");
+  cmd->add_option("--config", o.config,
+                  "a TOML file of these options (keys without the dashes: lr = 0.002); the command line overrides it; "
+                  "--out keeps the resolved options in config.toml");
   cmd->callback([cmd] {
+    if (!o.config.empty()) apply_config_file(*cmd, o.config);
     o.train.device = parse_device(device);
     MMP_CHECK(dtype == "f32" || dtype == "f64", "--dtype must be f32 or f64, got '", dtype, "'");
     o.train.dtype = dtype == "f64" ? DType::F64 : DType::F32;
@@ -227,11 +261,15 @@ void add_train_command(CLI::App& app) {
         resolve_precision(precision, o.train.device, o.train.device.is_cuda() ? Precision::tf32 : Precision::fp32);
     if (!o.data.empty()) {
       // Real data: the official run's settings, where not given.
-      if (!cmd->count("--width")) o.width = 64;
-      if (!cmd->count("--lr")) o.train.optimizer.lr = 0.002;
-      if (!cmd->count("--batch")) o.train.batch_size = 64;
-      if (!cmd->count("--epochs")) o.train.epochs = 50;
+      set_unless_given(*cmd, "--width", "64");
+      set_unless_given(*cmd, "--lr", "0.002");
+      set_unless_given(*cmd, "--batch", "64");
+      set_unless_given(*cmd, "--epochs", "50");
     }
+    set_unless_given(*cmd, "--precision", precision_name(o.train.precision));
+    o.resolved = resolved_config(*cmd, "# mmp train: the resolved options of a run; `mmp train --config` reads it back\n"
+                                       "# command: " + invoked_command_line() + "\n# mmp " + MMP_VERSION +
+                                       ", git " + MMP_GIT_REVISION + "\n");
     run_train(o);
   });
 }

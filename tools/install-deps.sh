@@ -14,6 +14,7 @@ packages=(
   libjpeg62-turbo-dev  # JPEG frames, decoded as PIL does (libjpeg-turbo's libjpeg API)
   libopenmpi-dev openmpi-bin  # multi-process training (the libmmp-mpi.so plugin), mpirun for its tests
   libstb-dev           # PNG frames, JPEG writing
+  libtomlplusplus-dev  # --config files (TOML)
 )
 
 missing=()

@@ -6,12 +6,30 @@
 #include <cstdio>
 #include <exception>
 #include <optional>
+#include <string>
 
 #include "engine/error.h"
 
 namespace mmp::cli {
 
+// The command line this process was started with, as a shell would take it back
+// (a run folder records it).
+inline std::string& invoked_command_line() {
+  static std::string line;
+  return line;
+}
+
+inline std::string shell_quoted(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                              "-_./=:,+@%") == std::string::npos)
+    return word;
+  std::string out = "'";
+  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 inline std::optional<int> parse_and_run(CLI::App& app, int argc, char** argv, const char* program) {
+  for (int i = 0; i < argc; ++i) invoked_command_line() += (i ? " " : "") + shell_quoted(argv[i]);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
