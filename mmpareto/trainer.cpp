@@ -114,35 +114,6 @@ json epoch_json(const EpochSummary& e) {
   return line;
 }
 
-// epoch_json read back, for a resumed run's earlier epochs.
-EpochSummary epoch_from_json(const json& j) {
-  EpochSummary e;
-  e.epoch = j.at("epoch");
-  e.lr = j.at("lr");
-  e.loss_mm = j.at("loss_mm");
-  e.loss_audio = j.at("loss_audio");
-  e.loss_visual = j.at("loss_visual");
-  e.conflict_audio = j.at("conflict_audio");
-  e.conflict_visual = j.at("conflict_visual");
-  e.cos_audio = j.at("cos_audio");
-  e.cos_visual = j.at("cos_visual");
-  e.seconds = j.at("seconds");
-  e.train_seconds = j.value("train_seconds", e.seconds);  // logs of mmp before 0.2 lack the last two
-  e.samples_per_second = j.at("samples_per_s");
-  e.data_wait = j.value("data_wait", 0.0);
-  // The log keeps each head's accuracy and macro-F1 (a resumed run's table needs no more).
-  const auto scores = [&](const char* accuracy, const char* f1) {
-    HeadScores s;
-    s.accuracy = j.at(accuracy);
-    s.macro_f1 = j.at(f1);
-    return s;
-  };
-  e.test.multimodal = scores("acc_mm", "f1_mm");
-  e.test.audio = scores("acc_audio", "f1_audio");
-  e.test.visual = scores("acc_visual", "f1_visual");
-  e.test.loss_mm = j.at("test_loss_mm");
-  return e;
-}
 
 // Everything that shapes a run: resuming with other values would not continue it. The
 // device is not among them: a run may go on on another device (resume_run says so).
@@ -277,6 +248,35 @@ uint64_t parameters_hash(const AVClassifier& model) {
 }
 
 }  // namespace
+
+EpochSummary epoch_from_json(const json& j) {
+  EpochSummary e;
+  e.epoch = j.at("epoch");
+  e.lr = j.at("lr");
+  e.loss_mm = j.at("loss_mm");
+  e.loss_audio = j.at("loss_audio");
+  e.loss_visual = j.at("loss_visual");
+  e.conflict_audio = j.at("conflict_audio");
+  e.conflict_visual = j.at("conflict_visual");
+  e.cos_audio = j.at("cos_audio");
+  e.cos_visual = j.at("cos_visual");
+  e.seconds = j.at("seconds");
+  e.train_seconds = j.value("train_seconds", e.seconds);  // logs of mmp before 0.2 lack the last two
+  e.samples_per_second = j.at("samples_per_s");
+  e.data_wait = j.value("data_wait", 0.0);
+  // The log keeps each head's accuracy and macro-F1 (a resumed run's table needs no more).
+  const auto scores = [&](const char* accuracy, const char* f1) {
+    HeadScores s;
+    s.accuracy = j.at(accuracy);
+    s.macro_f1 = j.at(f1);
+    return s;
+  };
+  e.test.multimodal = scores("acc_mm", "f1_mm");
+  e.test.audio = scores("acc_audio", "f1_audio");
+  e.test.visual = scores("acc_visual", "f1_visual");
+  e.test.loss_mm = j.at("test_loss_mm");
+  return e;
+}
 
 std::string progress_line(const std::string& label, int epoch, int epochs, int64_t step, int64_t steps_per_epoch,
                           double samples_per_s, double eta_seconds, double loss) {

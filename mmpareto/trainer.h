@@ -3,6 +3,7 @@
 // evaluation of the three heads after every epoch, checkpoints (best and last,
 // written atomically), a metrics log per step and per epoch, a one-line progress
 // display, and resuming an interrupted run where its last epoch ended.
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,10 @@ struct TrainResult {
 // percentage, samples/s, the time left for the whole run (m:ss) and the multimodal loss.
 std::string progress_line(const std::string& label, int epoch, int epochs, int64_t step, int64_t steps_per_epoch,
                           double samples_per_s, double eta_seconds, double loss);
+
+// An epoch's line of a run's metrics log (metrics.jsonl) read back: for a resumed run's
+// earlier epochs, and for reports.
+EpochSummary epoch_from_json(const nlohmann::json& line);
 
 TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset& test_data, const TrainOptions& options);
 

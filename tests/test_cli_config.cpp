@@ -62,7 +62,7 @@ TEST_CASE("a config file sets the options the command line leaves, and the run f
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("sgd lr 0.02, batch 16, 1 epochs, seed 7"));  // the command line wins
-  const std::string saved = read_text(dir + "/a/config.toml");
+  const std::string saved = read_text(dir + "/a/uniform/config.toml");
   CHECK_THAT(saved, Contains("# command: ") && Contains("--lr 0.02") && Contains(", git "));
   const auto s = settings(saved);
   CHECK(s.at("method") == "\"uniform\"");
@@ -73,20 +73,20 @@ TEST_CASE("a config file sets the options the command line leaves, and the run f
   CHECK(s.at("precision") == "\"fp32\"");
 
   // The record is itself a config: the same run again gives the same options.
-  const CommandResult again = run_mmp("train --config " + dir + "/a/config.toml --out " + dir + "/b");
+  const CommandResult again = run_mmp("train --config " + dir + "/a/uniform/config.toml --out " + dir + "/b");
   INFO(again.output);
   REQUIRE(again.exit_code == 0);
-  auto s2 = settings(read_text(dir + "/b/config.toml"));
+  auto s2 = settings(read_text(dir + "/b/uniform/config.toml"));
   s2.at("out") = s.at("out");
   CHECK(s2 == s);
 
   // --resume with other options is refused, naming them; with the same ones it goes on.
   const CommandResult changed =
-      run_mmp("train --config " + dir + "/a/config.toml --resume --lr 0.1 --momentum 0.5");
+      run_mmp("train --config " + dir + "/a/uniform/config.toml --resume --lr 0.1 --momentum 0.5");
   CHECK(changed.exit_code != 0);
-  CHECK_THAT(changed.output, Contains("a/config.toml: the run was started with other options") &&
+  CHECK_THAT(changed.output, Contains("a/uniform/config.toml: the run was started with other options") &&
                                  Contains("lr: 0.02 -> 0.1") && Contains("momentum: 0.9 -> 0.5"));
-  const CommandResult resumed = run_mmp("train --config " + dir + "/a/config.toml --resume --loader-workers 1");
+  const CommandResult resumed = run_mmp("train --config " + dir + "/a/uniform/config.toml --resume --loader-workers 1");
   INFO(resumed.output);
   CHECK(resumed.exit_code == 0);
 }
@@ -142,7 +142,8 @@ TEST_CASE("every config of the paper's runs trains on a synth set laid out like 
                                       " --epochs 1 --width 2 --batch 16 --quiet --out " + out);
       INFO(r.output);
       REQUIRE(r.exit_code == 0);
-      const auto given = settings(read_text(config)), resolved = settings(read_text(out + "/config.toml"));
+      const std::string method = entry.path().stem().string();  // configs/<dataset>/<method>.toml
+      const auto given = settings(read_text(config)), resolved = settings(read_text(out + "/" + method + "/config.toml"));
       for (const auto& [key, value] : given) {
         INFO(key);
         if (key == "data" || key == "epochs" || key == "width" || key == "batch") continue;

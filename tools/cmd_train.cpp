@@ -16,8 +16,10 @@
 #include "mmpareto/train_step.h"
 #include "mmpareto/trainer.h"
 #include "tools/commands.h"
+#include "tools/comparison_table.h"
 #include "tools/run_cli.h"
 #include "tools/run_config.h"
+#include "tools/run_report.h"
 #include "tools/step_options.h"
 
 namespace mmp::cli {
@@ -37,24 +39,28 @@ struct TrainCommandOptions {
   std::string resolved;  // every option's value, as TOML (written to the run folder)
 };
 
-// The options a resumed run may change: where and how fast it computes, not what.
-const std::vector<std::string> kResumeMayChange{"device", "precision", "loader-workers", "quiet", "out"};
+// The options a resumed run may change: where and how fast it computes, not what (and
+// which other methods the same command trains: each method's folder is its own run).
+const std::vector<std::string> kResumeMayChange{"device", "precision", "loader-workers", "quiet", "out",
+                                                "method", "compare"};
 
-// --out/config.toml: the run's resolved options, the command line and the revision.
-// Resuming checks the new options against it.
-void record_run_options(const TrainCommandOptions& o) {
+// --out/<method>/config.toml: the run's resolved options, the command line and the
+// revision. Resuming checks the new options against it.
+void record_run_options(const TrainCommandOptions& o, const std::vector<std::string>& methods) {
   if (o.train.out_dir.empty()) return;
-  const std::string path = o.train.out_dir + "/config.toml";
-  std::filesystem::create_directories(o.train.out_dir);
-  if (o.train.resume && std::filesystem::exists(path)) {
-    std::ifstream in(path);
-    std::stringstream saved;
-    saved << in.rdbuf();
-    const std::string differences = config_differences(saved.str(), o.resolved, kResumeMayChange);
-    MMP_CHECK(differences.empty(), path, ": the run was started with other options (", differences,
-              "); resume with the same ones (mmp train --config ", path, " --resume), or train into another --out");
+  for (const std::string& method : methods) {
+    const std::string dir = o.train.out_dir + "/" + method, path = dir + "/config.toml";
+    std::filesystem::create_directories(dir);
+    if (o.train.resume && std::filesystem::exists(path)) {
+      std::ifstream in(path);
+      std::stringstream saved;
+      saved << in.rdbuf();
+      const std::string differences = config_differences(saved.str(), o.resolved, kResumeMayChange);
+      MMP_CHECK(differences.empty(), path, ": the run was started with other options (", differences,
+                "); resume with the same ones (mmp train --config ", path, " --resume), or train into another --out");
+    }
   }
-  write_file_atomically(path, o.resolved);
+  for (const std::string& method : methods) write_file_atomically(o.train.out_dir + "/" + method + "/config.toml", o.resolved);
 }
 
 std::vector<std::string> split(const std::string& list) {
@@ -63,34 +69,6 @@ std::vector<std::string> split(const std::string& list) {
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-double mean_over_epochs(const TrainResult& r, double EpochSummary::*field) {
-  double total = 0;
-  for (const auto& e : r.epochs) total += e.*field;
-  return total / static_cast<double>(r.epochs.size());
-}
-
-void print_table(const std::vector<TrainResult>& results) {
-  std::printf("\n%-10s | %-13s | %-13s | %-13s | %-9s | %-17s | %8s\n", "method", "multimodal", "audio head",
-              "visual head", "macro-F1", "conflict a / v", "s/step");
-  std::printf("%-10s | %-13s | %-13s | %-13s | %-9s | %-17s | %8s\n", "", "best   last", "best   last", "best   last",
-              "mm best", "(share of steps)", "");
-  std::printf("%s\n", std::string(103, '-').c_str());
-  for (const auto& r : results) {
-    auto best_of = [&](double HeadScores::*f, HeadScores Evaluation::*head) {
-      double best = 0;
-      for (const auto& e : r.epochs) best = std::max(best, e.test.*head.*f);
-      return best;
-    };
-    const Evaluation& last = r.last().test;
-    std::printf("%-10s | %5.3f  %5.3f | %5.3f  %5.3f | %5.3f  %5.3f | %9.3f | %7.2f / %-7.2f | %8.3f\n", r.method.c_str(),
-                r.best().test.multimodal.accuracy, last.multimodal.accuracy,
-                best_of(&HeadScores::accuracy, &Evaluation::audio), last.audio.accuracy,
-                best_of(&HeadScores::accuracy, &Evaluation::visual), last.visual.accuracy,
-                r.best().test.multimodal.macro_f1, mean_over_epochs(r, &EpochSummary::conflict_audio),
-                mean_over_epochs(r, &EpochSummary::conflict_visual), r.seconds_per_step);
-  }
 }
 
 // Where the time went: per epoch, training throughput, the share of it spent waiting
@@ -115,7 +93,7 @@ void run_train(TrainCommandOptions o) {
   Communicator& comm = world();
   if (comm.rank() != 0) MMP_CHECK(std::freopen("/dev/null", "w", stdout) != nullptr, "cannot silence rank ", comm.rank());
   for (const auto& m : methods) make_integrator(m);  // fails early on a bad name
-  if (comm.rank() == 0) record_run_options(o);
+  if (comm.rank() == 0) record_run_options(o, methods);
   o.train.progress = !o.quiet;
   o.train.schedule.total_epochs = o.train.epochs;
 
@@ -194,14 +172,29 @@ void run_train(TrainCommandOptions o) {
     }
   }
   if (!results.empty()) {
-    print_table(results);
+    std::vector<ComparisonRow> rows;
+    for (const TrainResult& r : results) rows.push_back(comparison_row(r.method, r.epochs, r.seconds_per_step));
+    print_comparison_table(rows);
     print_throughput(results, o.train.device);
     if (comm.size() > 1)
       std::printf("\nparameters identical on all %d ranks after every epoch (last hash %016llx)\n", comm.size(),
                   static_cast<unsigned long long>(results.back().weights_hash));
   }
-  if (!o.train.out_dir.empty())
+  if (!o.train.out_dir.empty()) {
     std::printf("\ncheckpoints and metrics (JSON lines) in %s/<method>/\n", o.train.out_dir.c_str());
+    if (!results.empty() && comm.rank() == 0) {
+      // The report of this run's methods; without gnuplot the run still succeeds.
+      std::vector<std::string> runs;
+      for (const TrainResult& r : results) runs.push_back(o.train.out_dir + "/" + r.method);
+      try {
+        write_report(runs, o.train.out_dir + "/report.html", "mmp train: " + o.train.out_dir);
+        std::printf("report (plots of losses, accuracies, gradient cosines, weights): %s/report.html\n",
+                    o.train.out_dir.c_str());
+      } catch (const Error& e) {
+        std::fprintf(stderr, "mmp: no report written: %s\n", e.what());
+      }
+    }
+  }
   MMP_CHECK(stopped.empty(), "training stopped for ", stopped, " (the reasons are above)");
 }
 
@@ -247,7 +240,7 @@ void add_train_command(CLI::App& app) {
                   "threads building batches (default: the cores available, " + std::to_string(available_cores()) + " here)");
   cmd->add_option("--config", o.config,
                   "a TOML file of these options (keys without the dashes: lr = 0.002); the command line overrides it; "
-                  "--out keeps the resolved options in config.toml");
+                  "--out/<method>/config.toml keeps the resolved options");
   cmd->callback([cmd] {
     if (!o.config.empty()) apply_config_file(*cmd, o.config);
     o.train.device = parse_device(device);

@@ -10,6 +10,7 @@ void add_bench_data_subcommand(CLI::App& bench);
 void add_step_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);

@@ -15,6 +15,8 @@ packages=(
   libopenmpi-dev openmpi-bin  # multi-process training (the libmmp-mpi.so plugin), mpirun for its tests
   libstb-dev           # PNG frames, JPEG writing
   libtomlplusplus-dev  # --config files (TOML)
+  gnuplot-nox          # the plots of mmp report (run as a program, not linked)
+  chromium             # the test that renders a report in a real browser
 )
 
 missing=()

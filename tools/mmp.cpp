@@ -17,6 +17,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(0, 1);
   mmp::cli::add_train_command(app);
   mmp::cli::add_eval_command(app);
+  mmp::cli::add_report_command(app);
   mmp::cli::add_step_command(app);
   mmp::cli::add_features_command(app);
   mmp::cli::add_synth_command(app);
