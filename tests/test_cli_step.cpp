@@ -126,3 +126,38 @@ TEST_CASE("mmp step takes the integrator's options: --rescale and OGM-GE's windo
   }
   CHECK(ogm.find("stats/weight_mm_audio")->item() == 1.0);
 }
+
+TEST_CASE("mmp step --dtype f64 is PyTorch's float64 step to 1e-10", "[unit][cli]") {
+  const SafetensorsFile fx = load_fixture("step_methods.safetensors");
+  const std::string dir = temp_dir("step_f64");
+  NamedTensors weights, batch;
+  for (const auto& [name, t] : fx.tensors)
+    if (name.rfind("weights/", 0) == 0) weights.emplace_back(name.substr(8), t);
+  for (const char* k : {"audio", "visual", "label"}) batch.emplace_back(k, *fx.find(k));
+  save_safetensors(dir + "/w.safetensors", weights);
+  save_safetensors(dir + "/b.safetensors", batch);
+  for (const char* method : {"uniform", "mmpareto", "cagrad"}) {
+    INFO(method);
+    const CommandResult r = run_mmp("step --dtype f64 --weights " + dir + "/w.safetensors --batch " + dir +
+                                    "/b.safetensors --method " + method + " --lr " + fx.metadata.at("lr") +
+                                    " --momentum " + fx.metadata.at("momentum") + " --weight-decay " +
+                                    fx.metadata.at("weight_decay") + " --out " + dir + "/o.safetensors");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    const SafetensorsFile out = load_safetensors(dir + "/o.safetensors");
+    int compared = 0;
+    for (const auto& [name, t] : weights) {
+      const Tensor* g = out.find("final_grad/" + name);
+      if (!g) continue;
+      INFO(name);
+      CHECK(g->dtype() == DType::F64);
+      CHECK(relative_error(*g, *fx.find(std::string(method) + "/final_grad/" + name)) < 1e-10);
+      ++compared;
+    }
+    CHECK(compared > 100);
+  }
+  const CommandResult bad = run_mmp("step --dtype f16 --weights " + dir + "/w.safetensors --batch " + dir +
+                                    "/b.safetensors --out " + dir + "/x.safetensors");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.output, Contains("--dtype must be f32 or f64, got 'f16'"));
+}

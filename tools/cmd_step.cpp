@@ -18,6 +18,7 @@ struct StepOptions {
   std::string fusion;   // empty: read from the weights
   std::string device = "cpu";
   std::string precision;  // empty: fp32
+  std::string dtype = "f32";  // f64: the whole step in float64 on the CPU (the exact mode)
   std::string method;   // empty: gradients only
   std::string state;    // optimizer state file, read if present and written back
   OptimizerOptions optimizer;
@@ -46,13 +47,18 @@ void run_step(StepOptions o) {
     MMP_CHECK(parse_fusion(o.fusion) == config.fusion, "--fusion ", o.fusion, " but ", o.weights, " holds a ",
               fusion_name(config.fusion), " head");
   const Device device = parse_device(o.device);
+  MMP_CHECK(o.dtype == "f32" || o.dtype == "f64", "--dtype must be f32 or f64, got '", o.dtype, "'");
+  const bool exact = o.dtype == "f64";
+  MMP_CHECK(!exact || device.is_cpu(), "--dtype f64 runs on the CPU (CUDA computes in f32, tf32 or bf16)");
   const PrecisionScope precision(resolve_precision(o.precision, device, Precision::fp32));
   Generator gen(0);
   AVClassifier model(config, gen);
   model.load_state_dict(weights.tensors, o.weights);
+  if (exact) model.to(DType::F64);
   model.to(device);
   model.train();
-  const Batch batch = load_batch(o.batch).to(device);
+  Batch batch = load_batch(o.batch).to(device);
+  if (exact) batch = Batch{batch.audio.to(DType::F64), batch.visual.to(DType::F64), batch.label};
   MMP_CHECK(batch.visual.shape()[2] == config.visual_channels, o.batch, ": visual ", batch.visual.str(), " has ",
             batch.visual.shape()[2], " channels per frame, but ", o.weights, " takes ", config.visual_channels);
 
@@ -105,6 +111,9 @@ void add_step_command(CLI::App& app) {
   step->add_option("--fusion", o.fusion, "concat, sum, film or gated (checked against the weights)");
   step->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
   add_precision_option(*step, o.precision, "fp32 (exact: for checks against PyTorch)");
+  step->add_option("--dtype", o.dtype, "f32, or f64 on the CPU: the whole step in float64 (to check it against "
+                                       "PyTorch in float64 to 1e-10)")
+      ->capture_default_str();
   step->add_option("--method", o.method,
                    "integrate and update: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad or ogm-ge "
                    "(without it: forward and per-objective gradients only)");
