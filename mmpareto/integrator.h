@@ -58,6 +58,10 @@ struct IntegratorOptions {
   double ogm_alpha = 0.1;         // OGM-GE: tanh coefficient
   int ogm_start_epoch = 0, ogm_end_epoch = 50;
   bool ogm_noise = true;          // the "GE" of OGM-GE
+  // one-joint: the unimodal heads learn from their own losses as probes of the features
+  // (mmp train's default), or get no gradient and stay as they are (the official
+  // one_joint_loss.py; mmp step's default).
+  bool one_joint_probes = true;
   int max_iterations = 250;       // Frank-Wolfe / CAGrad solver
   double tolerance = 1e-7;
 };
@@ -74,6 +78,9 @@ class Integrator {
   // uniform): its weights, by objective. The step may then skip the per-objective
   // gradients and run one backward sweep of the weighted losses.
   virtual std::vector<double> fixed_weights() const { return {}; }
+  // Whether the unimodal heads learn from their losses; if not, they get no gradient at
+  // all (the optimizer leaves them untouched: no weight decay, no momentum).
+  virtual bool trains_unimodal_heads() const { return true; }
 };
 
 // one-joint, uniform, mmpareto, mgda, pcgrad, cagrad, ogm-ge

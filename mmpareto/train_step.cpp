@@ -41,8 +41,10 @@ void TrainStep::run_fixed(const std::vector<double>& weights, double scale, Obje
   for (const auto& [name, p] : buffers_.group(heads).parameters) head_params.push_back(p);
   std::vector<Tensor> head_seeds;
   for (int k = 0; k < kObjectives; ++k) {
-    all_roots.push_back(r.losses[k]);
-    head_seeds.push_back(full({}, scale, r.losses[k].dtype(), r.losses[k].device()));
+    if (k == kMultimodal || integrator_->trains_unimodal_heads()) {
+      all_roots.push_back(r.losses[k]);
+      head_seeds.push_back(full({}, scale, r.losses[k].dtype(), r.losses[k].device()));
+    }
     if (weights[k] == 0) continue;
     roots.push_back(r.losses[k]);
     seeds.push_back(full({}, weights[k] * scale, r.losses[k].dtype(), r.losses[k].device()));
@@ -68,6 +70,15 @@ void TrainStep::run_fixed(const std::vector<double>& weights, double scale, Obje
     comm_->all_reduce_sum_async(buffers_.final_buffer(heads));
     comm_->finish_reductions();
   }
+}
+
+void TrainStep::attach_gradients() {
+  buffers_.attach_final_gradients();
+  if (integrator_->trains_unimodal_heads()) return;
+  // No gradient at all, as PyTorch leaves a parameter no loss reached: the optimizer
+  // skips it (no weight decay, no momentum).
+  for (const auto& [name, p] : buffers_.group(buffers_.group_count() - 1).parameters)
+    if (name.rfind("head_audio.", 0) == 0 || name.rfind("head_video.", 0) == 0) p.set_grad(Tensor());
 }
 
 StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
@@ -118,7 +129,7 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
               " is ", report.losses[k], "; the parameters were not updated (lower the learning rate, or check the data)");
   if (!per_objective) {
     run_fixed(fixed, share, r);
-    buffers_.attach_final_gradients();
+    attach_gradients();
     optimizer_->step(lr);
     ++steps_;
     report.objectives = std::move(r);
@@ -145,14 +156,17 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
       }
     MMP_CHECK(!group.gradients.empty(), "no objective reaches the parameters of '", group.group, "'");
     if (g == heads) {  // each head learns from the sum of the losses that reach it
-      write_combination(group.gradients, std::vector<double>(group.gradients.size(), 1.0), buffers_.final_buffer(g));
+      std::vector<double> weights;
+      for (const std::string& objective : group.objectives)
+        weights.push_back(objective == kObjectiveNames[kMultimodal] || integrator_->trains_unimodal_heads() ? 1.0 : 0.0);
+      write_combination(group.gradients, weights, buffers_.final_buffer(g));
       continue;
     }
     group.offsets = buffers_.group(g).offsets;
     for (const auto& [name, p] : buffers_.group(g).parameters) group.shapes.push_back(p.shape());
     report.groups.push_back(integrator_->integrate(group, buffers_.final_buffer(g), ctx));
   }
-  buffers_.attach_final_gradients();
+  attach_gradients();
   optimizer_->step(lr);
   ++steps_;
   report.objectives = std::move(r);

@@ -48,6 +48,8 @@ class TrainStep {
   // The fixed-weight methods' step without per-objective gradients, of the losses times
   // `scale` (a rank's share of the global batch).
   void run_fixed(const std::vector<double>& weights, double scale, ObjectiveGradients& r);
+  // The final buffers as the parameters' gradients (none for heads no loss trains).
+  void attach_gradients();
 
  public:
 

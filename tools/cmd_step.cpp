@@ -118,6 +118,7 @@ void add_step_command(CLI::App& app) {
                    "integrate and update: one-joint, uniform, mmpareto, mgda, pcgrad, cagrad or ogm-ge "
                    "(without it: forward and per-objective gradients only)");
   add_optimizer_options(*step, o.optimizer);
+  o.integrator.one_joint_probes = false;  // one-joint as the official one_joint_loss.py
   add_integrator_options(*step, o.integrator);
   step->add_option("--epoch", o.epoch, "the epoch the step belongs to (ogm-ge's window)")->capture_default_str();
   step->add_option("--seed", o.seed, "seed of the randomised methods (pcgrad, ogm-ge)")->capture_default_str();

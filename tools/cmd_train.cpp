@@ -175,6 +175,15 @@ void run_train(TrainCommandOptions o) {
     std::vector<ComparisonRow> rows;
     for (const TrainResult& r : results) rows.push_back(comparison_row(r.method, r.epochs, r.seconds_per_step));
     print_comparison_table(rows);
+    for (const TrainResult& r : results)
+      if (r.method == "one-joint") {
+        std::printf(o.train.integrator.one_joint_probes
+                        ? "one-joint: its audio and visual heads were trained as probes of the encoders' features "
+                          "(--unimodal-heads probe); the official code leaves them untrained (frozen)\n"
+                        : "one-joint: its audio and visual heads were left untrained, as the official code "
+                          "(--unimodal-heads frozen): their accuracies are of the initial heads\n");
+        break;
+      }
     print_throughput(results, o.train.device);
     if (comm.size() > 1)
       std::printf("\nparameters identical on all %d ranks after every epoch (last hash %016llx)\n", comm.size(),

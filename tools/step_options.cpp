@@ -40,6 +40,12 @@ void add_integrator_options(CLI::App& cmd, IntegratorOptions& o) {
   cmd.add_option("--ogm-start", o.ogm_start_epoch, "ogm-ge: first modulated epoch")->capture_default_str();
   cmd.add_option("--ogm-end", o.ogm_end_epoch, "ogm-ge: last modulated epoch")->capture_default_str();
   cmd.add_flag("!--no-ogm-noise", o.ogm_noise, "ogm-ge: without the Gaussian enhancement");
+  cmd.add_option_function<std::string>(
+         "--unimodal-heads", [&o](const std::string& v) { o.one_joint_probes = v == "probe"; },
+         "one-joint: the unimodal heads learn from their own losses as probes of the features (probe), or get no "
+         "gradient and stay as initialised, as the official one_joint_loss.py (frozen)")
+      ->check(CLI::IsMember({"probe", "frozen"}))
+      ->default_str(o.one_joint_probes ? "probe" : "frozen");
 }
 
 }  // namespace mmp::cli

@@ -10,6 +10,8 @@
 namespace mmp::cli {
 
 void add_optimizer_options(CLI::App& cmd, OptimizerOptions& o);
+// Takes its defaults from `o` (mmp step: one-joint's unimodal heads frozen, as the
+// official code; mmp train: probes).
 void add_integrator_options(CLI::App& cmd, IntegratorOptions& o);
 // --precision fp32|tf32|bf16; `text` keeps what was given ("" when nothing was).
 void add_precision_option(CLI::App& cmd, std::string& text, const std::string& default_note);

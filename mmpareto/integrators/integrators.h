@@ -6,7 +6,7 @@
 
 namespace mmp::integrators {
 
-std::unique_ptr<Integrator> one_joint();
+std::unique_ptr<Integrator> one_joint(const IntegratorOptions& options);
 std::unique_ptr<Integrator> uniform();
 std::unique_ptr<Integrator> mmpareto(const IntegratorOptions& options);
 std::unique_ptr<Integrator> mgda(const IntegratorOptions& options);

@@ -8,7 +8,7 @@ const std::vector<std::string>& integrator_names() {
 }
 
 std::unique_ptr<Integrator> make_integrator(const std::string& name, const IntegratorOptions& options) {
-  if (name == "one-joint") return integrators::one_joint();
+  if (name == "one-joint") return integrators::one_joint(options);
   if (name == "uniform") return integrators::uniform();
   if (name == "mmpareto") return integrators::mmpareto(options);
   if (name == "mgda") return integrators::mgda(options);

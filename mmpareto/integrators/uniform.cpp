@@ -5,11 +5,14 @@ namespace mmp::integrators {
 namespace {
 
 // Only the multimodal objective reaches the encoders (the official one_joint_loss.py);
-// the unimodal heads still learn from their own losses, as probes of the features.
+// the unimodal heads learn from their own losses as probes of the features, or, as in
+// the official code, not at all.
 class OneJoint : public Integrator {
  public:
+  explicit OneJoint(bool probes) : probes_(probes) {}
   std::string name() const override { return "one-joint"; }
   std::vector<double> fixed_weights() const override { return {1.0, 0.0, 0.0}; }
+  bool trains_unimodal_heads() const override { return probes_; }
   GroupReport integrate(const GroupGradients& group, const Tensor& out, StepContext&) override {
     GroupReport r = start_report(group);
     r.weights.assign(group.gradients.size(), 0.0);
@@ -18,6 +21,9 @@ class OneJoint : public Integrator {
     r.norm_final = r.norm(0);
     return r;
   }
+
+ private:
+  bool probes_;
 };
 
 // Σ_k g_k: the gradient of the summed loss (the official uniform_baseline.py).
@@ -36,7 +42,9 @@ class Uniform : public Integrator {
 
 }  // namespace
 
-std::unique_ptr<Integrator> one_joint() { return std::make_unique<OneJoint>(); }
+std::unique_ptr<Integrator> one_joint(const IntegratorOptions& options) {
+  return std::make_unique<OneJoint>(options.one_joint_probes);
+}
 std::unique_ptr<Integrator> uniform() { return std::make_unique<Uniform>(); }
 
 }  // namespace mmp::integrators

@@ -142,8 +142,10 @@ def ogm(gm, gu, ctx):
     return [g * coeff if g.dim() == 4 else g.clone() for g in gm], [coeff, 0.0]
 
 
-METHODS = {"one-joint": one_joint, "uniform": uniform, "mmpareto": mmpareto, "mmpareto-encoder": mmpareto_encoder,
-           "mgda": mgda, "pcgrad": pcgrad, "cagrad": cagrad, "ogm": ogm}
+# one-joint trains its unimodal heads as probes (mmp train's default); one-joint-official
+# is one_joint_loss.py, where they get no gradient.
+METHODS = {"one-joint": one_joint, "one-joint-official": one_joint, "uniform": uniform, "mmpareto": mmpareto,
+           "mmpareto-encoder": mmpareto_encoder, "mgda": mgda, "pcgrad": pcgrad, "cagrad": cagrad, "ogm": ogm}
 
 
 def ogm_coefficients(model, a_feat, v_feat, label):
@@ -192,9 +194,11 @@ def train_step(model, optimizer, method, audio, visual, label):
         final.update(zip(names, new))
     for n in params:
         if n not in final:  # heads: the sum of the losses that reach them
+            if method == "one-joint-official" and not n.startswith("head."):
+                continue  # one_joint_loss.py: only the fused loss, the unimodal heads get no gradient
             final[n] = sum(grads[k][n] for k in grads if grads[k][n] is not None)
     for n, p in params.items():
-        p.grad = final[n].clone()
+        p.grad = final[n].clone() if n in final else None
     optimizer.step()
     return losses, grads, final, stats
 
