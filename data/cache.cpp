@@ -23,6 +23,7 @@
 #include "data/media_writer.h"
 #include "engine/atomic_file.h"
 #include "engine/philox.h"
+#include "engine/progress.h"
 
 namespace mmp {
 namespace {
@@ -170,28 +171,22 @@ json options_json(const PrepareOptions& o, const DatasetIndex& index) {
           {"classes", index.classes}};
 }
 
-class ProgressLine {
+// "prepare |####      |  40% 120/300 clips  45.1 clips/s  ETA 0:04  0 skipped"
+class PrepareProgress {
  public:
-  ProgressLine(int64_t total, bool enabled) : total_(total), enabled_(enabled), tty_(isatty(2)) {}
+  PrepareProgress(int64_t total, bool enabled) : total_(total), display_(enabled) {}
   void update(int64_t done, size_t skipped, bool final = false) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (!final && (!tty_ || now - last_ < std::chrono::milliseconds(200))) return;
-    last_ = now;
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
-    const double rate = done / std::max(elapsed, 1e-9);
-    const int filled = total_ ? static_cast<int>(20.0 * done / total_) : 20;
-    std::fprintf(stderr, "%sprepare |%s%s| %lld/%lld clips  %.1f clips/s  ETA %.0f s  %zu skipped%s", tty_ ? "\r" : "",
-                 std::string(filled, '#').c_str(), std::string(20 - filled, ' ').c_str(), static_cast<long long>(done),
-                 static_cast<long long>(total_), rate, rate > 0 ? (total_ - done) / rate : 0.0, skipped,
-                 final || !tty_ ? "\n" : "");
-    std::fflush(stderr);
+    const std::string line = "prepare " + progress_bar(total_ ? static_cast<double>(done) / total_ : 1.0) + " " +
+                             progress_counts(done, total_, "clips", start_) + "  " + std::to_string(skipped) +
+                             " skipped";
+    if (final) display_.finish(line);
+    else display_.show(line);
   }
 
  private:
   int64_t total_;
-  bool enabled_, tty_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_;
+  ProgressDisplay display_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace
@@ -248,7 +243,7 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   std::atomic<size_t> skipped_now{0};
   std::mutex mutex;
   std::string failure;
-  ProgressLine progress(static_cast<int64_t>(jobs.size()), o.progress);
+  PrepareProgress progress(static_cast<int64_t>(jobs.size()), o.progress);
   auto work = [&] {
     for (size_t i; !stop && (i = next++) < jobs.size();) {
       const Job& job = jobs[i];

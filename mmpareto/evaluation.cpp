@@ -6,6 +6,7 @@
 
 #include "data/loader.h"
 #include "engine/autograd.h"
+#include "engine/progress.h"
 
 namespace mmp {
 
@@ -44,7 +45,8 @@ HeadScores score_predictions(const std::vector<int64_t>& labels, const std::vect
   return s;
 }
 
-Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device, int loader_workers) {
+Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device, int loader_workers,
+                    bool progress) {
   MMP_CHECK(data.classes() == model.config().classes, "evaluate: ", data.name(), " has ", data.classes(),
             " classes, the model ", model.config().classes);
   // Back to the caller's mode however this returns.
@@ -67,7 +69,15 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
   // Inputs in the model's dtype (f64 in the exact mode).
   const NamedTensors params = model.named_parameters();
   const DType dtype = params.empty() ? DType::F32 : params.front().second.dtype();
+  ProgressDisplay display(progress);
+  const auto start = std::chrono::steady_clock::now();
+  const auto status = [&] {
+    const auto done = static_cast<int64_t>(labels.size());
+    return "eval " + progress_bar(data.size() ? static_cast<double>(done) / static_cast<double>(data.size()) : 1.0) +
+           " " + progress_counts(done, data.size(), "samples", start);
+  };
   for (Batch batch; loader.next(batch);) {
+    display.show(status());
     if (batch.audio.dtype() != dtype) batch = Batch{batch.audio.to(dtype), batch.visual.to(dtype), batch.label};
     const AVOutputs out = model.forward(batch.audio, batch.visual);
     loss_total += cross_entropy(out.out, batch.label).item() * static_cast<double>(batch.size());
@@ -81,6 +91,7 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
     const auto y = batch.label.to_vector<int64_t>();
     labels.insert(labels.end(), y.begin(), y.end());
   }
+  display.finish(status());
   Evaluation e;
   e.samples = static_cast<int64_t>(labels.size());
   e.multimodal = score_predictions(labels, pred_mm, data.classes());

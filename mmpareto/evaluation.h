@@ -30,8 +30,8 @@ struct Evaluation {
 };
 
 // Runs the model in eval mode without gradients over the whole dataset, then restores
-// its training mode.
+// its training mode; `progress` shows how far it is on stderr (engine/progress.h).
 Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size, Device device,
-                    int loader_workers = -1);
+                    int loader_workers = -1, bool progress = false);
 
 }  // namespace mmp

@@ -1,7 +1,5 @@
 #include "mmpareto/trainer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +10,7 @@
 
 #include "data/loader.h"
 #include "engine/atomic_file.h"
+#include "engine/progress.h"
 #include "engine/safetensors.h"
 #include "mmpareto/train_step.h"
 
@@ -22,13 +21,6 @@ using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string clock_text(double seconds) {
-  const long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
-  return buf;
-}
 
 // The fraction of the batch a head's logits classify right.
 double batch_accuracy(const Tensor& logits, const Tensor& labels) {
@@ -60,40 +52,28 @@ class MetricsLog {
   std::ofstream out_;
 };
 
-// The one-line display: rewritten in place after every step on a terminal; into a log
-// (not a terminal) a line at the first step and then every 30 s, and one per epoch.
+// The one-line display (engine/progress.h): on a terminal after every step, into a
+// log at the first step and then every 30 s; and a line per epoch.
 class Progress {
  public:
-  Progress(std::string label, bool enabled) : label_(std::move(label)), enabled_(enabled), tty_(isatty(2)) {}
+  Progress(std::string label, bool enabled) : label_(std::move(label)), display_(enabled) {}
   void update(int epoch, int epochs, int64_t step, int64_t steps_per_epoch, double samples_per_s, double eta,
               double loss) {
-    if (!enabled_) return;
-    const std::string line = progress_line(label_, epoch, epochs, step, steps_per_epoch, samples_per_s, eta, loss);
-    if (tty_) {
-      std::fprintf(stderr, "\r%s ", line.c_str());
-    } else {
-      if (printed_ && seconds_since(last_print_) < 30) return;
-      std::fprintf(stderr, "%s\n", line.c_str());
-      printed_ = true;
-      last_print_ = Clock::now();
-    }
-    std::fflush(stderr);
+    display_.show(progress_line(label_, epoch, epochs, step, steps_per_epoch, samples_per_s, eta, loss));
   }
   void epoch_done(const EpochSummary& e, int epochs) {
-    if (!enabled_) return;
-    std::fprintf(stderr,
-                 "%s%-10s epoch %d/%d  loss %.4f  acc mm %.3f audio %.3f visual %.3f  conflict a %.2f v %.2f  "
-                 "%.1f samples/s  data wait %.1f%%\n",
-                 tty_ ? "\r" : "", label_.c_str(), e.epoch + 1, epochs, e.loss_mm, e.test.multimodal.accuracy,
-                 e.test.audio.accuracy, e.test.visual.accuracy, e.conflict_audio, e.conflict_visual,
-                 e.samples_per_second, 100 * e.data_wait);
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "%-10s epoch %d/%d  loss %.4f  acc mm %.3f audio %.3f visual %.3f  conflict a %.2f v %.2f  "
+                  "%.1f samples/s  data wait %.1f%%",
+                  label_.c_str(), e.epoch + 1, epochs, e.loss_mm, e.test.multimodal.accuracy, e.test.audio.accuracy,
+                  e.test.visual.accuracy, e.conflict_audio, e.conflict_visual, e.samples_per_second, 100 * e.data_wait);
+    display_.finish(line);
   }
 
  private:
   std::string label_;
-  bool enabled_, tty_;
-  bool printed_ = false;
-  Clock::time_point last_print_;
+  ProgressDisplay display_;
 };
 
 json evaluation_json(const Evaluation& e) {
@@ -281,11 +261,9 @@ EpochSummary epoch_from_json(const json& j) {
 std::string progress_line(const std::string& label, int epoch, int epochs, int64_t step, int64_t steps_per_epoch,
                           double samples_per_s, double eta_seconds, double loss) {
   const double done = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(steps_per_epoch, 1));
-  const int filled = std::clamp(static_cast<int>(done * 20), 0, 20);
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-10s epoch %d/%d |%s%s| %3.0f%% %7.1f samples/s  ETA %s  loss %.4f", label.c_str(),
-                epoch + 1, epochs, std::string(filled, '#').c_str(), std::string(20 - filled, ' ').c_str(), 100 * done,
-                samples_per_s, clock_text(eta_seconds).c_str(), loss);
+  std::snprintf(buf, sizeof buf, "%-10s epoch %d/%d %s %7.1f samples/s  ETA %s  loss %.4f", label.c_str(), epoch + 1,
+                epochs, progress_bar(done).c_str(), samples_per_s, clock_text(eta_seconds).c_str(), loss);
   return buf;
 }
 

@@ -13,6 +13,7 @@
 #include "data/loader.h"
 #include "data/media.h"
 #include "engine/backend.h"
+#include "engine/progress.h"
 #include "tools/commands.h"
 #include "tools/timing.h"
 
@@ -24,14 +25,23 @@ void bench_decoding(const std::string& root, int repeats) {
   std::vector<MediaSample> clips = index.train;
   clips.insert(clips.end(), index.test.begin(), index.test.end());
   std::printf("# decoding: %zu clips of %s on one thread\n", clips.size(), root.c_str());
+  ProgressDisplay display;
+  int run = 0;
+  const auto start = std::chrono::steady_clock::now();
   const Timing decode = time_median(
       [&] {
-        for (const MediaSample& s : clips) {
+        ++run;
+        for (size_t i = 0; i < clips.size(); ++i) {
+          const MediaSample& s = clips[i];
           const Tensor spec = ogm_spectrogram(decode_audio(s.audio, 22050));
           for (const std::string& f : list_frame_files(s.frames)) resize_bilinear(load_image(f), 224, 224);
+          display.show("bench data: decoding, run " + std::to_string(run) + " of " + std::to_string(repeats + 1) +
+                       " (the first a warm-up) " + progress_bar(static_cast<double>(i + 1) / clips.size()));
         }
       },
       1, repeats, 0);
+  display.finish("bench data: decoded " + std::to_string(run) + " times in " +
+                 clock_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
   std::printf("%-34s %12.1f %12s\n", "decode + spectrogram + frames", clips.size() / decode.median_s, "clips");
 }
 
@@ -67,6 +77,7 @@ void bench_loading(const std::string& cache, int threads, int64_t batch, int64_t
   lo.device = device;
   DataLoader loader(data, lo);
   int epoch = 0;
+  ProgressDisplay display;
   const Timing load = time_median(
       [&] {
         loader.start_epoch(epoch++);
@@ -74,7 +85,9 @@ void bench_loading(const std::string& cache, int threads, int64_t batch, int64_t
         }
         if (device.is_cuda()) backend(device).synchronize();  // the last upload has landed
       },
-      1, repeats, 2.0);  // an epoch of the bench's cache takes tens of ms: many of them, for a stable median
+      1, repeats, 2.0,  // an epoch of the bench's cache takes tens of ms: many of them, for a stable median
+      [&](int runs) { display.show("bench data: loading, " + std::to_string(runs) + " epochs (at least 2 s)"); });
+  display.finish("bench data: loaded " + std::to_string(epoch) + " epochs");
   const double batches = static_cast<double>(loader.batches_per_epoch());
   std::printf("%-34s %12.2f %12s\n", "cache -> augmented batches", batches / load.median_s, "batches");
   std::printf("%-34s %12.1f %12s\n", "cache -> augmented batches", batches * batch / load.median_s, "samples");

@@ -29,6 +29,7 @@ struct EvalOptions {
   std::string device = "cpu", precision;
   int loader_workers = -1;
   std::string json_path;
+  bool quiet = false;
 };
 
 struct NamedHead {
@@ -119,7 +120,7 @@ void run_eval(const EvalOptions& o) {
   std::printf("data: %s, %s split, %lld samples; %s\n", o.data.empty() ? "built-in synthetic set" : o.data.c_str(),
               o.split.c_str(), static_cast<long long>(data->size()), device.str().c_str());
 
-  const Evaluation e = evaluate(model, *data, o.batch, device, o.loader_workers);
+  const Evaluation e = evaluate(model, *data, o.batch, device, o.loader_workers, !o.quiet);
   const std::vector<NamedHead> heads{{"multimodal", &e.multimodal}, {"audio", &e.audio}, {"visual", &e.visual}};
   print_scores(heads, classes);
   std::printf("\nmultimodal loss %.6f over %lld samples\n", e.loss_mm, static_cast<long long>(e.samples));
@@ -162,6 +163,7 @@ void add_eval_command(CLI::App& app) {
   add_precision_option(*cmd, o.precision, "fp32");
   cmd->add_option("--loader-workers", o.loader_workers, "threads building batches (default: the cores available)");
   cmd->add_option("--json", o.json_path, "also write the scores as JSON to this file ('-': standard output)");
+  cmd->add_flag("--quiet", o.quiet, "no progress display");
   cmd->callback([] { run_eval(o); });
 }
 
