@@ -6,6 +6,7 @@ namespace mmp {
 namespace {
 
 thread_local Precision current = Precision::fp32;
+thread_local CpuConvolution current_convolution = CpuConvolution::winograd;
 
 }  // namespace
 
@@ -29,5 +30,20 @@ Precision current_precision() { return current; }
 
 PrecisionScope::PrecisionScope(Precision p) : previous_(current) { current = p; }
 PrecisionScope::~PrecisionScope() { current = previous_; }
+
+CpuConvolution parse_cpu_convolution(const std::string& text) {
+  if (text == "winograd") return CpuConvolution::winograd;
+  if (text == "exact") return CpuConvolution::exact;
+  MMP_THROW("CPU convolution must be winograd or exact, got '", text, "'");
+}
+
+const char* cpu_convolution_name(CpuConvolution c) { return c == CpuConvolution::exact ? "exact" : "winograd"; }
+
+CpuConvolution current_cpu_convolution() { return current_convolution; }
+
+CpuConvolutionScope::CpuConvolutionScope(CpuConvolution c) : previous_(current_convolution) {
+  current_convolution = c;
+}
+CpuConvolutionScope::~CpuConvolutionScope() { current_convolution = previous_; }
 
 }  // namespace mmp

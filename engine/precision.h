@@ -34,4 +34,29 @@ class PrecisionScope {
   Precision previous_;
 };
 
+// The CPU's 3x3 stride-1 convolutions (most of ResNet-18's work), a policy of this
+// thread like the precision above:
+//   winograd  Winograd F(4x4, 3x3): MMPareto steps about 1.7x faster; in f32 its rounding errors
+//             are a few times PyTorch's, so ReLU masks flip more often and an f32 step
+//             can land 10-25x further from the float64 step than PyTorch's does
+//             (docs/architecture.md); training is unaffected;
+//   exact     im2col + GEMM: f32 steps as close to float64 as PyTorch's.
+// f64 is exact either way.
+enum class CpuConvolution : uint8_t { winograd, exact };
+
+CpuConvolution parse_cpu_convolution(const std::string& text);  // "winograd" or "exact"; else mmp::Error
+const char* cpu_convolution_name(CpuConvolution c);
+CpuConvolution current_cpu_convolution();  // winograd unless a scope says otherwise
+
+class CpuConvolutionScope {
+ public:
+  explicit CpuConvolutionScope(CpuConvolution c);
+  ~CpuConvolutionScope();
+  CpuConvolutionScope(const CpuConvolutionScope&) = delete;
+  CpuConvolutionScope& operator=(const CpuConvolutionScope&) = delete;
+
+ private:
+  CpuConvolution previous_;
+};
+
 }  // namespace mmp

@@ -280,6 +280,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
             dtype_name(o.dtype), " (f32, or f64 on the CPU)");
   // Steps and evaluations alike (the loader's threads do no arithmetic of the model).
   const PrecisionScope precision(o.precision);
+  const CpuConvolutionScope cpu_convolution(o.cpu_convolution);
   // Data parallel: every rank runs this with the same options; the first one writes.
   Communicator& comm = world();
   const int ranks = comm.size();

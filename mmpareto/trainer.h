@@ -25,6 +25,7 @@ struct TrainOptions {
   uint64_t seed = 0;
   Device device = Device::cpu();
   Precision precision = Precision::fp32;  // of convolutions and products on CUDA (engine/precision.h)
+  CpuConvolution cpu_convolution = CpuConvolution::winograd;  // of 3x3 convolutions on the CPU (the same)
   // The dtype of the weights and of every step's arithmetic: f32, or f64 on the CPU (the
   // exact mode, for checks: the same run computed with 15 more digits).
   DType dtype = DType::F32;

@@ -61,6 +61,7 @@ void bench_gemm(const std::vector<int64_t>& sizes, const std::string& device_cho
 struct ModelBenchOptions {
   std::string device = "cpu";
   std::string precision;  // empty: fp32
+  CpuConvolution cpu_convolution = CpuConvolution::winograd;
   int64_t batch = 8;
   int64_t frames = 2;
   int64_t audio_f = 257, audio_t = 188;  // the OGM-GE CREMA-D spectrogram
@@ -112,6 +113,7 @@ void print_profile(const std::function<void()>& fn, Device device) {
 void bench_model(const ModelBenchOptions& o) {
   ModelSetup s = model_setup(o);
   const PrecisionScope precision(s.precision);
+  const CpuConvolutionScope cpu_convolution(o.cpu_convolution);
   AVClassifier& model = *s.model;
   const Batch& b = s.batch;
   auto losses = [&](const AVOutputs& out) {
@@ -163,6 +165,7 @@ double peak_tflops(const std::string& device, Precision p) {
 void bench_step(const ModelBenchOptions& o, const std::string& method) {
   ModelSetup s = model_setup(o);
   const PrecisionScope precision(s.precision);
+  const CpuConvolutionScope cpu_convolution(o.cpu_convolution);
   OptimizerOptions opt;  // the official run: SGD, lr 0.002, momentum 0.9, weight decay 1e-4
   // Each method as cheaply as it can run: no per-objective gradients where none are needed.
   TrainStep step(*s.model, make_integrator(method), make_optimizer(s.model->named_parameters(), opt), 0,
@@ -272,6 +275,7 @@ void add_bench_subcommands(CLI::App& bench_app) {
   model->add_option("--device", m.device, "cpu or cuda[:N]")->capture_default_str();
   model->add_option("--batch", m.batch, "batch size")->capture_default_str();
   add_precision_option(*model, m.precision, "fp32");
+  add_cpu_convolution_option(*model, m.cpu_convolution);
   model->add_option("--frames", m.frames, "video frames per clip")->capture_default_str();
   model->add_option("--repeats", m.repeats, "timed repeats (median reported)")->capture_default_str();
   model->add_flag("--profile", m.profile, "also print the time of each op in one step");
@@ -284,6 +288,7 @@ void add_bench_subcommands(CLI::App& bench_app) {
   step->add_option("--device", st.device, "cpu or cuda[:N]")->capture_default_str();
   step->add_option("--batch", st.batch, "batch size")->capture_default_str();
   add_precision_option(*step, st.precision, "fp32");
+  add_cpu_convolution_option(*step, st.cpu_convolution);
   step->add_option("--frames", st.frames, "video frames per clip")->capture_default_str();
   step->add_option("--repeats", st.repeats, "timed repeats (median reported)")->capture_default_str();
   step->add_flag("--profile", st.profile, "also print the time of each op in one step");

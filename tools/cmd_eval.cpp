@@ -27,6 +27,7 @@ struct EvalOptions {
   uint64_t seed = 0;
   int64_t batch = 64;
   std::string device = "cpu", precision;
+  CpuConvolution cpu_convolution = CpuConvolution::winograd;
   int loader_workers = -1;
   std::string json_path;
   bool quiet = false;
@@ -85,6 +86,7 @@ void run_eval(const EvalOptions& o) {
   const AVClassifierConfig config = infer_config(weights.tensors, o.weights);
   const Device device = parse_device(o.device);
   const PrecisionScope precision(resolve_precision(o.precision, device, Precision::fp32));
+  const CpuConvolutionScope cpu_convolution(o.cpu_convolution);
 
   std::unique_ptr<Dataset> data;
   std::vector<std::string> classes;
@@ -161,6 +163,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch", o.batch, "batch size")->capture_default_str();
   cmd->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
   add_precision_option(*cmd, o.precision, "fp32");
+  add_cpu_convolution_option(*cmd, o.cpu_convolution);
   cmd->add_option("--loader-workers", o.loader_workers, "threads building batches (default: the cores available)");
   cmd->add_option("--json", o.json_path, "also write the scores as JSON to this file ('-': standard output)");
   cmd->add_flag("--quiet", o.quiet, "no progress display");

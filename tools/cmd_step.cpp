@@ -19,6 +19,7 @@ struct StepOptions {
   std::string device = "cpu";
   std::string precision;  // empty: fp32
   std::string dtype = "f32";  // f64: the whole step in float64 on the CPU (the exact mode)
+  CpuConvolution cpu_convolution = CpuConvolution::exact;  // a step to compare with PyTorch's
   std::string method;   // empty: gradients only
   std::string state;    // optimizer state file, read if present and written back
   OptimizerOptions optimizer;
@@ -51,6 +52,7 @@ void run_step(StepOptions o) {
   const bool exact = o.dtype == "f64";
   MMP_CHECK(!exact || device.is_cpu(), "--dtype f64 runs on the CPU (CUDA computes in f32, tf32 or bf16)");
   const PrecisionScope precision(resolve_precision(o.precision, device, Precision::fp32));
+  const CpuConvolutionScope cpu_convolution(o.cpu_convolution);
   Generator gen(0);
   AVClassifier model(config, gen);
   model.load_state_dict(weights.tensors, o.weights);
@@ -111,6 +113,7 @@ void add_step_command(CLI::App& app) {
   step->add_option("--fusion", o.fusion, "concat, sum, film or gated (checked against the weights)");
   step->add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
   add_precision_option(*step, o.precision, "fp32 (exact: for checks against PyTorch)");
+  add_cpu_convolution_option(*step, o.cpu_convolution);
   step->add_option("--dtype", o.dtype, "f32, or f64 on the CPU: the whole step in float64 (to check it against "
                                        "PyTorch in float64 to 1e-10)")
       ->capture_default_str();

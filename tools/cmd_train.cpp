@@ -237,6 +237,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--sync-bn", o.train.sync_bn,
                 "under mpirun/srun: batch norm with the statistics of the global batch (default: each rank's own)");
   add_precision_option(*cmd, precision, "tf32 on CUDA (PyTorch's default for convolutions), fp32 on the CPU");
+  add_cpu_convolution_option(*cmd, o.train.cpu_convolution);
   cmd->add_option("--dtype", dtype, "f32, or f64 on the CPU: the whole run in float64 (the exact mode, for checks)")
       ->capture_default_str();
   cmd->add_option("--out", o.train.out_dir, "folder for checkpoints and metrics ('' for none)")->capture_default_str();

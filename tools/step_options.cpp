@@ -16,6 +16,15 @@ Precision resolve_precision(const std::string& text, Device device, Precision fa
   return p;
 }
 
+void add_cpu_convolution_option(CLI::App& cmd, CpuConvolution& value) {
+  cmd.add_option_function<std::string>(
+         "--cpu-conv", [&value](const std::string& v) { value = parse_cpu_convolution(v); },
+         "the CPU's 3x3 convolutions: winograd (faster; f32 errors a few times PyTorch's) or exact (im2col + GEMM: "
+         "f32 steps as close to float64 as PyTorch's)")
+      ->check(CLI::IsMember({"winograd", "exact"}))
+      ->default_str(cpu_convolution_name(value));
+}
+
 void add_optimizer_options(CLI::App& cmd, OptimizerOptions& o) {
   cmd.add_option("--optimizer", o.kind, "sgd, adam or adamw")->capture_default_str();
   cmd.add_option("--lr", o.lr, "learning rate")->capture_default_str();

@@ -18,5 +18,7 @@ void add_precision_option(CLI::App& cmd, std::string& text, const std::string& d
 // The precision asked for on `device`, or `fallback` when none was: tf32 and bf16 are
 // CUDA's (the CPU computes in f32, or f64 when asked).
 Precision resolve_precision(const std::string& text, Device device, Precision fallback);
+// --cpu-conv winograd|exact (engine/precision.h); `value` holds the command's default.
+void add_cpu_convolution_option(CLI::App& cmd, CpuConvolution& value);
 
 }  // namespace mmp::cli

@@ -50,19 +50,21 @@ void train_forward(const Layout& l, const T* x, const T* w, const T* b, T* rm, T
         rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean);
         rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * var * m / (m - 1));
       }
-      // Rounded to T after each step, as the unfused ops would: the same values.
-      const T scale = static_cast<T>(w[c] * invstd), shift = static_cast<T>(b[c] - mean * w[c] * invstd);
+      // (x - mean) first: with few values per channel (small batches, late layers) the
+      // mean can be far larger than their spread, and x * scale + shift would lose the
+      // difference to the rounding of two large terms.
+      const T scale = static_cast<T>(w[c] * invstd), mean_t = static_cast<T>(mean), shift = b[c];
       for (int64_t n = 0; n < l.n; ++n) {
         const T* p = x + l.plane(n, c);
         const T* r = epilogue.residual ? epilogue.residual + l.plane(n, c) : nullptr;
         T* q = y + l.plane(n, c);
         if (!r && !epilogue.relu) {
 #pragma omp simd
-          for (int64_t i = 0; i < l.hw; ++i) q[i] = p[i] * scale + shift;
+          for (int64_t i = 0; i < l.hw; ++i) q[i] = (p[i] - mean_t) * scale + shift;
         } else {
 #pragma omp simd
           for (int64_t i = 0; i < l.hw; ++i) {
-            T v = p[i] * scale + shift;
+            T v = (p[i] - mean_t) * scale + shift;
             if (r) v = v + r[i];
             q[i] = epilogue.relu ? (v > T(0) ? v : T(0)) : v;
           }

@@ -24,6 +24,7 @@
 #include "engine/cpu/dense_gemm.h"
 #include "engine/cpu/parallel.h"
 #include "engine/cpu/workspace.h"
+#include "engine/precision.h"
 
 namespace mmp::cpu {
 namespace {
@@ -469,7 +470,9 @@ void winograd_backward_weight(const T* x, const T* gy, T* gw, const ConvGeometry
   filter_transform_adjoint(total, g, gw);
 }
 
-bool winograd_applies(const ConvGeometry& g) { return g.kh == 3 && g.kw == 3 && g.stride == 1; }
+bool winograd_applies(const ConvGeometry& g) {
+  return g.kh == 3 && g.kw == 3 && g.stride == 1 && current_cpu_convolution() == CpuConvolution::winograd;
+}
 
 template void winograd_filter_transform<float>(const float*, const ConvGeometry&, float*);
 template void winograd_filter_transform<double>(const double*, const ConvGeometry&, double*);
