@@ -41,6 +41,12 @@ std::vector<Row> read_split(const fs::path& csv) {
     std::string clip = trim(line.substr(0, comma)), label = trim(line.substr(comma + 1));
     if (label.find(',') != std::string::npos) label = trim(label.substr(0, label.find(',')));
     if (n == 1 && (clip == "name" || clip == "clip" || clip == "youtube_id")) continue;  // a header
+    // A clip names files under the dataset's folder: never a path out of it.
+    const fs::path as_path(clip);
+    bool escapes = clip.empty() || as_path.is_absolute();
+    for (const fs::path& part : as_path) escapes = escapes || part == "..";
+    MMP_CHECK(!escapes, csv.string(), ":", n, ": clip '", clip,
+              "' is not a name inside the dataset folder (empty, absolute or with '..')");
     rows.push_back({clip, label, n});
   }
   MMP_CHECK(!rows.empty(), csv.string(), ": no samples");

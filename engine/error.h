@@ -20,6 +20,12 @@ std::string str(const Args&... args) {
   return out.str();
 }
 
+// `text` safe to print: valid UTF-8, newlines and tabs as they are; other control
+// characters and bytes that are not UTF-8 as \xNN. Messages quote bytes from outside
+// (a file's header, a CSV line), which must not reach a terminal raw.
+std::string printable(const std::string& text);
+
+// Throws mmp::Error with the message made printable.
 [[noreturn]] void throw_error(const char* file, int line, const std::string& message);
 
 }  // namespace mmp

@@ -395,3 +395,34 @@ TEST_CASE("mmp synth, prepare, features and train on the cache from the command 
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Contains("no such dataset folder"));
 }
+
+TEST_CASE("split lists cannot name files outside the dataset; a symlink loop is reported", "[unit][data]") {
+  namespace fs = std::filesystem;
+  const std::string dir = temp_dir("dataset_paths");
+  const CommandResult synth = run_mmp("synth --out " + dir + "/raw --clips-per-class 2");
+  REQUIRE(synth.exit_code == 0);
+  const std::string csv = dir + "/raw/train.csv";
+  const std::string original = [&] {
+    std::ifstream in(csv);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }();
+  for (const char* clip : {"../../etc/passwd", "/etc/passwd", "a/../../b"}) {
+    INFO(clip);
+    std::ofstream(csv) << original << clip << ",NEU\n";
+    const CommandResult r = run_mmp("prepare --root " + dir + "/raw --out " + dir + "/cache --no-progress");
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Contains("train.csv:7: clip '" + std::string(clip) + "' is not a name inside the dataset"));
+  }
+  std::ofstream(csv) << original;
+  // A frame folder that is a link to itself: an error naming it, not an endless walk.
+  const fs::path frames = fs::path(dir) / "raw" / "Image-01-FPS";
+  const std::string first = fs::directory_iterator(frames)->path().filename().string();
+  fs::remove_all(frames / first);
+  fs::create_directory_symlink(first, frames / first);
+  const CommandResult loop = run_mmp("prepare --root " + dir + "/raw --out " + dir + "/cache --no-progress");
+  INFO(loop.output);
+  CHECK(loop.exit_code == 1);
+  CHECK_THAT(loop.output, Contains(first) && Contains("Too many levels of symbolic links"));
+}

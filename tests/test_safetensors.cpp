@@ -92,3 +92,34 @@ TEST_CASE("bad safetensors files give errors naming the file and the problem", "
   CHECK_THROWS_WITH(save_safetensors(temp_path("no-such-dir/x.safetensors"), {{"a", zeros({1})}}),
                     Contains("cannot write"));
 }
+
+TEST_CASE("bytes from a file reach messages escaped, never raw", "[unit][io]") {
+  // A header that is not UTF-8 and holds a terminal escape (ESC [2J clears the screen).
+  const std::string path = temp_path("hostile.safetensors");
+  write_bytes(path, raw_file("{\"ab\xff\xfe\x1b[2J\": 1", ""));
+  std::string message;
+  try {
+    load_safetensors(path);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  INFO(message);
+  CHECK_THAT(message, Contains("hostile.safetensors: malformed safetensors header"));
+  CHECK(message.find('\x1b') == std::string::npos);
+  CHECK(message.find('\xff') == std::string::npos);
+  CHECK_THAT(message, Contains("\\xff") || Contains("<FF>"));  // ours, or the JSON parser's own escape
+  // A tensor name with a control character, in valid JSON.
+  write_bytes(path, raw_file("{\"a\\u0007b\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}", std::string(8, '\0')));
+  CHECK_THROWS_WITH(load_safetensors(path), Contains("tensor 'a\\x07b' has dtype C64"));
+}
+
+TEST_CASE("printable keeps UTF-8 and escapes control characters and broken sequences", "[unit][io]") {
+  CHECK(printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\nnext\tline") ==
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\nnext\tline");
+  CHECK(printable(std::string("a\0b", 3)) == "a\\x00b");
+  CHECK(printable("\x1b[31m") == "\\x1b[31m");
+  CHECK(printable("\xc0\x80") == "\\xc0\\x80");          // overlong NUL
+  CHECK(printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");  // a UTF-16 surrogate
+  CHECK(printable("\xe2\x82") == "\\xe2\\x82");          // cut short
+  CHECK(printable("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // beyond U+10FFFF
+}
