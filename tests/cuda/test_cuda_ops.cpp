@@ -171,6 +171,26 @@ TEST_CASE("the same seed gives the same values on CPU and CUDA", "[cuda][ops]") 
   CHECK(max_abs_difference(n1, n2.to(Device::cpu())) < 1e-6);
 }
 
+TEST_CASE("out of device memory: the cache is given back, and the error says what to do", "[cuda][ops]") {
+  auto& allocator = cuda::CachingAllocator::get(0);
+  {
+    const Tensor cached = Tensor::empty({64, 1024, 1024}, DType::F32, kCuda);  // 256 MiB, freed into the cache below
+  }
+  REQUIRE(allocator.stats().bytes_cached >= (size_t{256} << 20));
+  std::string message;
+  try {
+    const Tensor huge = Tensor::empty({int64_t{1} << 40}, DType::F32, kCuda);  // 4 TiB
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  INFO(message);
+  CHECK_THAT(message, Catch::Contains("out of memory on cuda:0 allocating 4096 GiB") &&
+                          Catch::Contains(" free of ") && Catch::Contains("a smaller --batch"));
+  CHECK(allocator.stats().bytes_cached == 0);  // given back before the second try
+  const Tensor after = ones({1024}, DType::F32, kCuda);  // the device still works
+  CHECK(after.to(Device::cpu()).to_vector<float>()[1023] == 1.0f);
+}
+
 TEST_CASE("the caching allocator stops calling cudaMalloc once warm", "[cuda][ops]") {
   auto& allocator = cuda::CachingAllocator::get(0);
   Generator gen(1);
