@@ -1,10 +1,12 @@
 #include "engine/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "engine/error.h"
 
@@ -29,6 +31,20 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   write_file_atomically(path, [&](std::FILE* f) {
     return bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   });
+}
+
+void remove_interrupted_writes(const std::string& dir) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || !entry.is_regular_file(error)) continue;
+    const std::string pid = name.substr(at + 5);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    // A writer still running keeps its file.
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno != ESRCH) continue;
+    std::filesystem::remove(entry.path(), error);
+  }
 }
 
 void sync_file(const std::string& path) {

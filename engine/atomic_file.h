@@ -13,6 +13,10 @@ namespace mmp {
 void write_file_atomically(const std::string& path, const std::function<bool(std::FILE*)>& write);
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
+// Removes the temporary files that writers killed mid-write (kill -9, a power cut) left
+// in `dir`; those of live processes stay.
+void remove_interrupted_writes(const std::string& dir);
+
 // Flushes a file already written (and closed) to the disk, so that a rename that
 // publishes it cannot outlive its contents.
 void sync_file(const std::string& path);

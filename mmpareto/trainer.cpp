@@ -322,6 +322,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   // A fresh run's folder keeps no resume point of an earlier run until its first epoch ends.
   comm.barrier();  // every rank has looked before the first one changes anything
   if (!resuming && !dir.empty() && writer) std::filesystem::remove(dir + "/resume.safetensors");
+  if (!dir.empty() && writer && std::filesystem::is_directory(dir)) remove_interrupted_writes(dir);
   if (resuming) {
     ResumePoint r = resume_run(dir, options, model, step.optimizer(), writer);
     step.resume_at(r.steps, r.generator_offset);

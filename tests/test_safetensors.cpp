@@ -1,9 +1,12 @@
 // safetensors: round trips, conversions on load, atomic writes, and clear errors.
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "engine/atomic_file.h"
 #include "engine/ops.h"
 #include "engine/safetensors.h"
 #include "tests/support/cli.h"
@@ -122,4 +125,17 @@ TEST_CASE("printable keeps UTF-8 and escapes control characters and broken seque
   CHECK(printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");  // a UTF-16 surrogate
   CHECK(printable("\xe2\x82") == "\\xe2\\x82");          // cut short
   CHECK(printable("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // beyond U+10FFFF
+}
+
+TEST_CASE("temporary files of writes a kill interrupted are removed; a live writer's stay", "[unit][io]") {
+  const std::string dir = mmp::testing::temp_dir("interrupted_writes");
+  const std::string dead = dir + "/last.safetensors.tmp.999999999", live = dir + "/best.safetensors.tmp." +
+                                                                           std::to_string(::getpid());
+  write_bytes(dead, "half");
+  write_bytes(live, "half");
+  write_bytes(dir + "/metrics.jsonl", "{}\n");
+  remove_interrupted_writes(dir);
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(dir + "/metrics.jsonl"));
 }
