@@ -87,15 +87,22 @@ TEST_CASE("mmp step rejects bad input with one clear line", "[unit][cli]") {
   CHECK(r.output.find("terminate") == std::string::npos);
 }
 
-TEST_CASE("mmp step takes the integrator's options: --rescale and OGM-GE's window", "[unit][cli]") {
-  const SafetensorsFile fx = load_fixture("step_methods.safetensors");
-  const std::string dir = temp_dir("step_options");
+// The step fixture's starting weights and first batch as files for `mmp step`
+// (dir/w.safetensors, dir/b.safetensors); returns the weights.
+NamedTensors write_step_inputs(const SafetensorsFile& fx, const std::string& dir) {
   NamedTensors weights, batch;
   for (const auto& [name, t] : fx.tensors)
     if (name.rfind("weights/", 0) == 0) weights.emplace_back(name.substr(8), t);
   for (const char* k : {"audio", "visual", "label"}) batch.emplace_back(k, *fx.find(k));
   save_safetensors(dir + "/w.safetensors", weights);
   save_safetensors(dir + "/b.safetensors", batch);
+  return weights;
+}
+
+TEST_CASE("mmp step takes the integrator's options: --rescale and OGM-GE's window", "[unit][cli]") {
+  const SafetensorsFile fx = load_fixture("step_methods.safetensors");
+  const std::string dir = temp_dir("step_options");
+  const NamedTensors weights = write_step_inputs(fx, dir);
   const std::string in = "step --weights " + dir + "/w.safetensors --batch " + dir + "/b.safetensors --lr " +
                          fx.metadata.at("lr") + " --out " + dir;
   // The paper's whole-encoder rescale gives the reference's mmpareto-encoder gradients.
@@ -130,12 +137,7 @@ TEST_CASE("mmp step takes the integrator's options: --rescale and OGM-GE's windo
 TEST_CASE("mmp step --dtype f64 is PyTorch's float64 step to 1e-10", "[unit][cli]") {
   const SafetensorsFile fx = load_fixture("step_methods.safetensors");
   const std::string dir = temp_dir("step_f64");
-  NamedTensors weights, batch;
-  for (const auto& [name, t] : fx.tensors)
-    if (name.rfind("weights/", 0) == 0) weights.emplace_back(name.substr(8), t);
-  for (const char* k : {"audio", "visual", "label"}) batch.emplace_back(k, *fx.find(k));
-  save_safetensors(dir + "/w.safetensors", weights);
-  save_safetensors(dir + "/b.safetensors", batch);
+  const NamedTensors weights = write_step_inputs(fx, dir);
   for (const char* method : {"uniform", "mmpareto", "cagrad"}) {
     INFO(method);
     const CommandResult r = run_mmp("step --dtype f64 --weights " + dir + "/w.safetensors --batch " + dir +

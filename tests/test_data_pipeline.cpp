@@ -402,12 +402,7 @@ TEST_CASE("split lists cannot name files outside the dataset; a symlink loop is 
   const CommandResult synth = run_mmp("synth --out " + dir + "/raw --clips-per-class 2");
   REQUIRE(synth.exit_code == 0);
   const std::string csv = dir + "/raw/train.csv";
-  const std::string original = [&] {
-    std::ifstream in(csv);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }();
+  const std::string original = read_text(csv);
   for (const char* clip : {"../../etc/passwd", "/etc/passwd", "a/../../b"}) {
     INFO(clip);
     std::ofstream(csv) << original << clip << ",NEU\n";

@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs the whole test suite
 # through CTest. CUDA tests are reported as skipped where no GPU is visible.
-#   tools/test.sh            every test (unit, slow, cuda)
-#   tools/test.sh -L unit    any ctest arguments narrow the run
+#   tools/test.sh                               every test (unit, slow, cuda)
+#   tools/test.sh -L unit                       any ctest arguments narrow the run
+#   tools/test.sh --sanitize address,undefined  the CPU build under AddressSanitizer and
+#       UndefinedBehaviorSanitizer, in build-sanitize/ (no CUDA; unit tests unless
+#       ctest arguments say otherwise): any report fails its test
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${MMP_BUILD_DIR:-$root/build}"
+sanitize=""
+if [ "${1:-}" = "--sanitize" ]; then
+  sanitize="$2"
+  shift 2
+fi
 "$root/tools/install-deps.sh"
-"$root/tools/build.sh"
+if [ -n "$sanitize" ]; then
+  build="$root/build-sanitize"
+  MMP_BUILD_DIR="$build" "$root/tools/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMP_WITH_CUDA=OFF \
+    -DMMP_SANITIZE="$sanitize"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  [ $# -eq 0 ] && set -- -L unit
+else
+  "$root/tools/build.sh"
+fi
 cd "$build"
 exec ctest --output-on-failure -j "$(nproc)" "$@"

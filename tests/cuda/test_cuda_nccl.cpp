@@ -60,6 +60,17 @@ class TwinRanksOverNccl final : public Communicator {
   std::vector<Tensor> in_flight_;
 };
 
+// A communicator of one rank on cuda:0.
+void* one_rank_communicator(const MmpNcclPlugin& nccl) {
+  char message[1024] = {};
+  unsigned char id[MMP_NCCL_ID_BYTES] = {};
+  REQUIRE(nccl.unique_id(id, message, sizeof message) == 0);
+  void* comm = nullptr;
+  INFO(message);
+  REQUIRE(nccl.init(&comm, 0, 1, id, 0, message, sizeof message) == 0);
+  return comm;
+}
+
 }  // namespace
 
 TEST_CASE("the NCCL plugin loads and sums on the card (one rank)", "[cuda]") {
@@ -68,17 +79,14 @@ TEST_CASE("the NCCL plugin loads and sums on the card (one rank)", "[cuda]") {
   int version = 0;
   REQUIRE(nccl->version(&version, message, sizeof message) == 0);
   CHECK(version >= 21000);
-  unsigned char id[MMP_NCCL_ID_BYTES] = {};
-  REQUIRE(nccl->unique_id(id, message, sizeof message) == 0);
-  void* comm = nullptr;
-  INFO(message);
-  REQUIRE(nccl->init(&comm, 0, 1, id, 0, message, sizeof message) == 0);
+  void* comm = one_rank_communicator(*nccl);
   Generator gen(2);
   for (const DType dtype : {DType::F32, DType::F64}) {
     const Tensor host = randn({1000, 37}, gen, dtype);
     const Tensor t = host.to(Device::cuda(0));
     REQUIRE(nccl->all_reduce_sum(comm, t.raw_data(), static_cast<size_t>(t.numel()), dtype == DType::F64,
-                                 cuda::queue_stream_handle(0, static_cast<int>(Queue::communication)), message, sizeof message) == 0);
+                                 cuda::queue_stream_handle(0, static_cast<int>(Queue::communication)), message,
+                                 sizeof message) == 0);
     CHECK(relative_error(t.to(Device::cpu()), host) == 0.0);  // the sum over one rank is itself
   }
   nccl->destroy(comm);
@@ -86,12 +94,7 @@ TEST_CASE("the NCCL plugin loads and sums on the card (one rank)", "[cuda]") {
 
 TEST_CASE("NCCL sums on the communication queue, ordered with the compute queue by events", "[cuda]") {
   const MmpNcclPlugin* nccl = open_nccl_plugin();
-  char message[1024] = {};
-  unsigned char id[MMP_NCCL_ID_BYTES] = {};
-  REQUIRE(nccl->unique_id(id, message, sizeof message) == 0);
-  void* comm = nullptr;
-  INFO(message);
-  REQUIRE(nccl->init(&comm, 0, 1, id, 0, message, sizeof message) == 0);
+  void* comm = one_rank_communicator(*nccl);
   {
     NcclReduction reduction(*nccl, comm, Device::cuda(0));
     Generator gen(3);
@@ -122,12 +125,7 @@ TEST_CASE("NCCL sums on the communication queue, ordered with the compute queue 
 
 TEST_CASE("training with NCCL sums overlapped on the communication queue is one process's training", "[cuda]") {
   const MmpNcclPlugin* nccl = open_nccl_plugin();
-  char message[1024] = {};
-  unsigned char id[MMP_NCCL_ID_BYTES] = {};
-  REQUIRE(nccl->unique_id(id, message, sizeof message) == 0);
-  void* comm = nullptr;
-  INFO(message);
-  REQUIRE(nccl->init(&comm, 0, 1, id, 0, message, sizeof message) == 0);
+  void* comm = one_rank_communicator(*nccl);
   {
     NcclReduction reduction(*nccl, comm, Device::cuda(0));
     TwinRanksOverNccl twins(reduction);

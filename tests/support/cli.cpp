@@ -6,6 +6,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 namespace mmp::testing {
@@ -42,6 +44,13 @@ std::string temp_dir(const std::string& name) {
   std::filesystem::create_directories(dir);
   cleanup.dirs.push_back(dir);
   return dir.string();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace mmp::testing

@@ -17,5 +17,7 @@ CommandResult run_mmp(const std::string& args, const std::string& prefix = "");
 std::string mpi_launcher(int ranks);
 // A fresh folder under the system temp dir for one test, removed when the process ends.
 std::string temp_dir(const std::string& name);
+// A whole file's contents ("" when it cannot be read).
+std::string read_text(const std::string& path);
 
 }  // namespace mmp::testing
