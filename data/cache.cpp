@@ -176,6 +176,7 @@ class PrepareProgress {
  public:
   PrepareProgress(int64_t total, bool enabled) : total_(total), display_(enabled) {}
   void update(int64_t done, size_t skipped, bool final = false) {
+    if (!final && !display_.due()) return;
     const std::string line = "prepare " + progress_bar(total_ ? static_cast<double>(done) / total_ : 1.0) + " " +
                              progress_counts(done, total_, "clips", start_) + "  " + std::to_string(skipped) +
                              " skipped";

@@ -12,13 +12,16 @@ using Clock = std::chrono::steady_clock;
 ProgressDisplay::ProgressDisplay(bool enabled, double log_seconds)
     : enabled_(enabled), terminal_(isatty(2) != 0), log_seconds_(log_seconds) {}
 
+bool ProgressDisplay::due() const {
+  if (!enabled_) return false;
+  const double since = std::chrono::duration<double>(Clock::now() - last_).count();
+  return !shown_ || since >= (terminal_ ? 0.2 : log_seconds_);
+}
+
 void ProgressDisplay::show(const std::string& line) {
-  if (!enabled_) return;
-  const auto now = Clock::now();
-  const double since = std::chrono::duration<double>(now - last_).count();
-  if (shown_ && since < (terminal_ ? 0.2 : log_seconds_)) return;
+  if (!due()) return;
   shown_ = true;
-  last_ = now;
+  last_ = Clock::now();
   if (terminal_) {
     std::fprintf(stderr, "\r%s\033[K", line.c_str());  // \033[K: clear what a longer line left
     pending_ = true;

@@ -11,6 +11,9 @@ namespace mmp {
 class ProgressDisplay {
  public:
   explicit ProgressDisplay(bool enabled = true, double log_seconds = 30);
+  // Whether show() would print now: callers build their line only then (steps are a
+  // hot path).
+  bool due() const;
   // A new state of the task; shown or not by the policy above.
   void show(const std::string& line);
   // The task's end (or an epoch's): always shown, and the line kept.

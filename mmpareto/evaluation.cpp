@@ -77,7 +77,7 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
            " " + progress_counts(done, data.size(), "samples", start);
   };
   for (Batch batch; loader.next(batch);) {
-    display.show(status());
+    if (display.due()) display.show(status());
     if (batch.audio.dtype() != dtype) batch = Batch{batch.audio.to(dtype), batch.visual.to(dtype), batch.label};
     const AVOutputs out = model.forward(batch.audio, batch.visual);
     loss_total += cross_entropy(out.out, batch.label).item() * static_cast<double>(batch.size());
@@ -91,7 +91,7 @@ Evaluation evaluate(AVClassifier& model, const Dataset& data, int64_t batch_size
     const auto y = batch.label.to_vector<int64_t>();
     labels.insert(labels.end(), y.begin(), y.end());
   }
-  display.finish(status());
+  if (progress) display.finish(status());
   Evaluation e;
   e.samples = static_cast<int64_t>(labels.size());
   e.multimodal = score_predictions(labels, pred_mm, data.classes());

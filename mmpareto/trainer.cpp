@@ -59,7 +59,8 @@ class Progress {
   Progress(std::string label, bool enabled) : label_(std::move(label)), display_(enabled) {}
   void update(int epoch, int epochs, int64_t step, int64_t steps_per_epoch, double samples_per_s, double eta,
               double loss) {
-    display_.show(progress_line(label_, epoch, epochs, step, steps_per_epoch, samples_per_s, eta, loss));
+    if (display_.due())
+      display_.show(progress_line(label_, epoch, epochs, step, steps_per_epoch, samples_per_s, eta, loss));
   }
   void epoch_done(const EpochSummary& e, int epochs) {
     char line[512];

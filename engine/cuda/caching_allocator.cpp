@@ -52,11 +52,11 @@ void* CachingAllocator::allocate(size_t requested) {
     size_t free = 0, total = 0;
     if (cudaMemGetInfo(&free, &total) != cudaSuccess) cudaGetLastError();
     const auto gib = [](size_t bytes) { return str(static_cast<double>(bytes) / (1u << 30), " GiB"); };
-    MMP_THROW("out of memory on cuda:", device_, " allocating ", gib(requested), " (", requested, " bytes): the device has ",
-              gib(free), " free of ", gib(total), "; this process holds ", gib(stats_.bytes_in_use),
-              " in tensors and ", gib(stats_.bytes_cached),
-              " cached (its free blocks were given back and the allocation tried again); a smaller --batch needs less (",
-              cudaGetErrorString(status), ")");
+    MMP_THROW("out of memory on cuda:", device_, " allocating ", gib(requested), " (", requested,
+              " bytes): the device has ", gib(free), " free of ", gib(total), "; this process holds ",
+              gib(stats_.bytes_in_use), " in tensors and ", gib(stats_.bytes_cached),
+              " cached (its free blocks were given back and the allocation tried again); a smaller --batch needs "
+              "less (", cudaGetErrorString(status), ")");
   }
   ++stats_.device_allocations;
   block_sizes_[ptr] = size;

@@ -33,7 +33,9 @@ std::vector<double> project_to_simplex(std::vector<double> y) {
 // u of the sign opposite to d's.
 double two_objective_weight(const Gram& g, double d, double c, double eps) {
   const double a = g[0][0] - 2 * g[0][1] + g[1][1], b = 2 * (g[0][1] - g[1][1]), q0 = g[1][1];
-  const auto slope = [&](double x) { return d + c * (2 * a * x + b) / (2 * std::sqrt(std::max(a * x * x + b * x + q0, 0.0) + eps)); };
+  const auto slope = [&](double x) {
+    return d + c * (2 * a * x + b) / (2 * std::sqrt(std::max(a * x * x + b * x + q0, 0.0) + eps));
+  };
   if (slope(0.0) >= 0) return 0.0;
   if (slope(1.0) <= 0) return 1.0;
   // Here F' rises from below 0 to above it, so a > 0 and c² a > d².
