@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -213,10 +215,15 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
               " (remove it and prepare again)");
     MMP_CHECK(manifest["options"] == options, out_dir, ": a cache made with other options or samples is already "
                                                         "there (remove it, or prepare into another folder)");
+    // A preparation killed after its manifest landed leaves its records behind.
+    std::error_code ignored;
+    fs::remove_all(partial, ignored);
     report.already_complete = true;
     return report;
   }
   fs::create_directories(partial);
+  // Temporary files of records whose writer was killed: their samples are done again.
+  remove_interrupted_writes(partial.string());
   if (fs::exists(partial / "options.json")) {
     MMP_CHECK(json::parse(read_file(partial / "options.json")) == options, out_dir,
               ": an interrupted preparation with other options or samples is there (remove ", partial.string(),
@@ -277,7 +284,7 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
         }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mutex);
-        if (failure.empty()) failure = str(out_dir, ": ", e.what());
+        if (failure.empty()) failure = e.what();  // it names the file
         stop = true;
         break;
       }
@@ -302,10 +309,18 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
                 {"frames", {{"format", o.frame_format}, {"short_side", o.frame_short_side}}},
                 {"options", options}};
   json samples = json::array(), skipped = json::array(), splits = {{"train", json::array()}, {"test", json::array()}};
-  {
-    std::ofstream audio(out / "audio.f32.tmp", std::ios::binary | std::ios::trunc),
-        frames(out / "frames.bin.tmp", std::ios::binary | std::ios::trunc);
-    MMP_CHECK(audio.good() && frames.good(), out_dir, ": cannot write the cache files");
+  MMP_CHECK(!std::all_of(jobs.begin(), jobs.end(), [&](const Job& job) { return fs::exists(record_path(job, ".skip")); }),
+            out_dir, ": every sample was skipped; nothing to cache");
+  const fs::path audio_tmp = out / "audio.f32.tmp", frames_tmp = out / "frames.bin.tmp";
+  try {
+    std::ofstream audio(audio_tmp, std::ios::binary | std::ios::trunc),
+        frames(frames_tmp, std::ios::binary | std::ios::trunc);
+    // errno is read at once: the next read of a record may change it.
+    auto check_written = [](const std::ofstream& stream, const fs::path& path) {
+      MMP_CHECK(stream.good(), path.string(), ": write failed (", std::strerror(errno), ")");
+    };
+    check_written(audio, audio_tmp);
+    check_written(frames, frames_tmp);
     int64_t frame_offset = 0;
     for (const Job& job : jobs) {
       if (fs::exists(record_path(job, ".skip"))) {
@@ -318,9 +333,11 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
       MMP_CHECK(static_cast<int64_t>(r.audio.size()) == numel(shape), record_path(job, ".rec").string(),
                 ": audio feature of the wrong size");
       audio.write(reinterpret_cast<const char*>(r.audio.data()), static_cast<std::streamsize>(r.audio.size() * 4));
+      check_written(audio, audio_tmp);
       json frame_list = json::array();
       for (const FrameBlob& f : r.frames) {
         frames.write(reinterpret_cast<const char*>(f.bytes.data()), static_cast<std::streamsize>(f.bytes.size()));
+        check_written(frames, frames_tmp);
         frame_list.push_back({frame_offset, static_cast<int64_t>(f.bytes.size()), f.width, f.height});
         frame_offset += static_cast<int64_t>(f.bytes.size());
       }
@@ -328,18 +345,29 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
       samples.push_back({{"name", job.sample->name}, {"label", r.label}, {"frames", frame_list}});
     }
     audio.flush();
+    check_written(audio, audio_tmp);
     frames.flush();
-    MMP_CHECK(audio.good() && frames.good(), out_dir, ": write failed (disk full?)");
+    check_written(frames, frames_tmp);
+    audio.close();
+    check_written(audio, audio_tmp);
+    frames.close();
+    check_written(frames, frames_tmp);
+    manifest["samples"] = samples;
+    manifest["splits"] = splits;
+    manifest["skipped"] = skipped;
+    sync_file(audio_tmp.string());
+    sync_file(frames_tmp.string());
+    fs::rename(audio_tmp, out / "audio.f32");
+    fs::rename(frames_tmp, out / "frames.bin");
+    write_file_atomically((out / "manifest.json").string(), manifest.dump());
+  } catch (const std::exception& e) {
+    // The records stay: once there is room, a rerun only writes the cache's files again.
+    std::error_code ignored;
+    fs::remove(audio_tmp, ignored);
+    fs::remove(frames_tmp, ignored);
+    MMP_THROW(e.what(), "; the ", jobs.size(), " prepared samples are kept in ", partial.string(),
+              ", and a rerun writes only the cache's files");
   }
-  MMP_CHECK(!samples.empty(), out_dir, ": every sample was skipped; nothing to cache");
-  manifest["samples"] = samples;
-  manifest["splits"] = splits;
-  manifest["skipped"] = skipped;
-  sync_file((out / "audio.f32.tmp").string());
-  sync_file((out / "frames.bin.tmp").string());
-  fs::rename(out / "audio.f32.tmp", out / "audio.f32");
-  fs::rename(out / "frames.bin.tmp", out / "frames.bin");
-  write_file_atomically((out / "manifest.json").string(), manifest.dump());
   fs::remove_all(partial);
   progress.update(done, report.skipped.size(), true);
   return report;

@@ -1,8 +1,10 @@
 #include "mmpareto/trainer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -41,7 +43,9 @@ class MetricsLog {
     MMP_CHECK(out_.good(), path, ": cannot write the metrics log");
   }
   void write(const json& line) {
-    if (out_.is_open()) out_ << line.dump() << "\n" << std::flush;
+    if (!out_.is_open()) return;
+    out_ << line.dump() << "\n" << std::flush;
+    MMP_CHECK(out_.good(), path_, ": write failed (", std::strerror(errno), ")");
   }
   void sync() {
     if (out_.is_open()) sync_file(path_);

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -36,6 +37,10 @@ inline std::optional<int> parse_and_run(CLI::App& app, int argc, char** argv, co
     return app.exit(e);
   } catch (const mmp::Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // The file system refused (no room, read-only, no permission): the input's fault, not mmp's.
+    std::fprintf(stderr, "%s: error: %s\n", program, mmp::printable(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: internal error: %s\n", program, e.what());
