@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "data/audio_features.h"
+#include "data/cache_record.h"
 #include "data/image_transforms.h"
 #include "data/jpeg_decoder.h"
 #include "data/media.h"
@@ -37,71 +38,6 @@ Shape feature_shape(const std::string& kind) {
   if (kind == "stft") return {257, 188};
   if (kind == "fbank") return {1024, 128};
   MMP_THROW("audio feature must be stft or fbank, got '", kind, "'");
-}
-
-// ---- one sample's record: label, audio feature, frames ----------------------------------
-
-struct FrameBlob {
-  int32_t width = 0, height = 0;
-  std::vector<uint8_t> bytes;  // JPEG, or width*height*3 RGB
-};
-
-struct Record {
-  int64_t label = 0;
-  std::vector<float> audio;
-  std::vector<FrameBlob> frames;
-};
-
-constexpr char kMagic[4] = {'M', 'M', 'P', 'R'};
-
-template <class T>
-void put(std::string& out, const T& v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-std::string serialize(const Record& r) {
-  std::string out(kMagic, 4);
-  put(out, r.label);
-  put(out, static_cast<int64_t>(r.audio.size()));
-  out.append(reinterpret_cast<const char*>(r.audio.data()), r.audio.size() * sizeof(float));
-  put(out, static_cast<int32_t>(r.frames.size()));
-  for (const FrameBlob& f : r.frames) {
-    put(out, f.width);
-    put(out, f.height);
-    put(out, static_cast<int64_t>(f.bytes.size()));
-    out.append(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
-  }
-  return out;
-}
-
-Record deserialize(const std::string& bytes, const std::string& path) {
-  size_t at = 0;
-  auto get = [&](void* dst, size_t n) {
-    MMP_CHECK(at + n <= bytes.size(), path, ": truncated record");
-    std::memcpy(dst, bytes.data() + at, n);
-    at += n;
-  };
-  char magic[4];
-  get(magic, 4);
-  MMP_CHECK(std::memcmp(magic, kMagic, 4) == 0, path, ": not a cache record");
-  Record r;
-  int64_t audio = 0;
-  get(&r.label, 8);
-  get(&audio, 8);
-  r.audio.resize(audio);
-  get(r.audio.data(), audio * sizeof(float));
-  int32_t frames = 0;
-  get(&frames, 4);
-  r.frames.resize(frames);
-  for (FrameBlob& f : r.frames) {
-    int64_t n = 0;
-    get(&f.width, 4);
-    get(&f.height, 4);
-    get(&n, 8);
-    f.bytes.resize(n);
-    get(f.bytes.data(), n);
-  }
-  return r;
 }
 
 std::string read_file(const fs::path& path) {
@@ -210,10 +146,10 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
     } catch (const json::exception& e) {
       MMP_THROW(out_dir, "/manifest.json: malformed (", e.what(), "); remove the folder and prepare again");
     }
-    MMP_CHECK(manifest.value("version", 0) == kCacheVersion, out_dir, ": a cache of format ",
-              manifest.value("version", 0), " is there, this mmp writes format ", kCacheVersion,
-              " (remove it and prepare again)");
-    MMP_CHECK(manifest["options"] == options, out_dir, ": a cache made with other options or samples is already "
+    const json version = manifest.is_object() ? manifest.value("version", json()) : json();
+    MMP_CHECK(version == kCacheVersion, out_dir, ": a cache of format ", version.dump(),
+              " is there, this mmp writes format ", kCacheVersion, " (remove it and prepare again)");
+    MMP_CHECK(manifest.value("options", json()) == options, out_dir, ": a cache made with other options or samples is already "
                                                         "there (remove it, or prepare into another folder)");
     // A preparation killed after its manifest landed leaves its records behind.
     std::error_code ignored;
@@ -414,16 +350,66 @@ struct SampleRandom : UniformSource {
 
 }  // namespace
 
+// A frame in frames.bin, and a sample, as the manifest lists them (checked on opening).
+struct StoredFrame {
+  int64_t offset, bytes;
+  int width, height;
+};
+struct StoredSample {
+  std::string name;
+  int64_t label;
+  std::vector<StoredFrame> frames;
+};
+
 struct CacheDataset::Impl {
   std::string dir;
   CacheReadOptions options;
   json manifest;
-  std::vector<int64_t> samples;  // positions in manifest["samples"] of this split
+  std::vector<StoredSample> stored;  // every sample of the cache, both splits
+  std::vector<int64_t> samples;      // positions in `stored` of this split
   std::vector<std::string> classes;
   Shape feature;
   std::unique_ptr<MappedFile> audio, frames;
   bool jpeg = true;
 };
+
+namespace {
+
+// The manifest's samples, each checked: a cache from elsewhere may be damaged or hostile,
+// and a sample is read on a loader thread, where nothing should be left to find out.
+std::vector<StoredSample> stored_samples(const json& samples, bool jpeg, int64_t classes, const std::string& where) {
+  MMP_CHECK(samples.is_array(), where, ": \"samples\" is not a list");
+  std::vector<StoredSample> out;
+  out.reserve(samples.size());
+  for (const json& sample : samples) {
+    const std::string at = str(where, ": sample ", out.size());
+    MMP_CHECK(sample.is_object() && sample.contains("name") && sample["name"].is_string() && sample.contains("label") &&
+                  sample["label"].is_number_integer() && sample.contains("frames") && sample["frames"].is_array(),
+              at, " lacks a name, an integer label or a list of frames");
+    StoredSample s{sample["name"].get<std::string>(), sample["label"].get<int64_t>(), {}};
+    MMP_CHECK(0 <= s.label && s.label < classes, at, ": label ", s.label, " is not one of the ", classes, " classes");
+    MMP_CHECK(!sample["frames"].empty(), at, " (", printable(s.name), ") has no frames");
+    for (const json& f : sample["frames"]) {
+      MMP_CHECK(f.is_array() && f.size() == 4 && std::all_of(f.begin(), f.end(), [](const json& v) {
+                  return v.is_number_integer();
+                }),
+                at, ": a frame is not [offset, bytes, width, height]");
+      const int64_t offset = f[0], bytes = f[1], width = f[2], height = f[3];
+      constexpr int64_t kMaxSide = 1 << 15;
+      MMP_CHECK(offset >= 0 && bytes >= 0 && offset <= (int64_t{1} << 50) && bytes <= (int64_t{1} << 40), at,
+                ": a frame at offset ", offset, " of ", bytes, " bytes");
+      MMP_CHECK(0 < width && width <= kMaxSide && 0 < height && height <= kMaxSide, at, ": a frame of ", width, "x",
+                height, " pixels");
+      MMP_CHECK(jpeg || bytes == width * height * 3, at, ": a raw frame of ", bytes, " bytes is not ", width, "x",
+                height, " RGB");
+      s.frames.push_back({offset, bytes, static_cast<int>(width), static_cast<int>(height)});
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
 
 CacheDataset::CacheDataset(const std::string& cache_dir, const CacheReadOptions& options)
     : impl_(std::make_unique<Impl>()) {
@@ -438,31 +424,41 @@ CacheDataset::CacheDataset(const std::string& cache_dir, const CacheReadOptions&
   } catch (const json::exception& e) {
     MMP_THROW(cache_dir, "/manifest.json: malformed (", e.what(), ")");
   }
-  MMP_CHECK(m.manifest.value("format", "") == "mmp-cache" && m.manifest.value("version", 0) == kCacheVersion,
-            cache_dir, ": cache format ", m.manifest.value("version", 0), ", this mmp reads version ", kCacheVersion,
-            " (prepare it again)");
+  const std::string manifest_path = cache_dir + "/manifest.json";
+  const json* format = m.manifest.is_object() && m.manifest.contains("format") ? &m.manifest["format"] : nullptr;
+  const json* version = m.manifest.is_object() && m.manifest.contains("version") ? &m.manifest["version"] : nullptr;
+  MMP_CHECK(format && *format == "mmp-cache", manifest_path, ": not the manifest of an mmp cache");
+  MMP_CHECK(version && *version == kCacheVersion, cache_dir, ": cache format ", version ? version->dump() : "none",
+            ", this mmp reads version ", kCacheVersion, " (prepare it again)");
   MMP_CHECK(options.split == "train" || options.split == "test", "cache split must be train or test, got '",
             options.split, "'");
   MMP_CHECK(options.frames >= 1 && options.image_size >= 8, "cache reading: bad frame count or image size");
-  int64_t frames_end = 0;  // where the last frame ends in frames.bin
+  MMP_CHECK(m.manifest.contains("options"), manifest_path, ": no \"options\" (the preparation's settings)");
   try {
-    m.samples = m.manifest.at("splits").at(options.split).get<std::vector<int64_t>>();
     m.classes = m.manifest.at("classes").get<std::vector<std::string>>();
     m.feature = m.manifest.at("audio").at("shape").get<Shape>();
     m.jpeg = m.manifest.at("frames").at("format") == "jpeg";
-    for (const json& sample : m.manifest.at("samples"))
-      for (const json& f : sample.at("frames"))
-        frames_end = std::max(frames_end, f.at(0).get<int64_t>() + f.at(1).get<int64_t>());
+    m.samples = m.manifest.at("splits").at(options.split).get<std::vector<int64_t>>();
+    m.stored = stored_samples(m.manifest.at("samples"), m.jpeg, static_cast<int64_t>(m.classes.size()), manifest_path);
   } catch (const json::exception& e) {
-    MMP_THROW(cache_dir, "/manifest.json: malformed (", e.what(), ")");
+    MMP_THROW(manifest_path, ": malformed (", e.what(), ")");
   }
+  MMP_CHECK(!m.classes.empty(), manifest_path, ": no classes");
+  MMP_CHECK(m.feature.size() == 2 && m.feature[0] > 0 && m.feature[1] > 0 && m.feature[0] <= (1 << 16) &&
+                m.feature[1] <= (1 << 16),
+            manifest_path, ": audio feature shape ", shape_str(m.feature), " is not two sizes");
   MMP_CHECK(!m.samples.empty(), cache_dir, ": the ", options.split, " split is empty");
+  for (const int64_t position : m.samples)
+    MMP_CHECK(0 <= position && position < static_cast<int64_t>(m.stored.size()), manifest_path, ": the ", options.split,
+              " split names sample ", position, " of ", m.stored.size());
+  int64_t frames_end = 0;  // where the last frame ends in frames.bin
+  for (const StoredSample& s : m.stored)
+    for (const StoredFrame& f : s.frames) frames_end = std::max(frames_end, f.offset + f.bytes);
   m.audio = std::make_unique<MappedFile>(dir / "audio.f32");
   m.frames = std::make_unique<MappedFile>(dir / "frames.bin");
-  const size_t samples_total = m.manifest["samples"].size();
-  MMP_CHECK(m.audio->size() == samples_total * numel(m.feature) * sizeof(float), cache_dir,
-            "/audio.f32: ", m.audio->size(), " bytes, the manifest needs ", samples_total * numel(m.feature) * 4,
-            " (truncated?)");
+  const uint64_t audio_bytes = m.stored.size() * static_cast<uint64_t>(numel(m.feature)) * sizeof(float);
+  MMP_CHECK(m.audio->size() == audio_bytes, cache_dir, "/audio.f32: ", m.audio->size(), " bytes, the manifest needs ",
+            audio_bytes, " (truncated?)");
   MMP_CHECK(static_cast<int64_t>(m.frames->size()) >= frames_end, cache_dir, "/frames.bin: ", m.frames->size(),
             " bytes, the manifest's frames need ", frames_end, " (truncated?)");
 }
@@ -486,40 +482,32 @@ Shape CacheDataset::visual_shape() const {
 int64_t CacheDataset::load(int64_t index, int epoch, float* audio, float* visual) const {
   const Impl& m = *impl_;
   const int64_t position = m.samples.at(index);
-  const json& sample = m.manifest["samples"][position];
+  const StoredSample& sample = m.stored[position];
   const int64_t feature = numel(m.feature);
   std::memcpy(audio, m.audio->data() + position * feature * sizeof(float), feature * sizeof(float));
 
   // Randomness per (seed, sample, epoch): the same whatever thread loads it.
   SampleRandom rng(m.options.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(position),
                    static_cast<uint64_t>(epoch) << 32);
-  const json& frames = sample["frames"];
-  MMP_CHECK(!frames.empty(), m.dir, ": sample ", sample["name"].get<std::string>(), " has no frames");
-  const std::vector<int> picked = pick_frames(static_cast<int>(frames.size()), m.options.frames, m.options.augment, rng);
+  const std::vector<int> picked =
+      pick_frames(static_cast<int>(sample.frames.size()), m.options.frames, m.options.augment, rng);
   const int size = m.options.image_size;
   for (int t = 0; t < m.options.frames; ++t) {
-    const json& f = frames[picked[t]];
-    const int64_t offset = f[0], bytes = f[1];
-    MMP_CHECK(offset >= 0 && offset + bytes <= static_cast<int64_t>(m.frames->size()), m.dir,
-              "/frames.bin: a frame lies past its end (truncated?)");
+    const StoredFrame& f = sample.frames[picked[t]];
     // A raw frame is read straight out of the mapped file; a JPEG one is decoded into this
     // thread's frame memory: for training only the random crop of it.
-    const uint8_t* stored = m.frames->data() + offset;
-    const int width = f[2], height = f[3];
-    const CropBox box = m.options.augment ? random_resized_crop_box(width, height, rng) : CropBox{0, 0, height, width};
+    const uint8_t* stored = m.frames->data() + f.offset;
+    const CropBox box =
+        m.options.augment ? random_resized_crop_box(f.width, f.height, rng) : CropBox{0, 0, f.height, f.width};
     thread_local Image decoded;
-    PixelRegion region;
-    if (m.jpeg) {
-      region = decode_jpeg_box(stored, static_cast<size_t>(bytes), width, height, box, m.dir + "/frames.bin", decoded);
-    } else {
-      MMP_CHECK(bytes == static_cast<int64_t>(width) * height * 3, m.dir, "/frames.bin: a raw frame of ", bytes,
-                " bytes is not ", width, "x", height, " RGB");
-      region = PixelRegion{stored, width, height, static_cast<size_t>(width) * 3}.crop(box);
-    }
+    const PixelRegion region =
+        m.jpeg ? decode_jpeg_box(stored, static_cast<size_t>(f.bytes), f.width, f.height, box, m.dir + "/frames.bin",
+                                 decoded)
+               : PixelRegion{stored, f.width, f.height, static_cast<size_t>(f.width) * 3}.crop(box);
     float* out = visual + static_cast<int64_t>(t) * 3 * size * size;
     resize_to_normalized_chw(region, size, size, m.options.augment && rng.next() < 0.5, out);
   }
-  return sample["label"].get<int64_t>();
+  return sample.label;
 }
 
 }  // namespace mmp

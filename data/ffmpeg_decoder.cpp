@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -41,19 +42,68 @@ struct SwsFreer {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
 
+// Bytes in memory as FFmpeg's I/O: reads and seeks over them, and the I/O context
+// with its buffer, freed after the format context that reads through it.
+struct MemoryReader {
+  const uint8_t* bytes;
+  int64_t size, at = 0;
+  static int read(void* opaque, uint8_t* buffer, int wanted) {
+    auto* m = static_cast<MemoryReader*>(opaque);
+    const int64_t n = std::min<int64_t>(wanted, m->size - m->at);
+    if (n <= 0) return AVERROR_EOF;
+    std::memcpy(buffer, m->bytes + m->at, static_cast<size_t>(n));
+    m->at += n;
+    return static_cast<int>(n);
+  }
+  static int64_t seek(void* opaque, int64_t offset, int whence) {
+    auto* m = static_cast<MemoryReader*>(opaque);
+    if (whence & AVSEEK_SIZE) return m->size;
+    const int64_t base = (whence & ~AVSEEK_FORCE) == SEEK_CUR ? m->at : (whence & ~AVSEEK_FORCE) == SEEK_END ? m->size : 0;
+    if (offset > m->size - base || base + offset < 0) return AVERROR(EINVAL);
+    m->at = base + offset;
+    return m->at;
+  }
+};
+struct IoFreer {
+  void operator()(AVIOContext* io) const {
+    av_freep(&io->buffer);
+    avio_context_free(&io);
+  }
+};
+
 // An opened stream of one kind with its decoder.
 struct Input {
+  std::unique_ptr<MemoryReader> memory;
+  std::unique_ptr<AVIOContext, IoFreer> io;  // declared before `format`, so freed after it
   std::unique_ptr<AVFormatContext, FormatCloser> format;
   std::unique_ptr<AVCodecContext, CodecFreer> codec;
   int stream = -1;
 };
 
-Input open_input(const std::string& path, AVMediaType type) {
-  MMP_CHECK(std::filesystem::exists(path), path, ": no such file");
-  MMP_CHECK(std::filesystem::is_regular_file(path), path, ": not a file");
-  MMP_CHECK(std::filesystem::file_size(path) > 0, path, ": empty file");
+Input open_input(const MediaSource& source, AVMediaType type) {
+  const std::string& path = source.name;
   Input in;
   AVFormatContext* raw = nullptr;
+  if (source.bytes) {
+    MMP_CHECK(source.size > 0, path, ": empty file");
+    MMP_CHECK(source.size <= static_cast<size_t>(INT64_MAX), path, ": too large");
+    in.memory = std::make_unique<MemoryReader>(MemoryReader{source.bytes, static_cast<int64_t>(source.size)});
+    constexpr int kBuffer = 1 << 16;
+    auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+    MMP_CHECK(buffer != nullptr, path, ": out of memory for reading");
+    in.io.reset(avio_alloc_context(buffer, kBuffer, 0, in.memory.get(), &MemoryReader::read, nullptr,
+                                   &MemoryReader::seek));
+    if (!in.io) av_free(buffer);
+    MMP_CHECK(in.io != nullptr, path, ": out of memory for reading");
+    raw = avformat_alloc_context();
+    MMP_CHECK(raw != nullptr, path, ": out of memory for the demuxer");
+    raw->pb = in.io.get();
+    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  } else {
+    MMP_CHECK(std::filesystem::exists(path), path, ": no such file");
+    MMP_CHECK(std::filesystem::is_regular_file(path), path, ": not a file");
+    MMP_CHECK(std::filesystem::file_size(path) > 0, path, ": empty file");
+  }
   // Container detection reads at most 64 KB: every format the datasets use announces
   // itself in its header, and the default 5 MB makes probing cost more than decoding.
   // For the same reason the codec check of a stream (WAV asks whether its PCM is really
@@ -61,7 +111,8 @@ Input open_input(const std::string& path, AVMediaType type) {
   AVDictionary* options = nullptr;
   av_dict_set(&options, "probesize", "65536", 0);
   av_dict_set(&options, "max_probe_packets", "1", 0);
-  const int opened = avformat_open_input(&raw, path.c_str(), nullptr, &options);
+  // On failure avformat_open_input frees the context it was given.
+  const int opened = avformat_open_input(&raw, source.bytes ? nullptr : path.c_str(), nullptr, &options);
   av_dict_free(&options);
   MMP_AV_CHECK(opened, path, "cannot open as media");
   in.format.reset(raw);
@@ -122,9 +173,10 @@ int64_t decode_all(Input& in, const std::string& path, OnFrame&& on_frame) {
 
 }  // namespace
 
-std::vector<float> decode_audio(const std::string& path, int sample_rate) {
+std::vector<float> decode_audio(const MediaSource& source, int sample_rate) {
+  const std::string& path = source.name;
   MMP_CHECK(sample_rate > 0, path, ": bad sample rate ", sample_rate);
-  Input in = open_input(path, AVMEDIA_TYPE_AUDIO);
+  Input in = open_input(source, AVMEDIA_TYPE_AUDIO);
   const int channels = in.codec->ch_layout.nb_channels;
   MMP_CHECK(channels >= 1, path, ": audio without channels");
   // Planar float at the file's rate first, so the channels can be averaged as librosa does.
@@ -186,9 +238,12 @@ std::vector<float> decode_audio(const std::string& path, int sample_rate) {
   return out;
 }
 
-std::vector<Image> decode_video_frames(const std::string& path, double fps) {
-  MMP_CHECK(fps > 0, path, ": bad frame rate ", fps);
-  Input in = open_input(path, AVMEDIA_TYPE_VIDEO);
+constexpr double kMaxVideoSeconds = 3600;
+
+std::vector<Image> decode_video_frames(const MediaSource& source, double fps) {
+  const std::string& path = source.name;
+  MMP_CHECK(fps > 0 && fps <= 1000, path, ": bad frame rate ", fps);
+  Input in = open_input(source, AVMEDIA_TYPE_VIDEO);
   const AVRational time_base = in.format->streams[in.stream]->time_base;
   const int64_t start = in.format->streams[in.stream]->start_time == AV_NOPTS_VALUE
                             ? 0
@@ -206,6 +261,10 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
     const double t = pts != AV_NOPTS_VALUE ? (pts - start) * av_q2d(time_base)
                                            : static_cast<double>(index) / av_q2d(in.codec->framerate);
     ++index;
+    // Clips are seconds long; a time past an hour (or none) is a damaged timestamp, which
+    // would otherwise ask for an output frame at every instant up to it.
+    MMP_CHECK(std::isfinite(t) && t <= kMaxVideoSeconds, path, ": frame ", index, " is stamped at ", t,
+              " s (corrupt timestamps? mmp reads videos up to ", kMaxVideoSeconds, " s)");
     end = std::max(end, t + frame_duration);
     const int64_t slot = std::max<int64_t>(0, std::llround(t * fps));
     const double d = std::fabs(t - static_cast<double>(slot) / fps);
@@ -233,7 +292,8 @@ std::vector<Image> decode_video_frames(const std::string& path, double fps) {
   // rounding the last frames' times must not add an instant after the end (as
   // `ffmpeg -vf fps=N` does not).
   if (frame_duration > 0 && !frames.empty())
-    frames.resize(std::clamp<size_t>(static_cast<size_t>(std::ceil(end * fps - 1e-9)), 1, frames.size()));
+    frames.resize(static_cast<size_t>(
+        std::clamp(std::ceil(end * fps - 1e-9), 1.0, static_cast<double>(frames.size()))));
   // Instants no frame landed near (a variable frame rate) take the previous frame.
   for (size_t k = 1; k < frames.size(); ++k)
     if (frames[k].rgb.empty()) frames[k] = frames[k - 1];

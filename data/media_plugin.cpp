@@ -35,7 +35,7 @@ int guarded(char* error, size_t error_size, Body&& body) {
 int c_decode_audio(const char* path, int sample_rate, void* sink, float* (*reserve)(void*, size_t), char* error,
                  size_t error_size) {
   return guarded(error, error_size, [&] {
-    const std::vector<float> samples = ffmpeg::decode_audio(path, sample_rate);
+    const std::vector<float> samples = ffmpeg::decode_audio(ffmpeg::MediaSource::file(path), sample_rate);
     std::memcpy(reserve(sink, samples.size()), samples.data(), samples.size() * sizeof(float));
   });
 }
@@ -43,7 +43,7 @@ int c_decode_audio(const char* path, int sample_rate, void* sink, float* (*reser
 int c_decode_video_frames(const char* path, double fps, void* sink, uint8_t* (*add_frame)(void*, int32_t, int32_t),
                         char* error, size_t error_size) {
   return guarded(error, error_size, [&] {
-    for (const Image& img : ffmpeg::decode_video_frames(path, fps))
+    for (const Image& img : ffmpeg::decode_video_frames(ffmpeg::MediaSource::file(path), fps))
       std::memcpy(add_frame(sink, img.width, img.height), img.rgb.data(), img.rgb.size());
   });
 }

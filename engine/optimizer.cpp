@@ -60,7 +60,8 @@ class Sgd : public Optimizer {
     }
     for (const auto& [key, tensors] : lists) {
       const SgdParams o{lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, key.second};
-      update_by_dtype(tensors, [&](const std::vector<OptimizerTensors>& same) { backend(key.first).sgd_step(same, o); });
+      const Device device = key.first;  // a lambda cannot capture a structured binding before clang 16
+      update_by_dtype(tensors, [&](const std::vector<OptimizerTensors>& same) { backend(device).sgd_step(same, o); });
     }
   }
 
@@ -102,8 +103,10 @@ class Adam : public Optimizer {
       }
       lists[p.device()].push_back({p, g.contiguous(), m, v});
     }
-    for (const auto& [device, tensors] : lists)
+    for (const auto& [key, tensors] : lists) {
+      const Device device = key;  // a lambda cannot capture a structured binding before clang 16
       update_by_dtype(tensors, [&](const std::vector<OptimizerTensors>& same) { backend(device).adam_step(same, o); });
+    }
   }
 
   NamedTensors state() const override {

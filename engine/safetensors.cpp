@@ -72,80 +72,105 @@ SafetensorsFile load_safetensors(const std::string& path) {
   in.seekg(0, std::ios::end);
   const int64_t file_size = in.tellg();
   in.seekg(0);
+  MMP_CHECK(file_size >= 0, path, ": cannot read its size");
+  std::vector<char> bytes(static_cast<size_t>(file_size));
+  in.read(bytes.data(), file_size);
+  MMP_CHECK(in.good() || file_size == 0, path, ": read failed (", std::strerror(errno), ")");
+  return parse_safetensors(bytes.data(), bytes.size(), path);
+}
+
+SafetensorsFile parse_safetensors(const char* bytes, size_t size, const std::string& path) {
+  const int64_t file_size = static_cast<int64_t>(size);
   MMP_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size, " bytes, shorter than its header length)");
   uint64_t header_size = 0;
-  in.read(reinterpret_cast<char*>(&header_size), 8);
+  std::memcpy(&header_size, bytes, 8);
   MMP_CHECK(header_size <= static_cast<uint64_t>(file_size - 8), path, ": header of ", header_size,
             " bytes does not fit in a ", file_size, "-byte file (truncated or not safetensors)");
-  std::string header(header_size, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_size));
   json meta;
   try {
-    meta = json::parse(header);
+    meta = json::parse(bytes + 8, bytes + 8 + header_size);
   } catch (const json::exception& e) {
     MMP_THROW(path, ": malformed safetensors header: ", e.what());
   }
   MMP_CHECK(meta.is_object(), path, ": safetensors header is not a JSON object");
+  const char* data = bytes + 8 + header_size;
   const int64_t data_size = file_size - 8 - static_cast<int64_t>(header_size);
-  std::vector<char> data(data_size);
-  in.read(data.data(), data_size);
-  MMP_CHECK(in.good() || data_size == 0, path, ": read failed");
 
   SafetensorsFile file;
   // Tensors in the order of their data, as written.
-  std::vector<std::tuple<int64_t, std::string, json>> entries;
+  struct Entry {
+    int64_t begin, end;
+    std::string name, dtype;
+    Shape shape;
+  };
+  std::vector<Entry> entries;
   for (auto it = meta.begin(); it != meta.end(); ++it) {
+    const json& e = it.value();
     if (it.key() == "__metadata__") {
-      for (auto m = it.value().begin(); m != it.value().end(); ++m)
+      MMP_CHECK(e.is_object(), path, ": __metadata__ is not a JSON object");
+      for (auto m = e.begin(); m != e.end(); ++m)
         file.metadata[m.key()] = m.value().is_string() ? m.value().get<std::string>() : m.value().dump();
       continue;
     }
-    const json& e = it.value();
+    const std::string& name = it.key();
     MMP_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"), path,
-              ": entry '", it.key(), "' lacks dtype, shape or data_offsets");
-    entries.emplace_back(e["data_offsets"][0].get<int64_t>(), it.key(), e);
-  }
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
-
-  for (const auto& [begin_unused, name, e] : entries) {
-    const std::string dtype = e["dtype"].get<std::string>();
-    Shape shape;
-    for (const auto& s : e["shape"]) {
-      MMP_CHECK(s.is_number_integer() && s.get<int64_t>() >= 0, path, ": tensor '", name, "' has a bad shape ", e["shape"].dump());
-      shape.push_back(s.get<int64_t>());
+              ": entry '", name, "' lacks dtype, shape or data_offsets");
+    const json &dtype = e["dtype"], &shape = e["shape"], &offsets = e["data_offsets"];
+    MMP_CHECK(dtype.is_string(), path, ": tensor '", name, "' has dtype ", dtype.dump(), ", not a string");
+    MMP_CHECK(shape.is_array(), path, ": tensor '", name, "' has shape ", shape.dump(), ", not a list");
+    MMP_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_integer() &&
+                  offsets[1].is_number_integer(),
+              path, ": tensor '", name, "' has data_offsets ", offsets.dump(), ", not two integers");
+    Entry entry{offsets[0].get<int64_t>(), offsets[1].get<int64_t>(), name, dtype.get<std::string>(), {}};
+    for (const auto& d : shape) {
+      MMP_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, path, ": tensor '", name, "' has a bad shape ",
+                shape.dump());
+      entry.shape.push_back(d.get<int64_t>());
     }
-    const int64_t begin = e["data_offsets"][0].get<int64_t>(), end = e["data_offsets"][1].get<int64_t>();
-    MMP_CHECK(0 <= begin && begin <= end && end <= data_size, path, ": tensor '", name, "' has data offsets [", begin,
-              ", ", end, ") outside the ", data_size, " data bytes (truncated file?)");
-    const int64_t count = numel(shape);
-    const char* src = data.data() + begin;
+    MMP_CHECK(0 <= entry.begin && entry.begin <= entry.end && entry.end <= data_size, path, ": tensor '", name,
+              "' has data offsets [", entry.begin, ", ", entry.end, ") outside the ", data_size,
+              " data bytes (truncated file?)");
+    entries.push_back(std::move(entry));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+
+  for (const Entry& e : entries) {
+    const int64_t bytes_given = e.end - e.begin;
+    const char* src = data + e.begin;
+    // The shape's size times the element's, checked against the bytes given before
+    // anything is allocated: a shape of 10^18 elements is an error, not an allocation.
     auto expect_bytes = [&](int64_t element) {
-      MMP_CHECK(end - begin == count * element, path, ": tensor '", name, "' of shape ", shape_str(shape), " and dtype ",
-                dtype, " has ", end - begin, " bytes, expected ", count * element);
+      int64_t expected = element;
+      bool overflow = false;
+      for (const int64_t d : e.shape) overflow = overflow || __builtin_mul_overflow(expected, d, &expected);
+      MMP_CHECK(!overflow && expected == bytes_given, path, ": tensor '", e.name, "' of shape ", shape_str(e.shape),
+                " and dtype ", e.dtype, " has ", bytes_given, " bytes, expected ",
+                overflow ? std::string("more than 2^63") : std::to_string(expected));
     };
     Tensor t;
-    if (dtype == "F16" || dtype == "BF16") {
+    if (e.dtype == "F16" || e.dtype == "BF16") {
       expect_bytes(2);
-      t = Tensor::empty(shape, DType::F32);
+      t = Tensor::empty(e.shape, DType::F32);
       float* out = t.data<float>();
+      const int64_t count = bytes_given / 2;
       for (int64_t i = 0; i < count; ++i) {
         uint16_t v;
         std::memcpy(&v, src + 2 * i, 2);
-        out[i] = dtype == "F16" ? half_to_float(v) : bfloat16_to_float(v);
+        out[i] = e.dtype == "F16" ? half_to_float(v) : bfloat16_to_float(v);
       }
     } else {
       DType dt;
-      if (dtype == "F32") dt = DType::F32;
-      else if (dtype == "F64") dt = DType::F64;
-      else if (dtype == "I64") dt = DType::I64;
-      else if (dtype == "I32") dt = DType::I32;
-      else if (dtype == "U8") dt = DType::U8;
-      else MMP_THROW(path, ": tensor '", name, "' has dtype ", dtype, ", which mmp does not read");
+      if (e.dtype == "F32") dt = DType::F32;
+      else if (e.dtype == "F64") dt = DType::F64;
+      else if (e.dtype == "I64") dt = DType::I64;
+      else if (e.dtype == "I32") dt = DType::I32;
+      else if (e.dtype == "U8") dt = DType::U8;
+      else MMP_THROW(path, ": tensor '", e.name, "' has dtype ", e.dtype, ", which mmp does not read");
       expect_bytes(static_cast<int64_t>(dtype_size(dt)));
-      t = Tensor::empty(shape, dt);
-      if (count > 0) std::memcpy(t.raw_data(), src, end - begin);
+      t = Tensor::empty(e.shape, dt);
+      if (bytes_given > 0) std::memcpy(t.raw_data(), src, bytes_given);
     }
-    file.tensors.emplace_back(name, t);
+    file.tensors.emplace_back(e.name, t);
   }
   return file;
 }

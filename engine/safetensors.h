@@ -22,6 +22,8 @@ struct SafetensorsFile {
 // keep their dtype. A missing, truncated or malformed file throws an mmp::Error that
 // names the file and the problem.
 SafetensorsFile load_safetensors(const std::string& path);
+// The same from the bytes of a whole file; `path` names it in errors.
+SafetensorsFile parse_safetensors(const char* bytes, size_t size, const std::string& path);
 
 // Writes the tensors (any device; F32, F64, I64, I32, U8) atomically: to a temporary
 // file in the same folder, flushed to disk, then renamed over `path`, so a crash never

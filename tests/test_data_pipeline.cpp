@@ -3,12 +3,16 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "data/cache.h"
+#include "data/cache_record.h"
 #include "data/loader.h"
 #include "data/media.h"
 #include "data/synth.h"
@@ -362,6 +366,50 @@ TEST_CASE("bad media files give clear errors; prepare skips or stops and resumes
   fs::copy(cache, cut, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   fs::resize_file(fs::path(cut) / "frames.bin", fs::file_size(fs::path(cut) / "frames.bin") / 2);
   CHECK_THROWS_WITH(CacheDataset(cut, CacheReadOptions{}), Contains("frames.bin") && Contains("truncated"));
+}
+
+TEST_CASE("a damaged manifest or record is refused when read: the error names the damage", "[unit][data]") {
+  namespace fs = std::filesystem;
+  using json = nlohmann::json;
+  const std::string cache = temp_dir("damaged_cache");
+  prepare_cache(index_dataset("cremad", synth_dir()), cache, quiet_prepare());
+  const std::string original = read_text(cache + "/manifest.json");
+  // Each damage is found when the cache is opened, not by a loader thread an epoch later.
+  const auto opened_with = [&](const std::function<void(json&)>& damage) {
+    json manifest = json::parse(original);
+    damage(manifest);
+    std::ofstream(cache + "/manifest.json") << manifest.dump();
+    try {
+      CacheDataset{cache, CacheReadOptions{}};
+    } catch (const mmp::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("opened");
+  };
+  CHECK_THAT(opened_with([](json& m) { m["samples"][0]["label"] = 99; }), Contains("sample 0: label 99 is not one of the 6"));
+  CHECK_THAT(opened_with([](json& m) { m["samples"][1]["frames"][0] = "x"; }),
+             Contains("sample 1: a frame is not [offset, bytes, width, height]"));
+  CHECK_THAT(opened_with([](json& m) { m["samples"][0]["frames"][0][2] = -3; }), Contains("a frame of -3x"));
+  CHECK_THAT(opened_with([](json& m) { m["splits"]["train"][0] = 100000; }), Contains("names sample 100000"));
+  CHECK_THAT(opened_with([](json& m) { m["audio"]["shape"] = {257}; }), Contains("is not two sizes"));
+  CHECK_THAT(opened_with([](json& m) { m = json::array(); }), Contains("not the manifest of an mmp cache"));
+  CHECK(opened_with([](json&) {}) == "opened");
+
+  // A record's counts are checked against its bytes before anything is allocated.
+  Record record;
+  record.label = 3;
+  record.audio = {1.f, 2.f, 3.f};
+  record.frames.push_back({2, 1, {9, 8, 7, 6, 5, 4}});
+  const std::string bytes = serialize(record);
+  const Record back = deserialize(bytes, "r.rec");
+  CHECK((back.label == 3 && back.audio == record.audio && back.frames[0].bytes == record.frames[0].bytes));
+  std::string huge = bytes;
+  const int64_t count = int64_t{1} << 40;
+  std::memcpy(huge.data() + 12, &count, 8);  // the audio count, after the magic and the label
+  CHECK_THROWS_WITH(deserialize(huge, "r.rec"), Contains("r.rec: audio value count 1099511627776 does not fit"));
+  CHECK_THROWS_WITH(deserialize(bytes.substr(0, bytes.size() - 1), "r.rec"), Contains("does not fit in the record"));
+  CHECK_THROWS_WITH(deserialize(bytes.substr(0, 10), "r.rec"), Contains("truncated record"));
+  CHECK_THROWS_WITH(deserialize(bytes + "x", "r.rec"), Contains("1 bytes after the record's end"));
 }
 
 TEST_CASE("mmp synth, prepare, features and train on the cache from the command line", "[unit][cli]") {

@@ -92,6 +92,20 @@ TEST_CASE("bad safetensors files give errors naming the file and the problem", "
   CHECK_THROWS_WITH(load_safetensors(path), Contains("has 8 bytes, expected 12"));
   write_bytes(path, raw_file(R"({"x":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0')));
   CHECK_THROWS_WITH(load_safetensors(path), Contains("dtype C64"));
+  // A header of the wrong JSON types, and a shape whose size overflows, are refused
+  // with mmp's error before anything is allocated.
+  const auto refused = [&](const std::string& header) {
+    const std::string bytes = raw_file(header, std::string(8, '\0'));
+    CHECK_THROWS_AS(parse_safetensors(bytes.data(), bytes.size(), "h.safetensors"), mmp::Error);
+  };
+  refused(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":"0-8"}})");
+  refused(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0]}})");
+  refused(R"({"x":{"dtype":5,"shape":[2],"data_offsets":[0,8]}})");
+  refused(R"({"x":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})");
+  refused(R"({"__metadata__":[1,2]})");
+  const std::string huge =
+      raw_file(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})", std::string(8, '\0'));
+  CHECK_THROWS_WITH(parse_safetensors(huge.data(), huge.size(), "h.safetensors"), Contains("expected more than 2^63"));
   CHECK_THROWS_WITH(save_safetensors(temp_path("no-such-dir/x.safetensors"), {{"a", zeros({1})}}),
                     Contains("cannot write"));
 }

@@ -17,6 +17,7 @@ packages=(
   libtomlplusplus-dev  # --config files (TOML)
   gnuplot-nox          # the plots of mmp report (run as a program, not linked)
   chromium             # the test that renders a report in a real browser
+  clang libclang-rt-dev libomp-dev  # the fuzzers (libFuzzer and clang's OpenMP; tools/fuzz.sh)
 )
 
 missing=()

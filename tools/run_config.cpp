@@ -1,13 +1,18 @@
 #include "tools/run_config.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "engine/error.h"
+#include "tools/toml_guard.h"
 
 namespace mmp::cli {
 namespace {
@@ -70,8 +75,9 @@ std::string toml_value(const CLI::Option& option, const std::string& text) {
 }
 
 toml::table parse_toml(const std::string& text, const std::string& source) {
+  const std::string guarded = guard_toml_text(text, source);
   try {
-    return toml::parse(text, source);
+    return toml::parse(guarded, source);
   } catch (const toml::parse_error& e) {
     MMP_THROW(source, ":", e.source().begin.line, ": not valid TOML (", e.description(), ")");
   }
@@ -80,13 +86,11 @@ toml::table parse_toml(const std::string& text, const std::string& source) {
 }  // namespace
 
 void apply_config_file(CLI::App& cmd, const std::string& path) {
-  toml::table file;
-  try {
-    file = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    MMP_CHECK(e.source().begin.line > 0, path, ": cannot read the config file (", e.description(), ")");
-    MMP_THROW(path, ":", e.source().begin.line, ": not valid TOML (", e.description(), ")");
-  }
+  std::ifstream in(path, std::ios::binary);
+  MMP_CHECK(in.good(), path, ": cannot read the config file (", std::strerror(errno), ")");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  MMP_CHECK(!in.bad(), path, ": cannot read the config file (", std::strerror(errno), ")");
+  const toml::table file = parse_toml(text, path);
   const std::string command = cmd.get_name();
   const toml::table* settings = &file;
   if (const toml::table* section = file[command].as_table()) settings = section;
