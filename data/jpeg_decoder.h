@@ -3,7 +3,8 @@
 // IDCT, fancy chroma upsampling): the library and settings PIL decodes with, so pixels
 // come out byte-identical to the official loader's Image.open(...).convert("RGB").
 // A truncated or corrupt stream, which libjpeg would patch with grey after a warning,
-// is an error naming `what` (for decode_jpeg_box: in the part it reads).
+// is an error naming `what` (for decode_jpeg_box: in the part it reads), and so is an
+// image over 8192x8192 pixels, refused from its header before anything is allocated.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -105,7 +105,7 @@ TEST_CASE("decoding the synthesized WAV and FLV files", "[unit][data]") {
   CHECK_THROWS_WITH(decode_video_frames(cut, 1.0), Contains(cut) && (Contains("truncated") || Contains("corrupt")));
 }
 
-TEST_CASE("prepare a cache and load it: shapes, labels, determinism", "[unit][data]") {
+TEST_CASE("prepare a cache and load it: shapes, labels, determinism", "[unit][threads][data]") {
   for (const char* visual : {"video", "frames"}) {
     DYNAMIC_SECTION(visual) {
       const std::string cache = temp_dir(std::string("cache_") + visual);
@@ -155,7 +155,7 @@ TEST_CASE("split files with a byte-order mark, CRLF endings, tabs and quotes rea
   }
 }
 
-TEST_CASE("the threaded loader gives the batches of the synchronous one", "[unit][data]") {
+TEST_CASE("the threaded loader gives the batches of the synchronous one", "[unit][threads][data]") {
   const std::string cache = temp_dir("cache_loader");
   prepare_cache(index_dataset("cremad", synth_dir()), cache, quiet_prepare());
   const CacheDataset data(cache, CacheReadOptions{});
@@ -179,7 +179,7 @@ TEST_CASE("the threaded loader gives the batches of the synchronous one", "[unit
   }
 }
 
-TEST_CASE("batches staged through device slots, as for CUDA, equal the loader's own", "[unit][data]") {
+TEST_CASE("batches staged through device slots, as for CUDA, equal the loader's own", "[unit][threads][data]") {
   // The upload thread, the two slots and their events run on the CPU when asked
   // (LoaderOptions::stage): the CUDA path's logic with memcpy for the copies.
   const std::string cache = temp_dir("cache_staged");
@@ -253,7 +253,7 @@ TEST_CASE("a cache copied to another folder is the same data: a run on it resume
   CHECK(again.epochs.size() == 1);
 }
 
-TEST_CASE("the batch stager hands over each batch in its slot, a partial one as a view", "[unit][data]") {
+TEST_CASE("the batch stager hands over each batch in its slot, a partial one as a view", "[unit][threads][data]") {
   BatchStager stager(Device::cpu());
   auto batch = [](int64_t b, float value) {
     return Batch{full({b, 1, 2, 3}, value), full({b, 1, 3, 4, 4}, value + 1), full({b}, value, DType::I64)};
@@ -276,7 +276,7 @@ TEST_CASE("the batch stager hands over each batch in its slot, a partial one as 
   CHECK(stager.take(stager.upload(batch(2, 7))).visual.to_vector<float>() == std::vector<float>(2 * 48, 8.0f));
 }
 
-TEST_CASE("a sample that fails: the loader gives the batches before it, then its error", "[unit][data]") {
+TEST_CASE("a sample that fails: the loader gives the batches before it, then its error", "[unit][threads][data]") {
   const std::string cache = temp_dir("cache_loader_failure");
   prepare_cache(index_dataset("cremad", synth_dir()), cache, quiet_prepare());
   const CacheDataset data(cache, CacheReadOptions{});

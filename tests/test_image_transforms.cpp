@@ -142,6 +142,24 @@ Image detailed_frame(int width, int height) {
 
 }  // namespace
 
+TEST_CASE("a JPEG whose header announces a huge image is refused before allocating", "[unit][data]") {
+  // Found by fuzz/jpeg_fuzzer.cpp: a few bytes announced 7.6 GB of pixels.
+  Image small;
+  small.width = small.height = 16;
+  small.rgb.assign(16 * 16 * 3, 128);
+  std::vector<uint8_t> bytes = encode_jpeg(small, 90);
+  size_t frame = 0;  // the start-of-frame marker: FF C0..C2, length, precision, height, width
+  for (size_t i = 0; i + 9 < bytes.size() && frame == 0; ++i)
+    if (bytes[i] == 0xFF && bytes[i + 1] >= 0xC0 && bytes[i + 1] <= 0xC2) frame = i;
+  REQUIRE(frame > 0);
+  for (const size_t at : {frame + 5, frame + 7}) bytes[at] = 0xEA, bytes[at + 1] = 0x60;  // 60000
+  CHECK_THROWS_WITH(decode_jpeg(bytes.data(), bytes.size(), "huge.jpg"),
+                    Catch::Matchers::Contains("huge.jpg") && Catch::Matchers::Contains("60000x60000 image, larger than"));
+  Image scratch;
+  CHECK_THROWS_WITH(decode_jpeg_box(bytes.data(), bytes.size(), 60000, 60000, CropBox{0, 0, 8, 8}, "huge.jpg", scratch),
+                    Catch::Matchers::Contains("larger than"));
+}
+
 TEST_CASE("decoding a JPEG's crop box gives the pixels of the whole decode there, at every offset", "[unit][data]") {
   // The cache's frames (stb: 4:2:0 chroma up to quality 90, 4:4:4 above), whose
   // boxes are decoded in part, and layouts decoded whole (4:2:2, progressive).

@@ -11,7 +11,7 @@ using namespace mmp;
 using namespace mmp::testing;
 using Catch::Matchers::Contains;
 
-TEST_CASE("matmul equals a naive triple loop, with every transpose", "[unit][ops]") {
+TEST_CASE("matmul equals a naive triple loop, with every transpose", "[unit][threads][ops]") {
   Generator gen(1);
   for (auto [m, k, n] : {std::tuple{1, 1, 1}, {7, 5, 3}, {64, 33, 17}, {3, 130, 70}}) {
     const Tensor a = randn({m, k}, gen, DType::F64), b = randn({k, n}, gen, DType::F64);
@@ -42,7 +42,7 @@ TEST_CASE("matmul equals a naive triple loop, with every transpose", "[unit][ops
         1e-14);
 }
 
-TEST_CASE("3x3 convolution at feature-map sizes equals direct loops, forward and backward", "[unit][ops]") {
+TEST_CASE("3x3 convolution at feature-map sizes equals direct loops, forward and backward", "[unit][threads][ops]") {
   // Maps large enough that the Winograd kernels split the images among the threads
   // (on up to 16 threads for the first), sides that are not multiples of the 4x4
   // output tile, an odd image count, and paddings 0, 1 and 2. In f64 the transforms
@@ -106,7 +106,7 @@ TEST_CASE("batched matmul multiplies each pair", "[unit][ops]") {
     CHECK(relative_error(select(out, 0, i), matmul(select(a, 0, i), select(b, 0, i))) < 1e-14);
 }
 
-TEST_CASE("sums over any set of dims equal direct loops", "[unit][ops]") {
+TEST_CASE("sums over any set of dims equal direct loops", "[unit][threads][ops]") {
   Generator gen(3);
   const Tensor x = randn({2, 3, 4, 5}, gen, DType::F64);
   const auto v = x.to_vector<double>();
@@ -178,7 +178,7 @@ TEST_CASE("many dot products and norms in one call", "[unit][ops]") {
   CHECK(gz == std::vector<double>{0, 0, 0});
 }
 
-TEST_CASE("fused batch norm + add + ReLU is bit for bit the three ops, forward and backward", "[unit][ops]") {
+TEST_CASE("fused batch norm + add + ReLU is bit for bit the three ops, forward and backward", "[unit][threads][ops]") {
   // The fused kernel rounds where the separate ops do, so the CPU's training results do
   // not depend on which one a block runs.
   Generator gen(31);

@@ -9,7 +9,7 @@
 using namespace mmp;
 using namespace mmp::testing;
 
-TEST_CASE("sgemm equals an f64 product for every transpose, size edge and accumulate", "[unit][ops]") {
+TEST_CASE("sgemm equals an f64 product for every transpose, size edge and accumulate", "[unit][threads][ops]") {
   Generator gen(17);
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 3}, {8, 48, 256}, {9, 49, 257},
                          {64, 100, 300}, {130, 70, 513}, {3, 1000, 40},

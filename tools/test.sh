@@ -6,6 +6,8 @@
 #   tools/test.sh --sanitize address,undefined  the CPU build under AddressSanitizer and
 #       UndefinedBehaviorSanitizer, in build-sanitize/ (no CUDA; unit tests unless
 #       ctest arguments say otherwise): any report fails its test
+#   tools/test.sh --sanitize thread             ThreadSanitizer (clang), in
+#       build-sanitize-thread/, over the tests labelled threads
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${MMP_BUILD_DIR:-$root/build}"
@@ -15,7 +17,17 @@ if [ "${1:-}" = "--sanitize" ]; then
   shift 2
 fi
 "$root/tools/install-deps.sh"
-if [ -n "$sanitize" ]; then
+if [ "$sanitize" = thread ]; then
+  # ThreadSanitizer sees OpenMP's synchronisation only through LLVM's OpenMP runtime and
+  # its Archer tool: built with clang, and run over the loader's and the threaded
+  # kernels' tests (label threads).
+  build="$root/build-sanitize-thread"
+  CC=clang CXX=clang++ MMP_BUILD_DIR="$build" "$root/tools/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMMP_WITH_CUDA=OFF -DMMP_SANITIZE=thread
+  export OMP_TOOL_LIBRARIES="$(realpath "$(clang -print-resource-dir)/../../libarcher.so")"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1"
+  [ $# -eq 0 ] && set -- -L threads
+elif [ -n "$sanitize" ]; then
   build="$root/build-sanitize"
   MMP_BUILD_DIR="$build" "$root/tools/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMP_WITH_CUDA=OFF \
     -DMMP_SANITIZE="$sanitize"
