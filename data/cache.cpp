@@ -139,6 +139,8 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   const fs::path out(out_dir), partial = out / ".partial";
   const json options = options_json(o, index);
   PrepareReport report;
+  // The temporary of a manifest whose writer was killed.
+  if (fs::is_directory(out)) remove_interrupted_writes(out.string());
   if (fs::exists(out / "manifest.json")) {
     json manifest;
     try {

@@ -61,6 +61,9 @@ void record_run_options(const TrainCommandOptions& o, const std::vector<std::str
     }
   }
   for (const std::string& method : methods) write_file_atomically(o.train.out_dir + "/" + method + "/config.toml", o.resolved);
+  // A report whose writer was killed left its temporary beside it (the methods' folders
+  // are cleared by the trainer).
+  remove_interrupted_writes(o.train.out_dir);
 }
 
 std::vector<std::string> split(const std::string& list) {
