@@ -40,11 +40,6 @@ Shape feature_shape(const std::string& kind) {
   MMP_THROW("audio feature must be stft or fbank, got '", kind, "'");
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  MMP_CHECK(in.good(), path.string(), ": cannot read");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 Record process_sample(const MediaSample& s, const PrepareOptions& o) {
   Record r;
@@ -144,7 +139,7 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   if (fs::exists(out / "manifest.json")) {
     json manifest;
     try {
-      manifest = json::parse(read_file(out / "manifest.json"));
+      manifest = json::parse(read_file((out / "manifest.json").string()));
     } catch (const json::exception& e) {
       MMP_THROW(out_dir, "/manifest.json: malformed (", e.what(), "); remove the folder and prepare again");
     }
@@ -163,7 +158,7 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
   // Temporary files of records whose writer was killed: their samples are done again.
   remove_interrupted_writes(partial.string());
   if (fs::exists(partial / "options.json")) {
-    MMP_CHECK(json::parse(read_file(partial / "options.json")) == options, out_dir,
+    MMP_CHECK(json::parse(read_file((partial / "options.json").string())) == options, out_dir,
               ": an interrupted preparation with other options or samples is there (remove ", partial.string(),
               " or use the same options and split files)");
   } else {
@@ -247,8 +242,10 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
                 {"frames", {{"format", o.frame_format}, {"short_side", o.frame_short_side}}},
                 {"options", options}};
   json samples = json::array(), skipped = json::array(), splits = {{"train", json::array()}, {"test", json::array()}};
-  MMP_CHECK(!std::all_of(jobs.begin(), jobs.end(), [&](const Job& job) { return fs::exists(record_path(job, ".skip")); }),
-            out_dir, ": every sample was skipped; nothing to cache");
+  std::vector<char> skipped_job(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) skipped_job[i] = fs::exists(record_path(jobs[i], ".skip"));
+  MMP_CHECK(std::count(skipped_job.begin(), skipped_job.end(), 1) < static_cast<std::ptrdiff_t>(jobs.size()), out_dir,
+            ": every sample was skipped; nothing to cache");
   const fs::path audio_tmp = out / "audio.f32.tmp", frames_tmp = out / "frames.bin.tmp";
   try {
     std::ofstream audio(audio_tmp, std::ios::binary | std::ios::trunc),
@@ -260,14 +257,15 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
     check_written(audio, audio_tmp);
     check_written(frames, frames_tmp);
     int64_t frame_offset = 0;
-    for (const Job& job : jobs) {
-      if (fs::exists(record_path(job, ".skip"))) {
-        const std::string reason = read_file(record_path(job, ".skip"));
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const Job& job = jobs[i];
+      if (skipped_job[i]) {
+        const std::string reason = read_file(record_path(job, ".skip").string());
         skipped.push_back({{"name", job.sample->name}, {"split", job.split}, {"reason", reason}});
         report.skipped.emplace_back(job.sample->name, reason);
         continue;
       }
-      const Record r = deserialize(read_file(record_path(job, ".rec")), record_path(job, ".rec").string());
+      const Record r = deserialize(read_file(record_path(job, ".rec").string()), record_path(job, ".rec").string());
       MMP_CHECK(static_cast<int64_t>(r.audio.size()) == numel(shape), record_path(job, ".rec").string(),
                 ": audio feature of the wrong size");
       audio.write(reinterpret_cast<const char*>(r.audio.data()), static_cast<std::streamsize>(r.audio.size() * 4));
@@ -282,10 +280,6 @@ PrepareReport prepare_cache(const DatasetIndex& index, const std::string& out_di
       splits[job.split].push_back(samples.size());
       samples.push_back({{"name", job.sample->name}, {"label", r.label}, {"frames", frame_list}});
     }
-    audio.flush();
-    check_written(audio, audio_tmp);
-    frames.flush();
-    check_written(frames, frames_tmp);
     audio.close();
     check_written(audio, audio_tmp);
     frames.close();
@@ -422,16 +416,16 @@ CacheDataset::CacheDataset(const std::string& cache_dir, const CacheReadOptions&
   MMP_CHECK(fs::exists(dir / "manifest.json"), cache_dir, ": not a prepared cache (no manifest.json; run mmp prepare,"
                                                           " or finish an interrupted one by running it again)");
   try {
-    m.manifest = json::parse(read_file(dir / "manifest.json"));
+    m.manifest = json::parse(read_file((dir / "manifest.json").string()));
   } catch (const json::exception& e) {
     MMP_THROW(cache_dir, "/manifest.json: malformed (", e.what(), ")");
   }
   const std::string manifest_path = cache_dir + "/manifest.json";
-  const json* format = m.manifest.is_object() && m.manifest.contains("format") ? &m.manifest["format"] : nullptr;
-  const json* version = m.manifest.is_object() && m.manifest.contains("version") ? &m.manifest["version"] : nullptr;
-  MMP_CHECK(format && *format == "mmp-cache", manifest_path, ": not the manifest of an mmp cache");
-  MMP_CHECK(version && *version == kCacheVersion, cache_dir, ": cache format ", version ? version->dump() : "none",
-            ", this mmp reads version ", kCacheVersion, " (prepare it again)");
+  MMP_CHECK(m.manifest.is_object() && m.manifest.value("format", json()) == "mmp-cache", manifest_path,
+            ": not the manifest of an mmp cache");
+  const json version = m.manifest.value("version", json());
+  MMP_CHECK(version == kCacheVersion, cache_dir, ": cache format ", version.dump(), ", this mmp reads version ",
+            kCacheVersion, " (prepare it again)");
   MMP_CHECK(options.split == "train" || options.split == "test", "cache split must be train or test, got '",
             options.split, "'");
   MMP_CHECK(options.frames >= 1 && options.image_size >= 8, "cache reading: bad frame count or image size");

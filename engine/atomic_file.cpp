@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "engine/error.h"
 
@@ -45,6 +47,15 @@ void remove_interrupted_writes(const std::string& dir) {
     if (::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno != ESRCH) continue;
     std::filesystem::remove(entry.path(), error);
   }
+}
+
+std::string read_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string described = what.empty() ? "" : " " + what;
+  MMP_CHECK(in.good(), path, ": cannot read", described, " (", std::strerror(errno), ")");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  MMP_CHECK(!in.bad(), path, ": cannot read", described, " (", std::strerror(errno), ")");
+  return bytes;
 }
 
 void sync_file(const std::string& path) {

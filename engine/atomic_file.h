@@ -17,6 +17,9 @@ void write_file_atomically(const std::string& path, const std::string& bytes);
 // in `dir`; those of live processes stay.
 void remove_interrupted_writes(const std::string& dir);
 
+// The whole of a file; throws naming `path`, `what` it is (if given) and the reason.
+std::string read_file(const std::string& path, const std::string& what = "");
+
 // Flushes a file already written (and closed) to the disk, so that a rename that
 // publishes it cannot outlive its contents.
 void sync_file(const std::string& path);

@@ -1,16 +1,13 @@
 #include "tools/run_config.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "tools/toml_guard.h"
 
@@ -86,11 +83,7 @@ toml::table parse_toml(const std::string& text, const std::string& source) {
 }  // namespace
 
 void apply_config_file(CLI::App& cmd, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  MMP_CHECK(in.good(), path, ": cannot read the config file (", std::strerror(errno), ")");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  MMP_CHECK(!in.bad(), path, ": cannot read the config file (", std::strerror(errno), ")");
-  const toml::table file = parse_toml(text, path);
+  const toml::table file = parse_toml(read_file(path, "the config file"), path);
   const std::string command = cmd.get_name();
   const toml::table* settings = &file;
   if (const toml::table* section = file[command].as_table()) settings = section;
