@@ -125,6 +125,9 @@ Input open_input(const MediaSource& source, AVMediaType type) {
   MMP_CHECK(in.codec != nullptr, path, ": out of memory for the decoder");
   MMP_AV_CHECK(avcodec_parameters_to_context(in.codec.get(), raw->streams[in.stream]->codecpar), path,
                "bad codec parameters");
+  // A frame header of a few bytes can announce 8216x25093 pixels; the decoder refuses such
+  // a frame before allocating it.
+  if (type == AVMEDIA_TYPE_VIDEO) in.codec->max_pixels = kMaxImagePixels;
   MMP_AV_CHECK(avcodec_open2(in.codec.get(), decoder, nullptr), path, "cannot open the decoder");
   return in;
 }
@@ -136,11 +139,14 @@ int64_t decode_all(Input& in, const std::string& path, OnFrame&& on_frame) {
   std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
   std::unique_ptr<AVFrame, FrameFreer> frame(av_frame_alloc());
   int64_t frames = 0;
+  const std::string damage = in.codec->codec_type == AVMEDIA_TYPE_VIDEO
+                                 ? "corrupt data, or a frame larger than " + std::to_string(kMaxImagePixels) + " pixels?"
+                                 : "corrupt data?";
   auto receive = [&] {
     for (;;) {
       const int rc = avcodec_receive_frame(in.codec.get(), frame.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      MMP_AV_CHECK(rc, path, "decoding failed (corrupt data?)");
+      MMP_AV_CHECK(rc, path, "decoding failed (" + damage + ")");
       // The decoder conceals damage (grey blocks, silence) rather than failing.
       MMP_CHECK(frame->decode_error_flags == 0 && !(frame->flags & AV_FRAME_FLAG_CORRUPT), path,
                 ": corrupt data (the decoder had to conceal damage in frame ", frames, ")");
@@ -160,7 +166,7 @@ int64_t decode_all(Input& in, const std::string& path, OnFrame&& on_frame) {
       const int sent = avcodec_send_packet(in.codec.get(), packet.get());
       av_packet_unref(packet.get());
       // A corrupt packet is an error of the file: name it rather than skip it silently.
-      MMP_AV_CHECK(sent, path, "the decoder rejected a packet (corrupt data?)");
+      MMP_AV_CHECK(sent, path, "the decoder rejected a packet (" + damage + ")");
       receive();
     } else {
       av_packet_unref(packet.get());

@@ -53,8 +53,6 @@ struct Decoded {
   int first_row = 0, first_column = 0;
 };
 
-constexpr int64_t kMaxJpegPixels = int64_t{1} << 26;  // 8192x8192: 192 MB of RGB
-
 // Decodes the image into `out`, or only what `box` needs when it is given and the layout
 // allows (else the whole image). Returns false with err.message set on failure. No local
 // here has a destructor: a longjmp out of libjpeg would skip it.
@@ -74,11 +72,9 @@ bool run_decoder(const uint8_t* data, size_t size, const CropBox* box, int width
   cinfo.out_color_space = JCS_RGB;
   decoded.width = static_cast<int>(cinfo.image_width);
   decoded.height = static_cast<int>(cinfo.image_height);
-  // A header can announce 65535x65535 pixels (12 GB of RGB) in a few bytes: frames of
-  // video are far smaller, and a larger one is refused before anything is allocated.
-  if (static_cast<int64_t>(decoded.width) * decoded.height > kMaxJpegPixels) {
+  if (static_cast<int64_t>(decoded.width) * decoded.height > kMaxImagePixels) {
     std::snprintf(err.message, sizeof err.message, "a %dx%d image, larger than the %lld pixels mmp decodes",
-                  decoded.width, decoded.height, static_cast<long long>(kMaxJpegPixels));
+                  decoded.width, decoded.height, static_cast<long long>(kMaxImagePixels));
     jpeg_destroy_decompress(&cinfo);
     return false;
   }

@@ -17,6 +17,11 @@ struct Image {
   std::vector<uint8_t> rgb;  // height x width x 3, row-major
 };
 
+// The largest image or video frame mmp decodes: 8192x8192, 192 MB of RGB. A few bytes of
+// header can announce far more (a JPEG 65535x65535, an FLV frame 8216x25093), so a larger
+// one is refused before its pixels are allocated.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
 // Frames at `fps` per second: for each instant k / fps within the video, the decoded
 // frame nearest to it, converted to RGB8 (libswscale).
 std::vector<Image> decode_video_frames(const std::string& path, double fps);

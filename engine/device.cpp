@@ -3,7 +3,7 @@
 #include "engine/error.h"
 
 #ifdef MMP_HAVE_CUDA
-#include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/device_blocks.h"
 #include "engine/cuda/cuda_backend.h"
 #endif
 
@@ -45,7 +45,7 @@ DeviceMemory device_memory(Device device) {
   DeviceMemory m;
 #ifdef MMP_HAVE_CUDA
   if (device.is_cuda()) {
-    const auto s = cuda::CachingAllocator::get(device.index).stats();
+    const auto s = cuda::device_allocator(device.index).stats();
     m = {s.bytes_in_use, s.bytes_in_use + s.bytes_cached, s.peak_bytes_in_use, s.peak_bytes_reserved};
   }
 #endif
@@ -61,7 +61,7 @@ std::string device_name(Device device) {
 
 void reset_peak_memory(Device device) {
 #ifdef MMP_HAVE_CUDA
-  if (device.is_cuda()) cuda::CachingAllocator::get(device.index).reset_peaks();
+  if (device.is_cuda()) cuda::device_allocator(device.index).reset_peaks();
 #endif
 }
 

@@ -7,7 +7,7 @@
 #include "engine/error.h"
 
 #ifdef MMP_HAVE_CUDA
-#include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/device_blocks.h"
 #endif
 
 namespace mmp {
@@ -46,7 +46,7 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
     return;
   }
 #ifdef MMP_HAVE_CUDA
-  data_ = cuda::CachingAllocator::get(device.index).allocate(bytes);
+  data_ = cuda::device_allocator(device.index).allocate(bytes);
 #else
   MMP_THROW("cannot allocate on ", device.str(), ": this build has no CUDA backend");
 #endif
@@ -65,7 +65,7 @@ Storage::~Storage() {
     return;
   }
 #ifdef MMP_HAVE_CUDA
-  cuda::CachingAllocator::get(device_.index).deallocate(data_);
+  cuda::device_allocator(device_.index).deallocate(data_);
 #endif
 }
 

@@ -20,6 +20,7 @@
 #include "mmpareto/trainer.h"
 #include "tests/support/cli.h"
 #include "tests/support/compare.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/forwarding_dataset.h"
 
 using namespace mmp;
@@ -103,6 +104,15 @@ TEST_CASE("decoding the synthesized WAV and FLV files", "[unit][data]") {
   fs::copy_file(videos[0], cut);
   fs::resize_file(cut, fs::file_size(cut) * 2 / 3);
   CHECK_THROWS_WITH(decode_video_frames(cut, 1.0), Contains(cut) && (Contains("truncated") || Contains("corrupt")));
+}
+
+TEST_CASE("a video frame announcing more pixels than mmp decodes is refused before it is allocated",
+          "[unit][data]") {
+  // Found by the media fuzzer: 6.5 KB of FLV whose seventh frame header says 8216x25093.
+  // Decoding it allocated 600 MB and took 1.8 s; the decoder now refuses the frame.
+  const std::string video = fixture_path("media/frame_8216x25093.flv");
+  CHECK_THROWS_WITH(decode_video_frames(video, 1.0),
+                    Contains(video) && Contains("larger than " + std::to_string(kMaxImagePixels) + " pixels"));
 }
 
 TEST_CASE("prepare a cache and load it: shapes, labels, determinism", "[unit][threads][data]") {

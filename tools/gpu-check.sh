@@ -72,6 +72,13 @@ if has_section bench; then
       fi
     done
   done
+  if [ -n "$py" ]; then
+    echo "== PyTorch's uniform step in bf16 under torch.compile (if it compiles within a minute)"
+    timeout 75 "$py" "$root/tools/bench/step.py" --method uniform --compile --device cuda --batch 64 \
+      --precision bf16 --repeats 3 > "$out/step_uniform_bf16_compiled_torch.txt" 2>&1 ||
+      echo "did not compile and run within 75 s (exit $?)" >> "$out/step_uniform_bf16_compiled_torch.txt"
+    tail -3 "$out/step_uniform_bf16_compiled_torch.txt"
+  fi
 fi
 
 # The fp32 runs are the CPU's commands on the card (the CPU's results are in
@@ -149,6 +156,15 @@ if [ -f "$out/step_uniform_fp32_mmp.txt" ]; then
         printf "  %-5s %-9s mmp %8.1f  torch %8.1f  ratio %5s   memory mmp %6s torch %6s   MFU %s\n", $1, $2, $3, $6, ratio, $4, $7, $5}'
     done
   done
+fi
+if [ -f "$out/step_uniform_bf16_compiled_torch.txt" ]; then
+  ours=$(awk '$1=="uniform"{print $2 * 1000}' "$out/step_uniform_bf16_mmp.txt" 2>/dev/null)
+  theirs=$(awk '$1=="uniform"{print $2 * 1000}' "$out/step_uniform_bf16_compiled_torch.txt")
+  if [ -n "$theirs" ]; then
+    echo "${ours:-0} $theirs" | awk '{printf "  bf16  uniform   mmp %8.1f  torch.compile %8.1f  ratio %5.2f\n", $1, $2, $1 / $2}'
+  else
+    echo "  bf16  uniform   torch.compile: $(tail -1 "$out/step_uniform_bf16_compiled_torch.txt")"
+  fi
 fi
 echo "mmp train --device cuda:"
 for precision in fp32 bf16; do

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/device_blocks.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_check.h"
 
@@ -88,7 +88,7 @@ void release_all() {
       cudaStreamSynchronize(states()[d].copy_stream);
       cudaStreamSynchronize(states()[d].communication_stream);
       try {
-        CachingAllocator::get(d).empty_cache();  // blocks live tensors hold stay: a leak check names them
+        device_allocator(d).empty_cache();  // blocks live tensors hold stay: a leak check names them
       } catch (const Error&) {
       }
     }

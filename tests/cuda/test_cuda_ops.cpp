@@ -5,7 +5,7 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
-#include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/device_blocks.h"
 #include "engine/ops.h"
 #include "tests/support/compare.h"
 #include "tests/support/op_cases.h"
@@ -172,7 +172,7 @@ TEST_CASE("the same seed gives the same values on CPU and CUDA", "[cuda][ops]") 
 }
 
 TEST_CASE("out of device memory: the cache is given back, and the error says what to do", "[cuda][ops]") {
-  auto& allocator = cuda::CachingAllocator::get(0);
+  auto& allocator = cuda::device_allocator(0);
   {
     const Tensor cached = Tensor::empty({64, 1024, 1024}, DType::F32, kCuda);  // 256 MiB, freed into the cache below
   }
@@ -192,7 +192,7 @@ TEST_CASE("out of device memory: the cache is given back, and the error says wha
 }
 
 TEST_CASE("the caching allocator stops calling cudaMalloc once warm", "[cuda][ops]") {
-  auto& allocator = cuda::CachingAllocator::get(0);
+  auto& allocator = cuda::device_allocator(0);
   Generator gen(1);
   auto step = [&] {
     Tensor w = randn({256, 256}, gen, DType::F32, kCuda);

@@ -67,12 +67,21 @@ def mmpareto_step(model, optimizer, spec, images, label, names_audio, names_visu
 
 
 def main():
-    args = parse_args(__doc__, lambda p: p.add_argument(
-        "--method", default="mmpareto", choices=["uniform", "mmpareto"]))
+    def options(p):
+        p.add_argument("--method", default="mmpareto", choices=["uniform", "mmpareto"])
+        p.add_argument("--compile", action="store_true",
+                       help="torch.compile the model (its forward and, through AOTAutograd, backward); "
+                            "the first warm-up step compiles it")
+
+    args = parse_args(__doc__, options)
     dev, model, spec, images, label = model_and_inputs(args)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.002, momentum=0.9, weight_decay=1e-4)
     names_audio = [(n, p) for n, p in model.named_parameters() if "head" not in n and "audio" in n]
     names_visual = [(n, p) for n, p in model.named_parameters() if "head" not in n and "visual" in n]
+    if args.compile:
+        if args.method != "uniform":
+            raise SystemExit("--compile: only the uniform step (the official MMPareto step reads gradients by name)")
+        model = torch.compile(model)  # the parameters stay the module's: the optimizer above steps them
 
     def step():
         with autocast(args, dev):
@@ -87,7 +96,8 @@ def main():
         torch.cuda.reset_peak_memory_stats()
     t = median_seconds(step, args.repeats)
     peak = torch.cuda.max_memory_reserved() / 2**20 if dev.type == "cuda" else 0
-    print(f"# official PyTorch {args.method} step, batch {args.batch}; {args.device}, {args.precision}, "
+    print(f"# official PyTorch {args.method} step{' (torch.compile)' if args.compile else ''}, batch {args.batch}; "
+          f"{args.device}, {args.precision}, "
           f"{torch.get_num_threads()} threads")
     print(f"{'method':<10} {'seconds':>12} {'samples/s':>12} {'peak_MiB':>12}")
     print(f"{args.method:<10} {t:>12.4f} {args.batch / t:>12.2f} {peak:>12.0f}")

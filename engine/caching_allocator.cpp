@@ -1,32 +1,23 @@
-#include "engine/cuda/caching_allocator.h"
+#include "engine/caching_allocator.h"
 
-#include <array>
-#include <cuda_runtime_api.h>
+#include <algorithm>
+#include <cstdint>
 
-#include "engine/cuda/cuda_check.h"
-#include "engine/cuda/runtime.h"
+#include "engine/error.h"
 
-namespace mmp::cuda {
+namespace mmp {
 namespace {
 
 constexpr size_t kRound = 512;
 
 size_t rounded(size_t bytes) { return bytes == 0 ? kRound : (bytes + kRound - 1) / kRound * kRound; }
 
+std::string gib(size_t bytes) { return str(static_cast<double>(bytes) / (1u << 30), " GiB"); }
+
 }  // namespace
 
-CachingAllocator& CachingAllocator::get(int device) {
-  // Never destroyed: freeing device memory during process exit races the driver's teardown.
-  static std::array<CachingAllocator*, 16> allocators{};
-  static std::mutex creation;
-  std::lock_guard<std::mutex> lock(creation);
-  MMP_CHECK(device >= 0 && device < device_count(), "cuda:", device, " does not exist (",
-            device_count(), " CUDA devices visible)");
-  if (!allocators[device]) allocators[device] = new CachingAllocator(device);
-  return *allocators[device];
-}
-
 void* CachingAllocator::allocate(size_t requested) {
+  MMP_CHECK(requested <= SIZE_MAX - kRound, "cannot allocate ", requested, " bytes on ", source_->name());
   const size_t size = rounded(requested);
   std::lock_guard<std::mutex> lock(mutex_);
   // Best fit, but never more than twice the request: a small tensor must not pin a large block.
@@ -39,24 +30,18 @@ void* CachingAllocator::allocate(size_t requested) {
     stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
     return ptr;
   }
-  DeviceGuard guard(device_);
-  void* ptr = nullptr;
-  cudaError_t status = cudaMalloc(&ptr, size);
-  if (status == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
+  void* ptr = source_->allocate(size);
+  if (ptr == nullptr && !free_blocks_.empty()) {
     release_free_blocks();
-    status = cudaMalloc(&ptr, size);
+    ptr = source_->allocate(size);
   }
-  if (status != cudaSuccess) {
-    cudaGetLastError();
-    size_t free = 0, total = 0;
-    if (cudaMemGetInfo(&free, &total) != cudaSuccess) cudaGetLastError();
-    const auto gib = [](size_t bytes) { return str(static_cast<double>(bytes) / (1u << 30), " GiB"); };
-    MMP_THROW("out of memory on cuda:", device_, " allocating ", gib(requested), " (", requested,
-              " bytes): the device has ", gib(free), " free of ", gib(total), "; this process holds ",
+  if (ptr == nullptr) {
+    const BlockSource::Room room = source_->room();
+    MMP_THROW("out of memory on ", source_->name(), " allocating ", gib(requested), " (", requested,
+              " bytes): the device has ", gib(room.free), " free of ", gib(room.total), "; this process holds ",
               gib(stats_.bytes_in_use), " in tensors and ", gib(stats_.bytes_cached),
               " cached (its free blocks were given back and the allocation tried again); a smaller --batch needs "
-              "less (", cudaGetErrorString(status), ")");
+              "less");
   }
   ++stats_.device_allocations;
   block_sizes_[ptr] = size;
@@ -77,9 +62,9 @@ void CachingAllocator::deallocate(void* ptr) {
 
 void CachingAllocator::release_free_blocks() {
   // Blocks may still be read by queued kernels: wait for them before handing memory back.
-  cudaStreamSynchronize(stream(device_));
+  source_->synchronize();
   for (auto& [size, ptr] : free_blocks_) {
-    cudaFree(ptr);
+    source_->release(ptr);
     block_sizes_.erase(ptr);
     stats_.bytes_cached -= size;
   }
@@ -88,7 +73,6 @@ void CachingAllocator::release_free_blocks() {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  DeviceGuard guard(device_);
   release_free_blocks();
 }
 
@@ -103,4 +87,4 @@ CachingAllocator::Stats CachingAllocator::stats() {
   return stats_;
 }
 
-}  // namespace mmp::cuda
+}  // namespace mmp

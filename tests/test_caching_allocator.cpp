@@ -1,0 +1,124 @@
+// The caching allocator's policy against a bounded fake device: reuse of freed blocks,
+// giving the cache back and trying once more when out of memory, and the error that
+// follows when even that fails. The CUDA source of blocks is checked on a GPU
+// (tests/cuda/test_cuda_ops.cpp); the policy is the same code.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "engine/caching_allocator.h"
+#include "engine/error.h"
+
+using namespace mmp;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// A device of `capacity` bytes that records what is asked of it.
+struct FakeDevice {
+  size_t capacity = 0, used = 0;
+  std::set<void*> live;
+  std::vector<std::string> calls;  // "allocate", "release", "synchronize", in order
+};
+
+class FakeBlocks : public BlockSource {
+ public:
+  explicit FakeBlocks(FakeDevice& device) : device_(device) {}
+  void* allocate(size_t bytes) override {
+    device_.calls.push_back("allocate");
+    if (bytes > device_.capacity - device_.used) return nullptr;
+    // Addresses only: the allocator never touches the memory, so none is taken.
+    void* block = reinterpret_cast<void*>(next_address_);
+    next_address_ += bytes;
+    sizes_[block] = bytes;
+    device_.used += bytes;
+    device_.live.insert(block);
+    return block;
+  }
+  void release(void* block) override {
+    device_.calls.push_back("release");
+    REQUIRE(device_.live.erase(block) == 1);
+    device_.used -= sizes_.at(block);
+  }
+  void synchronize() override { device_.calls.push_back("synchronize"); }
+  Room room() override { return {device_.capacity - device_.used, device_.capacity}; }
+  std::string name() const override { return "fake:0"; }
+
+ private:
+  FakeDevice& device_;
+  std::map<void*, size_t> sizes_;
+  uintptr_t next_address_ = 4096;
+};
+
+constexpr size_t kMiB = size_t{1} << 20, kGiB = size_t{1} << 30;
+
+}  // namespace
+
+TEST_CASE("the caching allocator reuses freed blocks of about the size asked", "[unit][engine]") {
+  FakeDevice device;
+  device.capacity = 64 * kMiB;
+  CachingAllocator allocator(std::make_unique<FakeBlocks>(device));
+  void* a = allocator.allocate(4 * kMiB);
+  allocator.deallocate(a);
+  CHECK(allocator.stats().bytes_cached == 4 * kMiB);
+  CHECK(allocator.allocate(3 * kMiB) == a);  // within twice the request: reused
+  CHECK(allocator.stats().device_allocations == 1);
+  allocator.deallocate(a);
+  void* small = allocator.allocate(kMiB);  // a 4 MiB block would be pinned by 1 MiB: a new one
+  CHECK(small != a);
+  CHECK(allocator.stats().device_allocations == 2);
+  CHECK(allocator.stats().bytes_in_use == kMiB);
+  CHECK(allocator.stats().peak_bytes_in_use == 4 * kMiB);
+  CHECK(allocator.stats().peak_bytes_reserved == 5 * kMiB);
+  allocator.reset_peaks();
+  CHECK(allocator.stats().peak_bytes_in_use == kMiB);
+  allocator.deallocate(small);
+  allocator.empty_cache();
+  CHECK(device.used == 0);
+  CHECK(allocator.stats().bytes_cached == 0);
+  CHECK(device.calls.back() == "release");
+}
+
+TEST_CASE("out of device memory: the cache is given back, then the allocation is tried again",
+          "[unit][engine]") {
+  FakeDevice device;
+  device.capacity = 10 * kGiB;
+  CachingAllocator allocator(std::make_unique<FakeBlocks>(device));
+  void* held = allocator.allocate(2 * kGiB);
+  allocator.deallocate(allocator.allocate(3 * kGiB));
+  allocator.deallocate(allocator.allocate(3 * kGiB + 512));  // 6 GiB cached, none fits 7 GiB
+  REQUIRE(allocator.stats().bytes_cached > 6 * kGiB);
+  device.calls.clear();
+
+  SECTION("the retry fits once the cache is gone") {
+    void* big = allocator.allocate(7 * kGiB);
+    CHECK(big != nullptr);
+    // Failed, waited for queued work, gave both cached blocks back, tried again.
+    CHECK(device.calls == std::vector<std::string>{"allocate", "synchronize", "release", "release", "allocate"});
+    CHECK(allocator.stats().bytes_cached == 0);
+    CHECK(allocator.stats().bytes_in_use == 9 * kGiB);
+    allocator.deallocate(big);
+  }
+  SECTION("still too large: the error names the size, the device's room, what is held, and --batch") {
+    CHECK_THROWS_WITH(allocator.allocate(9 * kGiB),
+                      Contains("out of memory on fake:0 allocating 9 GiB (9663676416 bytes)") &&
+                          Contains("the device has 8 GiB free of 10 GiB") &&
+                          Contains("this process holds 2 GiB in tensors and 0 GiB cached") &&
+                          Contains("a smaller --batch"));
+    CHECK(device.calls == std::vector<std::string>{"allocate", "synchronize", "release", "release", "allocate"});
+    // Nothing was lost: the held block is still in use, and a fitting request works.
+    CHECK(allocator.stats().bytes_in_use == 2 * kGiB);
+    allocator.deallocate(allocator.allocate(kGiB));
+  }
+  SECTION("with nothing cached there is nothing to give back: one try") {
+    allocator.empty_cache();
+    device.calls.clear();
+    CHECK_THROWS_WITH(allocator.allocate(9 * kGiB), Contains("out of memory on fake:0"));
+    CHECK(device.calls == std::vector<std::string>{"allocate"});
+  }
+  allocator.deallocate(held);
+  allocator.empty_cache();
+  CHECK(device.used == 0);
+}
