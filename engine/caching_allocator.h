@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 namespace mmp {
@@ -49,8 +50,20 @@ class CachingAllocator {
   // what this process holds, and that a smaller --batch needs less.
   void* allocate(size_t bytes);
   void deallocate(void* ptr);
-  // Returns every free block to the source.
+  // Returns every free block of the shared cache to the source (a pool's stay).
   void empty_cache();
+
+  // Private pools, for CUDA graph capture: while a pool is current on a thread, that
+  // thread's allocations take blocks for the pool and its frees return them to it, never
+  // to the shared cache, so the addresses a captured graph reads and writes stay its own
+  // for as long as the graph may be replayed. Within the pool blocks are reused in
+  // allocation order, which a replay repeats. No block is given back to the source while
+  // a pool is current (the device may not synchronize during a capture).
+  int create_pool();
+  void begin_pool(int pool);  // current for the calling thread
+  void end_pool();
+  // The pool's free blocks join the shared cache; those still in use join it when freed.
+  void release_pool(int pool);
   Stats stats();
   // The peaks start again from what is held now (`mmp train --compare`: one per method).
   void reset_peaks();
@@ -58,10 +71,20 @@ class CachingAllocator {
  private:
   void release_free_blocks();  // with mutex_ held
 
+  using FreeBlocks = std::multimap<size_t, void*>;
+  // Takes a block of `size` from `blocks`: the best fit, never more than twice the size
+  // (a small tensor must not pin a large block). Null if none fits.
+  void* take(FreeBlocks& blocks, size_t size);
+  int current_pool() const;  // with mutex_ held; -1: none
+
   std::unique_ptr<BlockSource> source_;
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_blocks_;
+  FreeBlocks free_blocks_;                         // the shared cache
   std::unordered_map<void*, size_t> block_sizes_;  // every block we own, free or not
+  std::map<int, FreeBlocks> pools_;                // each live pool's free blocks
+  std::unordered_map<void*, int> block_pool_;      // blocks that belong to a live pool
+  std::unordered_map<std::thread::id, int> current_pool_;
+  int next_pool_ = 0;
   Stats stats_;
 };
 

@@ -18,15 +18,21 @@ BatchNorm2d::BatchNorm2d(int64_t channels, Generator& gen, double momentum_, dou
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  if (is_training()) num_batches_tracked.fill_(static_cast<double>(++batches_tracked_));
+  if (is_training()) ++batches_tracked_;
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 
 Tensor BatchNorm2d::forward_relu(const Tensor& x, const Tensor& residual) {
-  if (is_training()) num_batches_tracked.fill_(static_cast<double>(++batches_tracked_));
+  if (is_training()) ++batches_tracked_;
   return batch_norm_relu(x, weight, bias, running_mean, running_var, residual, is_training(), momentum, eps);
 }
 
 void BatchNorm2d::on_state_loaded() { batches_tracked_ = static_cast<int64_t>(num_batches_tracked.item()); }
+
+void BatchNorm2d::on_state_read() const { num_batches_tracked.fill_(static_cast<double>(batches_tracked_)); }
+
+void BatchNorm2d::on_forward_replayed() {
+  if (is_training()) ++batches_tracked_;
+}
 
 }  // namespace mmp

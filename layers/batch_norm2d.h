@@ -13,12 +13,17 @@ class BatchNorm2d : public Module {
   // relu(forward(x) + residual) (residual may be undefined), fused where the backend can.
   Tensor forward_relu(const Tensor& x, const Tensor& residual = Tensor());
 
+  // num_batches_tracked is written from the host's count when the state is read
+  // (named_buffers, state_dict): a forward queues no work for it, and a replayed CUDA
+  // graph of a step counts through forward_replayed().
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;
 
  private:
   void on_state_loaded() override;
-  int64_t batches_tracked_ = 0;  // host copy of num_batches_tracked
+  void on_state_read() const override;
+  void on_forward_replayed() override;
+  int64_t batches_tracked_ = 0;
 };
 
 }  // namespace mmp

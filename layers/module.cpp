@@ -24,6 +24,7 @@ NamedTensors Module::named_parameters() const {
 NamedTensors Module::named_buffers() const {
   NamedTensors out;
   visit("", [&](const std::string& prefix, const Module& m) {
+    m.on_state_read();
     for (const auto& [name, slot] : m.buffers_) out.emplace_back(prefix + name, *slot);
   });
   return out;
@@ -32,10 +33,15 @@ NamedTensors Module::named_buffers() const {
 NamedTensors Module::state_dict() const {
   NamedTensors out;
   visit("", [&](const std::string& prefix, const Module& m) {
+    m.on_state_read();
     for (const auto& [name, slot] : m.parameters_) out.emplace_back(prefix + name, *slot);
     for (const auto& [name, slot] : m.buffers_) out.emplace_back(prefix + name, *slot);
   });
   return out;
+}
+
+void Module::forward_replayed() {
+  visit("", [](const std::string&, const Module& m) { const_cast<Module&>(m).on_forward_replayed(); });
 }
 
 std::vector<Tensor> Module::parameters() const {

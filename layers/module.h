@@ -41,6 +41,10 @@ class Module {
   void to(DType dtype);
   Device device() const;
   void zero_grad();
+  // After a CUDA graph of a training step is replayed (mmpareto/step_graph.h): the host
+  // side of the forward it captured (batch-norm counters) counts the step, as an eager
+  // forward would.
+  void forward_replayed();
 
  protected:
   void register_parameter(const std::string& name, Tensor* slot);
@@ -48,6 +52,10 @@ class Module {
   void register_module(const std::string& name, Module* child);
   // Called after load_state_dict so modules can refresh host-side copies of buffers.
   virtual void on_state_loaded() {}
+  // Called before the buffers are read (named_buffers, state_dict), so modules can write
+  // host-side state into them.
+  virtual void on_state_read() const {}
+  virtual void on_forward_replayed() {}
 
  private:
   template <class F>

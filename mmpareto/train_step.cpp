@@ -96,26 +96,7 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
     report.samples = static_cast<int64_t>(std::llround(count.item()));
     share = static_cast<double>(batch.size()) / count.item();
   }
-  ObjectiveGradients r;
-  if (per_objective) {
-    // Each objective's gradients go to its buffers as soon as its sweep ends, and (data
-    // parallel) their all-reduce starts there, beside the next objective's sweep.
-    const auto store = [&](size_t objective, const std::vector<Tensor>& grads) {
-      const int k = static_cast<int>(objective);
-      for (int g = 0; g < buffers_.group_count(); ++g) {
-        std::vector<Tensor> group_grads;
-        for (size_t j : param_index_[g]) group_grads.push_back(grads[j]);
-        buffers_.store(g, k, group_grads);
-        if (comm_ && buffers_.reaches(g, k)) comm_->all_reduce_sum_async(buffers_.buffer(g, k));
-      }
-    };
-    r = compute_objective_gradients(model_, batch, share, store);
-    if (comm_) comm_->finish_reductions();
-  } else {
-    r.outputs = model_.forward(batch.audio, batch.visual);
-    r.losses = {cross_entropy(r.outputs.out, batch.label), cross_entropy(r.outputs.out_audio, batch.label),
-                cross_entropy(r.outputs.out_visual, batch.label)};
-  }
+  ObjectiveGradients r = forward_backward(batch, per_objective, fixed, share);
   for (int k = 0; k < kObjectives; ++k) report.losses[k] = r.losses[k].item();
   if (comm_) {  // the global batch's mean losses
     const Tensor weighted = from_vector<double>({share * report.losses[0], share * report.losses[1],
@@ -128,7 +109,6 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
     MMP_CHECK(std::isfinite(report.losses[k]), "step ", steps_ + 1, " (epoch ", epoch + 1, "): loss_", kObjectiveNames[k],
               " is ", report.losses[k], "; the parameters were not updated (lower the learning rate, or check the data)");
   if (!per_objective) {
-    run_fixed(fixed, share, r);
     attach_gradients();
     optimizer_->step(lr);
     ++steps_;
@@ -171,6 +151,102 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
   ++steps_;
   report.objectives = std::move(r);
   return report;
+}
+
+ObjectiveGradients TrainStep::sweep(const Batch& batch, bool per_objective, const std::vector<double>& fixed,
+                                    double share) {
+  ObjectiveGradients r;
+  if (per_objective) {
+    // Each objective's gradients go to its buffers as soon as its sweep ends, and (data
+    // parallel) their all-reduce starts there, beside the next objective's sweep.
+    const auto store = [&](size_t objective, const std::vector<Tensor>& grads) {
+      const int k = static_cast<int>(objective);
+      for (int g = 0; g < buffers_.group_count(); ++g) {
+        std::vector<Tensor> group_grads;
+        for (size_t j : param_index_[g]) group_grads.push_back(grads[j]);
+        buffers_.store(g, k, group_grads);
+        if (comm_ && buffers_.reaches(g, k)) comm_->all_reduce_sum_async(buffers_.buffer(g, k));
+      }
+    };
+    r = compute_objective_gradients(model_, batch, share, store);
+    if (comm_) comm_->finish_reductions();
+  } else {
+    r.outputs = model_.forward(batch.audio, batch.visual);
+    r.losses = {cross_entropy(r.outputs.out, batch.label), cross_entropy(r.outputs.out_audio, batch.label),
+                cross_entropy(r.outputs.out_visual, batch.label)};
+    run_fixed(fixed, share, r);
+  }
+  return r;
+}
+
+void TrainStep::use_device_graph(bool on) {
+  MMP_CHECK(!on || DeviceGraph::supported(model_.device()), "CUDA graphs need the model on a CUDA device, not ",
+            model_.device().str());
+  MMP_CHECK(!on || comm_ == nullptr, "CUDA graphs are for a single process (not with ", comm_->size(), " ranks)");
+  graph_wanted_ = on;
+  if (!on) {
+    graph_.reset();
+    graph_result_ = {};
+    graph_batch_ = {};
+  }
+}
+
+namespace {
+
+bool same_shapes(const Batch& a, const Batch& b) {
+  return a.audio.shape() == b.audio.shape() && a.visual.shape() == b.visual.shape() &&
+         a.label.shape() == b.label.shape() && a.audio.dtype() == b.audio.dtype() &&
+         a.visual.dtype() == b.visual.dtype() && a.label.dtype() == b.label.dtype();
+}
+
+Tensor like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
+
+void copy_batch(const Batch& from, const Batch& to) {
+  to.audio.copy_(from.audio);
+  to.visual.copy_(from.visual);
+  to.label.copy_(from.label);
+}
+
+}  // namespace
+
+ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_objective, const std::vector<double>& fixed,
+                                               double share) {
+  if (!graph_wanted_ || !model_.is_training()) return sweep(batch, per_objective, fixed, share);
+  const bool fits_graph = graph_ && same_shapes(batch, graph_batch_) && graph_per_objective_ == per_objective &&
+                          graph_weights_ == fixed;
+  if (fits_graph) {
+    copy_batch(batch, graph_batch_);
+    graph_->replay();
+    model_.forward_replayed();  // the host side of the captured forward: batch-norm counters
+    ++graph_replays_;
+    return graph_result_;
+  }
+  if (graph_ || batch.size() != eager_batch_size_) {
+    // A partial batch, or the first of its size: eagerly (which also chooses the plans a
+    // capture needs).
+    if (!graph_) eager_batch_size_ = batch.size();
+    return sweep(batch, per_objective, fixed, share);
+  }
+  graph_batch_ = Batch{like(batch.audio), like(batch.visual), like(batch.label)};
+  copy_batch(batch, graph_batch_);
+  graph_ = std::make_unique<DeviceGraph>(model_.device());
+  ObjectiveGradients r;
+  try {
+    graph_->capture([&] { r = sweep(graph_batch_, per_objective, fixed, share); });
+  } catch (const Error& e) {
+    graph_.reset();
+    MMP_THROW("step ", steps_ + 1, ": ", e.what(), " (train without --cuda-graph)");
+  }
+  // What the step's report and the integrators read; the rest of the tape goes.
+  for (Tensor* t : {&r.outputs.out, &r.outputs.out_audio, &r.outputs.out_visual, &r.outputs.audio_feature,
+                    &r.outputs.visual_feature})
+    if (t->defined()) *t = t->detach();
+  for (Tensor& loss : r.losses) loss = loss.detach();
+  graph_result_ = std::move(r);
+  graph_per_objective_ = per_objective;
+  graph_weights_ = fixed;
+  graph_->replay();  // the capture recorded this step; now it runs
+  return graph_result_;
 }
 
 std::vector<std::pair<std::string, double>> step_statistics(const StepReport& report) {

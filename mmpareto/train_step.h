@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/device_graph.h"
 #include "engine/distributed.h"
 #include "engine/optimizer.h"
 #include "mmpareto/gradient_buffers.h"
@@ -38,13 +39,29 @@ class TrainStep {
   TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator, std::unique_ptr<Optimizer> optimizer,
             uint64_t seed, bool measure = true, Communicator* communicator = nullptr);
 
-  // Throws when a loss is not finite, before any gradient or update: the parameters
-  // and the optimizer state are as they were, but the training-mode forward has
-  // already moved the batch-norm running statistics (as PyTorch's would), so a caller
-  // that goes on should reload them (the trainer stops, keeping its last checkpoint).
+  // Throws when a loss is not finite, before any update: the parameters and the
+  // optimizer state are as they were, but the training-mode forward has already moved
+  // the batch-norm running statistics (as PyTorch's would), so a caller that goes on
+  // should reload them (the trainer stops, keeping its last checkpoint).
   StepReport run(const Batch& batch, int epoch, double lr);
 
+  // On a CUDA device in a single process: the forward and the backward sweeps of a step
+  // are captured in a CUDA graph (engine/device_graph.h) once a step of the same batch
+  // size and weights has run eagerly (so convolution plans and workspaces are chosen),
+  // and replayed for every later such batch; another size (the last partial batch) runs
+  // eagerly. The integration and the update run eagerly after each replay (they read a
+  // few scalars on the host). A report's tensors are then the graph's: the next step
+  // rewrites them.
+  void use_device_graph(bool on);
+  int64_t graph_replays() const { return graph_replays_; }
+
  private:
+  // The forward, the losses and the backward sweeps the step needs, into the gradient
+  // buffers: eagerly, or through the step's graph.
+  ObjectiveGradients forward_backward(const Batch& batch, bool per_objective, const std::vector<double>& fixed,
+                                      double share);
+  ObjectiveGradients sweep(const Batch& batch, bool per_objective, const std::vector<double>& fixed, double share);
+
   // The fixed-weight methods' step without per-objective gradients, of the losses times
   // `scale` (a rank's share of the global batch).
   void run_fixed(const std::vector<double>& weights, double scale, ObjectiveGradients& r);
@@ -75,6 +92,17 @@ class TrainStep {
   Generator rng_;
   int64_t steps_ = 0;
   Communicator* comm_ = nullptr;  // null or one rank: a single process
+
+  // The device graph (use_device_graph): its static inputs, what its capture left alive
+  // (rewritten by each replay), and the step it stands for.
+  bool graph_wanted_ = false;
+  std::unique_ptr<DeviceGraph> graph_;
+  Batch graph_batch_;
+  ObjectiveGradients graph_result_;
+  bool graph_per_objective_ = false;
+  std::vector<double> graph_weights_;
+  int64_t eager_batch_size_ = -1;  // the last eager step's: the next of that size is captured
+  int64_t graph_replays_ = 0;
 };
 
 // The encoder groups and the heads of an AVClassifier, in this order.

@@ -306,6 +306,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   model.train();
   TrainStep step(model, make_integrator(o.method, o.integrator), make_optimizer(model.named_parameters(), o.optimizer),
                  o.seed + 1, /*measure=*/true, &comm);
+  if (o.cuda_graph) step.use_device_graph(true);
   const bool progress_enabled = o.progress && writer;
   const json options = run_options(model, train_data, test_data, o);
   TrainResult result;

@@ -43,6 +43,9 @@ struct TrainOptions {
   // batch_size is the global batch, each rank trains on its share; sync_bn normalises
   // with the global batch's statistics (else each rank's own, as PyTorch's DDP).
   bool sync_bn = false;
+  // On CUDA in one process: each full batch's forward and backward sweeps replayed from a
+  // CUDA graph captured at the second step (TrainStep::use_device_graph); the same results.
+  bool cuda_graph = false;
 };
 
 struct EpochSummary {

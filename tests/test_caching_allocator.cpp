@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <map>
+#include <algorithm>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "engine/caching_allocator.h"
@@ -119,6 +121,84 @@ TEST_CASE("out of device memory: the cache is given back, then the allocation is
     CHECK(device.calls == std::vector<std::string>{"allocate"});
   }
   allocator.deallocate(held);
+  allocator.empty_cache();
+  CHECK(device.used == 0);
+}
+
+TEST_CASE("a private pool keeps a captured graph's blocks apart from the shared cache", "[unit][engine]") {
+  FakeDevice device;
+  device.capacity = 64 * kMiB;
+  CachingAllocator allocator(std::make_unique<FakeBlocks>(device));
+  void* before = allocator.allocate(kMiB);
+  allocator.deallocate(before);  // in the shared cache
+
+  const int pool = allocator.create_pool();
+  allocator.begin_pool(pool);
+  void* joined = allocator.allocate(kMiB);  // a shared free block may join the pool
+  CHECK(joined == before);
+  void* temporary = allocator.allocate(2 * kMiB);
+  void* output = allocator.allocate(4 * kMiB);
+  allocator.deallocate(temporary);
+  void* reused = allocator.allocate(2 * kMiB);  // within the pool, in allocation order
+  CHECK(reused == temporary);
+  allocator.deallocate(reused);
+  allocator.deallocate(joined);
+  // No thread may make the device synchronize during a capture: nothing is given back.
+  allocator.empty_cache();
+  CHECK(std::count(device.calls.begin(), device.calls.end(), "release") == 0);
+  allocator.end_pool();
+
+  // Outside the pool, its free blocks are not handed out: a replay still writes them.
+  void* outside = allocator.allocate(2 * kMiB);
+  CHECK(outside != temporary);
+  CHECK(outside != joined);
+  void* small = allocator.allocate(kMiB);
+  CHECK(small != joined);
+  allocator.deallocate(outside);
+  allocator.deallocate(small);
+  allocator.empty_cache();  // gives back the shared blocks only
+  CHECK(device.used == 7 * kMiB);  // the pool's 1 + 2 + 4 MiB
+
+  // Another thread's allocations during the capture use the shared cache.
+  allocator.begin_pool(pool);
+  void* other_thread = nullptr;
+  std::thread([&] { other_thread = allocator.allocate(2 * kMiB); }).join();
+  CHECK(other_thread != temporary);
+  allocator.end_pool();
+  allocator.deallocate(other_thread);
+
+  // Released, the pool's free blocks join the shared cache; the block still in use joins
+  // it when freed.
+  allocator.release_pool(pool);
+  const size_t allocations = allocator.stats().device_allocations;
+  void* again = allocator.allocate(2 * kMiB);
+  CHECK((again == temporary || again == other_thread));
+  void* again2 = allocator.allocate(2 * kMiB);
+  CHECK((again2 == temporary || again2 == other_thread));
+  CHECK(allocator.stats().device_allocations == allocations);
+  allocator.deallocate(again);
+  allocator.deallocate(again2);
+  allocator.deallocate(output);
+  CHECK(allocator.stats().bytes_in_use == 0);
+  allocator.empty_cache();
+  CHECK(device.used == 0);
+  CHECK(allocator.stats().bytes_cached == 0);
+  CHECK_THROWS_WITH(allocator.begin_pool(pool), Contains("no memory pool"));
+}
+
+TEST_CASE("out of memory during a capture: nothing is given back, and the error says so", "[unit][engine]") {
+  FakeDevice device;
+  device.capacity = 8 * kMiB;
+  CachingAllocator allocator(std::make_unique<FakeBlocks>(device));
+  allocator.deallocate(allocator.allocate(4 * kMiB));  // cached, too small to serve 6 MiB below
+  const int pool = allocator.create_pool();
+  allocator.begin_pool(pool);
+  CHECK_THROWS_WITH(allocator.allocate(6 * kMiB), Contains("while a CUDA graph was captured") &&
+                                                       Contains("without --cuda-graph"));
+  CHECK(std::count(device.calls.begin(), device.calls.end(), "synchronize") == 0);
+  allocator.end_pool();
+  allocator.release_pool(pool);
+  allocator.deallocate(allocator.allocate(6 * kMiB));  // outside the capture the retry works
   allocator.empty_cache();
   CHECK(device.used == 0);
 }

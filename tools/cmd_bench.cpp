@@ -69,6 +69,7 @@ struct ModelBenchOptions {
   int64_t classes = 6;
   int repeats = 3;
   bool profile = false;
+  bool cuda_graph = false;  // bench step: forward and backward replayed from a CUDA graph
 };
 
 // The paper's model on the chosen device, and one random batch at the options' shapes.
@@ -174,19 +175,24 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
     step.run(s.batch, 0, opt.lr);
     backend(s.device).synchronize();
   };
+  MMP_CHECK(!(o.cuda_graph && o.profile), "bench step: --profile times each op, which a CUDA graph's replay hides");
+  if (o.cuda_graph) step.use_device_graph(true);
   reset_peak_memory(s.device);
-  const Timing t = time_median(run, 1, o.repeats, 0);
+  // The FLOPs are counted as the ops are queued: in the first step, which is eager (a
+  // graph is captured at the second, the timing's warm-up).
   double flops = 0;
   {
     FlopCounter counter;
     run();
     flops = counter.flops();
   }
+  const Timing t = time_median(run, 1, o.repeats, 0);
+  MMP_CHECK(!o.cuda_graph || step.graph_replays() >= o.repeats, "bench step: the CUDA graph was not replayed");
   const std::string card = device_name(s.device);
   const double tflops = flops / t.median_s / 1e12, peak = peak_tflops(card, s.precision);
-  std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s (%s), %s, %d threads\n",
+  std::printf("# %s training step, AVClassifier (ResNet-18 x2), batch %lld at CREMA-D shapes; %s (%s), %s%s, %d threads\n",
               method.c_str(), static_cast<long long>(o.batch), s.device.str().c_str(), card.c_str(),
-              precision_name(s.precision), omp_get_max_threads());
+              precision_name(s.precision), o.cuda_graph ? ", CUDA graph" : "", omp_get_max_threads());
   std::printf("# %.1f GFLOP a step in convolutions and products; MFU against %s\n", flops / 1e9,
               peak > 0 ? str(peak, " TFLOP/s, the card's dense ", precision_name(s.precision), " peak").c_str()
                        : "no known peak (a CPU, or a card not in the table)");
@@ -292,6 +298,8 @@ void add_bench_subcommands(CLI::App& bench_app) {
   step->add_option("--frames", st.frames, "video frames per clip")->capture_default_str();
   step->add_option("--repeats", st.repeats, "timed repeats (median reported)")->capture_default_str();
   step->add_flag("--profile", st.profile, "also print the time of each op in one step");
+  step->add_flag("--cuda-graph", st.cuda_graph,
+                 "replay the forward and backward from a CUDA graph captured at the second step (as mmp train --cuda-graph)");
   step->callback([] { bench_step(st, method); });
 }
 

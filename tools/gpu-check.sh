@@ -66,6 +66,8 @@ if has_section bench; then
     for method in uniform mmpareto; do
       "$bin/mmp" bench step --method "$method" --device cuda --batch 64 --precision "$precision" --repeats 3 |
         tee "$out/step_${method}_${precision}_mmp.txt"
+      "$bin/mmp" bench step --method "$method" --device cuda --batch 64 --precision "$precision" --repeats 3 \
+        --cuda-graph 2>&1 | tee "$out/step_${method}_${precision}_mmp_graph.txt" | tail -1
       if [ -n "$py" ]; then
         "$py" "$root/tools/bench/step.py" --method "$method" --device cuda --batch 64 --precision "$precision" \
           --repeats 3 | tee "$out/step_${method}_${precision}_torch.txt"
@@ -152,8 +154,10 @@ if [ -f "$out/step_uniform_fp32_mmp.txt" ]; then
     for method in uniform mmpareto; do
       ours=$(awk -v m="$method" '$1==m{print $2 * 1000, $4, $6}' "$out/step_${method}_${precision}_mmp.txt" 2>/dev/null)
       theirs=$(awk -v m="$method" '$1==m{print $2 * 1000, $4}' "$out/step_${method}_${precision}_torch.txt" 2>/dev/null)
-      echo "$precision $method ${ours:-0 - -} ${theirs:-0 -}" | awk '{ratio = $6 > 0 ? sprintf("%.2f", $3 / $6) : "-"
-        printf "  %-5s %-9s mmp %8.1f  torch %8.1f  ratio %5s   memory mmp %6s torch %6s   MFU %s\n", $1, $2, $3, $6, ratio, $4, $7, $5}'
+      graphed=$(awk -v m="$method" '$1==m{print $2 * 1000}' "$out/step_${method}_${precision}_mmp_graph.txt" 2>/dev/null)
+      echo "$precision $method ${ours:-0 - -} ${theirs:-0 -} ${graphed:-0}" | awk '{ratio = $6 > 0 ? sprintf("%.2f", $3 / $6) : "-"
+        gratio = $6 > 0 && $8 > 0 ? sprintf("%.2f", $8 / $6) : "-"
+        printf "  %-5s %-9s mmp %8.1f  torch %8.1f  ratio %5s   memory mmp %6s torch %6s   MFU %-6s  CUDA graph %8.1f ratio %5s\n", $1, $2, $3, $6, ratio, $4, $7, $5, $8, gratio}'
     done
   done
 fi

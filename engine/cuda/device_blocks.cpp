@@ -15,7 +15,12 @@ class CudaBlocks : public BlockSource {
   void* allocate(size_t bytes) override {
     DeviceGuard guard(device_);
     void* ptr = nullptr;
+    // During a graph capture cudaMalloc counts as unsafe (it is not queued, so a replay
+    // would not repeat it); the block belongs to the graph's pool, so it is safe here.
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    MMP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
     const cudaError_t status = cudaMalloc(&ptr, bytes);
+    MMP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
     if (status == cudaErrorMemoryAllocation) {
       cudaGetLastError();  // not sticky: clear it so later calls do not report it
       return nullptr;
