@@ -33,8 +33,12 @@ DeviceGraph::DeviceGraph(Device device) : device_(device), recording_(std::make_
 
 DeviceGraph::~DeviceGraph() {
 #ifdef MMP_HAVE_CUDA
-  cuda::DeviceGuard guard(device_.index);
+  // Nothing may throw here, even on a device in an error state.
+  int previous = 0;
+  const bool switched = cudaGetDevice(&previous) == cudaSuccess && cudaSetDevice(device_.index) == cudaSuccess;
   if (recording_->exec) cudaGraphExecDestroy(recording_->exec);
+  if (switched) cudaSetDevice(previous);
+  cudaGetLastError();
   // Replays still queued run before any later work that may take the pool's blocks.
   cuda::device_allocator(device_.index).release_pool(recording_->pool);
 #endif
@@ -55,21 +59,28 @@ void DeviceGraph::capture(const std::function<void()>& work) {
   cuda::DeviceGuard guard(d);
   CachingAllocator& allocator = cuda::device_allocator(d);
   const cudaStream_t stream = cuda::stream(d);
-  // Thread-local: the loader's threads may go on uploading (on their own stream) meanwhile.
-  MMP_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  // The pool first: from then on no thread gives memory back, which would wait for the
+  // stream under capture.
   allocator.begin_pool(recording_->pool);
   cudaGraph_t graph = nullptr;
   try {
-    work();
+    // Thread-local: the loader's threads may go on uploading (on their own stream) meanwhile.
+    MMP_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   } catch (...) {
     allocator.end_pool();
+    throw;
+  }
+  try {
+    work();
+  } catch (...) {
     cudaStreamEndCapture(stream, &graph);
+    allocator.end_pool();
     if (graph) cudaGraphDestroy(graph);
     cudaGetLastError();  // the capture's failure, now handled
     throw;
   }
-  allocator.end_pool();
   const cudaError_t ended = cudaStreamEndCapture(stream, &graph);
+  allocator.end_pool();
   if (ended != cudaSuccess) {
     cudaGetLastError();
     if (graph) cudaGraphDestroy(graph);

@@ -213,7 +213,7 @@ ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_obje
                                                double share) {
   if (!graph_wanted_ || !model_.is_training()) return sweep(batch, per_objective, fixed, share);
   const bool fits_graph = graph_ && same_shapes(batch, graph_batch_) && graph_per_objective_ == per_objective &&
-                          graph_weights_ == fixed;
+                          graph_weights_ == fixed && graph_precision_ == current_precision();
   if (fits_graph) {
     copy_batch(batch, graph_batch_);
     graph_->replay();
@@ -221,12 +221,11 @@ ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_obje
     ++graph_replays_;
     return graph_result_;
   }
-  if (graph_ || batch.size() != eager_batch_size_) {
-    // A partial batch, or the first of its size: eagerly (which also chooses the plans a
-    // capture needs).
-    if (!graph_) eager_batch_size_ = batch.size();
-    return sweep(batch, per_objective, fixed, share);
-  }
+  // The first batch of the largest size so far, or a partial one: eagerly (which also
+  // chooses the plans a capture needs). The second of the largest size is captured.
+  const bool seen = eager_sizes_.count(batch.size()) == 1;
+  eager_sizes_.insert(batch.size());
+  if (graph_ || !seen || batch.size() < *eager_sizes_.rbegin()) return sweep(batch, per_objective, fixed, share);
   graph_batch_ = Batch{like(batch.audio), like(batch.visual), like(batch.label)};
   copy_batch(batch, graph_batch_);
   graph_ = std::make_unique<DeviceGraph>(model_.device());
@@ -234,8 +233,14 @@ ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_obje
   try {
     graph_->capture([&] { r = sweep(graph_batch_, per_objective, fixed, share); });
   } catch (const Error& e) {
+    // The step fails (its forward ran on the host only).
     graph_.reset();
+    graph_batch_ = {};
     MMP_THROW("step ", steps_ + 1, ": ", e.what(), " (train without --cuda-graph)");
+  } catch (...) {
+    graph_.reset();
+    graph_batch_ = {};
+    throw;
   }
   // What the step's report and the integrators read; the rest of the tape goes.
   for (Tensor* t : {&r.outputs.out, &r.outputs.out_audio, &r.outputs.out_visual, &r.outputs.audio_feature,
@@ -245,6 +250,7 @@ ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_obje
   graph_result_ = std::move(r);
   graph_per_objective_ = per_objective;
   graph_weights_ = fixed;
+  graph_precision_ = current_precision();
   graph_->replay();  // the capture recorded this step; now it runs
   return graph_result_;
 }

@@ -4,11 +4,13 @@
 // heads, the optimizer update.
 #include <array>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "engine/device_graph.h"
 #include "engine/distributed.h"
 #include "engine/optimizer.h"
+#include "engine/precision.h"
 #include "mmpareto/gradient_buffers.h"
 #include "mmpareto/integrator.h"
 #include "mmpareto/objectives.h"
@@ -101,7 +103,8 @@ class TrainStep {
   ObjectiveGradients graph_result_;
   bool graph_per_objective_ = false;
   std::vector<double> graph_weights_;
-  int64_t eager_batch_size_ = -1;  // the last eager step's: the next of that size is captured
+  Precision graph_precision_ = Precision::fp32;
+  std::set<int64_t> eager_sizes_;  // batch sizes run eagerly before the capture
   int64_t graph_replays_ = 0;
 };
 

@@ -36,7 +36,10 @@ class CudaBlocks : public BlockSource {
   Room room() override {
     DeviceGuard guard(device_);
     Room r;
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;  // allowed during a capture too
+    cudaThreadExchangeStreamCaptureMode(&mode);
     if (cudaMemGetInfo(&r.free, &r.total) != cudaSuccess) cudaGetLastError();
+    cudaThreadExchangeStreamCaptureMode(&mode);
     return r;
   }
   std::string name() const override { return str("cuda:", device_); }

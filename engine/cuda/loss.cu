@@ -27,7 +27,8 @@ __global__ void log_softmax_kernel(const T* x, T* out, long long cols) {
   for (long long j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = static_cast<T>(row[j] - lse);
 }
 
-// One block; flags a label out of range instead of reading out of bounds.
+// One block; flags a label out of range instead of reading out of bounds, and makes the
+// loss NaN then (what a CUDA graph's replay, which cannot stop to read the flag, reports).
 template <class T>
 __global__ void nll_loss_kernel(const T* logp, const int64_t* labels, T* out, long long rows,
                                 long long cols, long long* bad_index) {
@@ -40,8 +41,10 @@ __global__ void nll_loss_kernel(const T* logp, const int64_t* labels, T* out, lo
     }
     acc -= static_cast<double>(logp[i * cols + y]);
   }
-  acc = block_sum(acc);
-  if (threadIdx.x == 0) *out = static_cast<T>(acc / static_cast<double>(rows));
+  acc = block_sum(acc);  // synchronises the block: every thread's flag is written
+  if (threadIdx.x == 0)
+    *out = *static_cast<volatile long long*>(bad_index) >= 0 ? static_cast<T>(nan(""))
+                                                            : static_cast<T>(acc / static_cast<double>(rows));
 }
 
 template <class T>
@@ -77,6 +80,11 @@ void CudaBackend::nll_loss(const Tensor& logp, const Tensor& labels, const Tenso
                                                          reinterpret_cast<long long*>(bad.data<int64_t>()));
   });
   MMP_CUDA_CHECK_LAUNCH();
+  // Under a CUDA graph's capture the host may not wait for the flag; a bad label at a
+  // replay gives a NaN loss, which the training step reports.
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  MMP_CUDA_CHECK(cudaStreamIsCapturing(stream(device_), &capturing));
+  if (capturing != cudaStreamCaptureStatusNone) return;
   const int64_t bad_index = bad.to_vector<int64_t>()[0];
   if (bad_index >= 0) {
     const int64_t label = labels.to_vector<int64_t>()[bad_index];

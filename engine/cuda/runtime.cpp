@@ -19,6 +19,7 @@ struct DeviceState {
   std::atomic<bool> created{false};
   cudaStream_t stream = nullptr, copy_stream = nullptr, communication_stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  void* cublas_workspace = nullptr;
   cudnnHandle_t cudnn = nullptr;
   int multiprocessors = 0;
 };
@@ -42,6 +43,12 @@ DeviceState& state(int device) {
     MMP_CUDA_CHECK(cudaStreamCreateWithFlags(&s.communication_stream, cudaStreamNonBlocking));
     MMP_CUBLAS_CHECK(cublasCreate(&s.cublas));
     MMP_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
+    // cuBLAS's scratch memory, ours for good (set after the stream, which resets it):
+    // left to itself, cuBLAS takes memory a CUDA graph's capture does not see
+    // (engine/device_graph.h). 32 MiB is what cuBLAS asks for on Hopper.
+    constexpr size_t kCublasWorkspace = size_t{32} << 20;
+    MMP_CUDA_CHECK(cudaMalloc(&s.cublas_workspace, kCublasWorkspace));
+    MMP_CUBLAS_CHECK(cublasSetWorkspace(s.cublas, s.cublas_workspace, kCublasWorkspace));
     // Full f32 products, as PyTorch's default (torch.backends.cuda.matmul.allow_tf32 = False).
     MMP_CUBLAS_CHECK(cublasSetMathMode(s.cublas, CUBLAS_DEFAULT_MATH));
     MMP_CUDNN_CHECK(cudnnCreate(&s.cudnn));
@@ -100,6 +107,7 @@ void release_all() {
       cudaSetDevice(d);
       cudnnDestroy(s.cudnn);
       cublasDestroy(s.cublas);
+      cudaFree(s.cublas_workspace);
       cudaStreamDestroy(s.copy_stream);
       cudaStreamDestroy(s.communication_stream);
       cudaStreamDestroy(s.stream);

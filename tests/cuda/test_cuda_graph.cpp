@@ -2,6 +2,7 @@
 // a capture that waits for the device fails cleanly, and training steps replayed from
 // the step's graph (TrainStep::use_device_graph) give the eager steps' results.
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "data/loader.h"
 #include "data/synthetic.h"
@@ -107,4 +108,20 @@ TEST_CASE("steps replayed from the step's CUDA graph equal eager steps, partial 
       }
     }
   }
+}
+
+TEST_CASE("a label out of range: eagerly an error naming it, in a replayed graph a NaN loss", "[cuda][graph]") {
+  const Device cuda = Device::cuda(0);
+  Generator gen(2);
+  const Tensor logits = randn({4, 3}, gen, DType::F32, cuda);
+  const Tensor labels = from_vector<int64_t>({0, 1, 2, 1}, {4}, cuda);
+  Tensor loss;
+  DeviceGraph graph(cuda);
+  graph.capture([&] { loss = cross_entropy(logits, labels); });
+  graph.replay();
+  CHECK(loss.item() == Approx(cross_entropy(logits, labels).item()));
+  labels.copy_(from_vector<int64_t>({0, 1, 7, 1}, {4}));
+  graph.replay();
+  CHECK(std::isnan(loss.item()));
+  CHECK_THROWS_WITH(cross_entropy(logits, labels), Contains("label 7 of sample 2 is outside [0, 3)"));
 }
