@@ -92,7 +92,9 @@ class Backend {
   // ---- losses ----
   // Rows of a contiguous [rows, cols] tensor.
   virtual void log_softmax(const Tensor& x, const Tensor& out) = 0;
-  // out (scalar) = -mean_i logp[i, labels[i]]; throws if a label is outside [0, cols).
+  // out (scalar) = -mean_i logp[i, labels[i]]. A label outside [0, cols): the CPU throws
+  // naming it; CUDA makes out NaN (knowing more would make the host wait for the device
+  // in the middle of a step; TrainStep then names the label).
   virtual void nll_loss(const Tensor& logp, const Tensor& labels, const Tensor& out) = 0;
   // grad_logp = 0 except grad_logp[i, labels[i]] = -grad_out / rows.
   virtual void nll_loss_backward(const Tensor& grad_out, const Tensor& labels,

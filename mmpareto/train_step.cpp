@@ -6,6 +6,15 @@
 #include "engine/autograd.h"
 
 namespace mmp {
+namespace {
+
+void check_labels(const Tensor& labels, int64_t classes) {
+  const std::vector<int64_t> y = labels.to(Device::cpu()).to_vector<int64_t>();
+  for (size_t i = 0; i < y.size(); ++i)
+    MMP_CHECK(y[i] >= 0 && y[i] < classes, "label ", y[i], " of sample ", i, " is outside [0, ", classes, ")");
+}
+
+}  // namespace
 
 std::vector<ParameterGroup> av_parameter_groups(const AVClassifier& model) {
   return group_parameters(model.named_parameters(), {{"audio_net.", "audio"}, {"visual_net.", "visual"}}, "heads");
@@ -105,9 +114,12 @@ StepReport TrainStep::run(const Batch& batch, int epoch, double lr) {
     const std::vector<double> t = weighted.to_vector<double>();
     for (int k = 0; k < kObjectives; ++k) report.losses[k] = t[k];
   }
-  for (int k = 0; k < kObjectives; ++k)
+  for (int k = 0; k < kObjectives; ++k) {
+    // On CUDA a label out of range makes the loss NaN: name it rather than the NaN.
+    if (!std::isfinite(report.losses[k])) check_labels(batch.label, r.outputs.out.shape()[1]);
     MMP_CHECK(std::isfinite(report.losses[k]), "step ", steps_ + 1, " (epoch ", epoch + 1, "): loss_", kObjectiveNames[k],
               " is ", report.losses[k], "; the parameters were not updated (lower the learning rate, or check the data)");
+  }
   if (!per_objective) {
     attach_gradients();
     optimizer_->step(lr);

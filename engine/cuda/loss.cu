@@ -27,24 +27,23 @@ __global__ void log_softmax_kernel(const T* x, T* out, long long cols) {
   for (long long j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = static_cast<T>(row[j] - lse);
 }
 
-// One block; flags a label out of range instead of reading out of bounds, and makes the
-// loss NaN then (what a CUDA graph's replay, which cannot stop to read the flag, reports).
+// One block; a label out of range is not read, and makes the loss NaN.
 template <class T>
-__global__ void nll_loss_kernel(const T* logp, const int64_t* labels, T* out, long long rows,
-                                long long cols, long long* bad_index) {
+__global__ void nll_loss_kernel(const T* logp, const int64_t* labels, T* out, long long rows, long long cols) {
+  __shared__ int any_bad;
+  if (threadIdx.x == 0) any_bad = 0;
+  __syncthreads();
   double acc = 0;
   for (long long i = threadIdx.x; i < rows; i += blockDim.x) {
     const int64_t y = labels[i];
     if (y < 0 || y >= cols) {
-      atomicCAS(reinterpret_cast<unsigned long long*>(bad_index), ~0ull, static_cast<unsigned long long>(i));
+      any_bad = 1;
       continue;
     }
     acc -= static_cast<double>(logp[i * cols + y]);
   }
-  acc = block_sum(acc);  // synchronises the block: every thread's flag is written
-  if (threadIdx.x == 0)
-    *out = *static_cast<volatile long long*>(bad_index) >= 0 ? static_cast<T>(nan(""))
-                                                            : static_cast<T>(acc / static_cast<double>(rows));
+  acc = block_sum(acc);  // synchronises the block: any_bad is final
+  if (threadIdx.x == 0) *out = any_bad ? static_cast<T>(nan("")) : static_cast<T>(acc / static_cast<double>(rows));
 }
 
 template <class T>
@@ -72,24 +71,12 @@ void CudaBackend::log_softmax(const Tensor& x, const Tensor& out) {
 void CudaBackend::nll_loss(const Tensor& logp, const Tensor& labels, const Tensor& out) {
   DeviceGuard guard(device_);
   const int64_t rows = logp.shape()[0], cols = logp.shape()[1];
-  Tensor bad = full({1}, -1.0, DType::I64, Device::cuda(device_));
   MMP_DISPATCH_FLOATING(logp.dtype(), "nll_loss", [&] {
     nll_loss_kernel<<<1, kThreads, 0, stream(device_)>>>(static_cast<const scalar_t*>(logp.raw_data()),
                                                          labels.data<int64_t>(),
-                                                         static_cast<scalar_t*>(out.raw_data()), rows, cols,
-                                                         reinterpret_cast<long long*>(bad.data<int64_t>()));
+                                                         static_cast<scalar_t*>(out.raw_data()), rows, cols);
   });
   MMP_CUDA_CHECK_LAUNCH();
-  // Under a CUDA graph's capture the host may not wait for the flag; a bad label at a
-  // replay gives a NaN loss, which the training step reports.
-  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  MMP_CUDA_CHECK(cudaStreamIsCapturing(stream(device_), &capturing));
-  if (capturing != cudaStreamCaptureStatusNone) return;
-  const int64_t bad_index = bad.to_vector<int64_t>()[0];
-  if (bad_index >= 0) {
-    const int64_t label = labels.to_vector<int64_t>()[bad_index];
-    MMP_THROW("nll_loss: label ", label, " of sample ", bad_index, " is outside [0, ", cols, ")");
-  }
 }
 
 void CudaBackend::nll_loss_backward(const Tensor& grad_out, const Tensor& labels, const Tensor& grad_logp) {
