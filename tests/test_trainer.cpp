@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/synthetic.h"
+#include "engine/device_graph.h"
+#include "mmpareto/train_step.h"
 #include "mmpareto/trainer.h"
 #include "tests/support/cli.h"
 #include "tests/support/forwarding_dataset.h"
@@ -244,4 +246,17 @@ TEST_CASE("mmp train prints the comparison table", "[unit][cli]") {
   CHECK(diverged.exit_code == 1);
   CHECK_THAT(diverged.output, Contains("uniform stopped:") && Contains("mmpareto stopped:") &&
                                   Contains("training stopped for uniform, mmpareto"));
+}
+
+TEST_CASE("CUDA graphs are refused off CUDA, by the step and by the command line", "[unit][trainer]") {
+  Generator gen(1);
+  AVClassifier model(small_model(), gen);
+  TrainStep step(model, make_integrator("uniform"), make_optimizer(model.named_parameters(), OptimizerOptions{}), 1);
+  CHECK_THROWS_WITH(step.use_device_graph(true), Contains("CUDA graphs need the model on a CUDA device, not cpu"));
+  step.use_device_graph(false);  // off is always allowed
+  CHECK_FALSE(DeviceGraph::supported(Device::cpu()));
+  CHECK_THROWS_WITH(DeviceGraph(Device::cpu()), Contains("CUDA graphs need a CUDA device, not cpu"));
+  const CommandResult r = run_mmp("train --cuda-graph --epochs 1 --out ''");
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Contains("--cuda-graph needs --device cuda"));
 }
