@@ -200,16 +200,11 @@ void TrainStep::use_device_graph(bool on) {
     graph_.reset();
     graph_result_ = {};
     graph_batch_ = {};
+    schedule_ = {};
   }
 }
 
 namespace {
-
-bool same_shapes(const Batch& a, const Batch& b) {
-  return a.audio.shape() == b.audio.shape() && a.visual.shape() == b.visual.shape() &&
-         a.label.shape() == b.label.shape() && a.audio.dtype() == b.audio.dtype() &&
-         a.visual.dtype() == b.visual.dtype() && a.label.dtype() == b.label.dtype();
-}
 
 Tensor like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
 
@@ -224,20 +219,21 @@ void copy_batch(const Batch& from, const Batch& to) {
 ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_objective, const std::vector<double>& fixed,
                                                double share) {
   if (!graph_wanted_ || !model_.is_training()) return sweep(batch, per_objective, fixed, share);
-  const bool fits_graph = graph_ && same_shapes(batch, graph_batch_) && graph_per_objective_ == per_objective &&
-                          graph_weights_ == fixed && graph_precision_ == current_precision();
-  if (fits_graph) {
-    copy_batch(batch, graph_batch_);
-    graph_->replay();
-    model_.forward_replayed();  // the host side of the captured forward: batch-norm counters
-    ++graph_replays_;
-    return graph_result_;
+  const StepSignature signature{batch.audio.shape(), batch.visual.shape(), batch.label.shape(),
+                                batch.audio.dtype(), batch.visual.dtype(), batch.label.dtype(),
+                                per_objective,       fixed,                current_precision()};
+  switch (schedule_.next(signature)) {
+    case GraphSchedule::Action::eager:
+      return sweep(batch, per_objective, fixed, share);
+    case GraphSchedule::Action::replay:
+      copy_batch(batch, graph_batch_);
+      graph_->replay();
+      model_.forward_replayed();  // the host side of the captured forward: batch-norm counters
+      ++graph_replays_;
+      return graph_result_;
+    case GraphSchedule::Action::capture:
+      break;
   }
-  // The first batch of the largest size so far, or a partial one: eagerly (which also
-  // chooses the plans a capture needs). The second of the largest size is captured.
-  const bool seen = eager_sizes_.count(batch.size()) == 1;
-  eager_sizes_.insert(batch.size());
-  if (graph_ || !seen || batch.size() < *eager_sizes_.rbegin()) return sweep(batch, per_objective, fixed, share);
   graph_batch_ = Batch{like(batch.audio), like(batch.visual), like(batch.label)};
   copy_batch(batch, graph_batch_);
   graph_ = std::make_unique<DeviceGraph>(model_.device());
@@ -260,9 +256,7 @@ ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_obje
     if (t->defined()) *t = t->detach();
   for (Tensor& loss : r.losses) loss = loss.detach();
   graph_result_ = std::move(r);
-  graph_per_objective_ = per_objective;
-  graph_weights_ = fixed;
-  graph_precision_ = current_precision();
+  schedule_.captured(signature);
   graph_->replay();  // the capture recorded this step; now it runs
   return graph_result_;
 }

@@ -4,13 +4,12 @@
 // heads, the optimizer update.
 #include <array>
 #include <memory>
-#include <set>
 #include <vector>
 
 #include "engine/device_graph.h"
 #include "engine/distributed.h"
 #include "engine/optimizer.h"
-#include "engine/precision.h"
+#include "mmpareto/graph_schedule.h"
 #include "mmpareto/gradient_buffers.h"
 #include "mmpareto/integrator.h"
 #include "mmpareto/objectives.h"
@@ -96,15 +95,12 @@ class TrainStep {
   Communicator* comm_ = nullptr;  // null or one rank: a single process
 
   // The device graph (use_device_graph): its static inputs, what its capture left alive
-  // (rewritten by each replay), and the step it stands for.
+  // (rewritten by each replay), and when to capture and replay it.
   bool graph_wanted_ = false;
   std::unique_ptr<DeviceGraph> graph_;
   Batch graph_batch_;
   ObjectiveGradients graph_result_;
-  bool graph_per_objective_ = false;
-  std::vector<double> graph_weights_;
-  Precision graph_precision_ = Precision::fp32;
-  std::set<int64_t> eager_sizes_;  // batch sizes run eagerly before the capture
+  GraphSchedule schedule_;
   int64_t graph_replays_ = 0;
 };
 

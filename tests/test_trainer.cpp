@@ -260,3 +260,39 @@ TEST_CASE("CUDA graphs are refused off CUDA, by the step and by the command line
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.output, Contains("--cuda-graph needs --device cuda"));
 }
+
+TEST_CASE("when a step runs eagerly, is captured in a CUDA graph, or replays it", "[unit][trainer]") {
+  using Action = GraphSchedule::Action;
+  const auto step = [](int64_t batch, bool per_objective = false, Precision precision = Precision::fp32) {
+    return StepSignature{{batch, 1, 8, 8},  {batch, 2, 3, 8, 8}, {batch}, DType::F32, DType::F32, DType::I64,
+                         per_objective,     {1, 1, 1},           precision};
+  };
+  const auto walk = [&](const std::vector<StepSignature>& steps) {
+    GraphSchedule schedule;
+    std::vector<Action> actions;
+    for (const StepSignature& s : steps) {
+      actions.push_back(schedule.next(s));
+      if (actions.back() == Action::capture) schedule.captured(s);
+    }
+    return actions;
+  };
+  const Action E = Action::eager, C = Action::capture, R = Action::replay;
+  // Epochs of three full batches and a partial one.
+  CHECK(walk({step(64), step(64), step(64), step(20), step(64), step(64)}) == std::vector<Action>{E, C, R, E, R, R});
+  // One full batch and a partial one per epoch: the full one is still captured.
+  CHECK(walk({step(64), step(20), step(64), step(20), step(64)}) == std::vector<Action>{E, E, C, E, R});
+  // A partial batch first (a resumed epoch's tail) is never what is captured.
+  CHECK(walk({step(20), step(64), step(20), step(64), step(64)}) == std::vector<Action>{E, E, E, C, R});
+  // Another path, weights or precision than the graph's runs eagerly.
+  CHECK(walk({step(8), step(8), step(8, true), step(8, false, Precision::bf16), step(8)}) ==
+        std::vector<Action>{E, C, E, E, R});
+  StepSignature reweighted = step(8);
+  reweighted.weights = {1, 0.5, 0.5};
+  CHECK(walk({step(8), step(8), reweighted}) == std::vector<Action>{E, C, E});
+  // Until a capture succeeds, the next batch of the size is captured again.
+  GraphSchedule schedule;
+  CHECK(schedule.next(step(8)) == E);
+  CHECK(schedule.next(step(8)) == C);
+  CHECK(schedule.next(step(8)) == C);
+  CHECK_FALSE(schedule.has_graph());
+}
