@@ -106,6 +106,19 @@ TEST_CASE("decoding the synthesized WAV and FLV files", "[unit][data]") {
   CHECK_THROWS_WITH(decode_video_frames(cut, 1.0), Contains(cut) && (Contains("truncated") || Contains("corrupt")));
 }
 
+TEST_CASE("a 6-pixel-wide video frame converts to RGB inside its buffer", "[unit][data]") {
+  // Found by the media fuzzer: libswscale's vector code writes up to 45 bytes past the
+  // last row of a narrow image, which corrupted the heap behind an RGB buffer of the
+  // exact size (seen under valgrind; ASan does not see FFmpeg's writes). The decoder
+  // leaves room for it; this file's second frame is 6x24 between frames of 32x24.
+  const std::vector<Image> frames = decode_video_frames(fixture_path("media/frame_6x24.flv"), 1.0);
+  REQUIRE_FALSE(frames.empty());
+  for (const Image& frame : frames) {
+    CHECK(frame.rgb.size() == static_cast<size_t>(frame.width) * frame.height * 3);
+    CHECK((frame.width == 32 || frame.width == 6));
+  }
+}
+
 TEST_CASE("a video frame announcing more pixels than mmp decodes is refused before it is allocated",
           "[unit][data]") {
   // Found by the media fuzzer: 6.5 KB of FLV whose seventh frame header says 8216x25093.
