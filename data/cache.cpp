@@ -40,7 +40,6 @@ Shape feature_shape(const std::string& kind) {
   MMP_THROW("audio feature must be stft or fbank, got '", kind, "'");
 }
 
-
 Record process_sample(const MediaSample& s, const PrepareOptions& o) {
   Record r;
   r.label = s.label;

@@ -42,11 +42,13 @@ void* CachingAllocator::allocate(size_t requested) {
   // A block of the shared cache may join a pool: no live tensor holds it, and the work
   // that used it is queued before anything the pool's graph does.
   if (ptr == nullptr) ptr = take(free_blocks_, size);
-  if (ptr != nullptr) {
-    if (pool >= 0) block_pool_[ptr] = pool;
-    return ptr;
-  }
-  ptr = source_->allocate(size);
+  if (ptr == nullptr) ptr = allocate_from_source(size, requested);
+  if (pool >= 0) block_pool_[ptr] = pool;
+  return ptr;
+}
+
+void* CachingAllocator::allocate_from_source(size_t size, size_t requested) {
+  void* ptr = source_->allocate(size);
   // Giving blocks back waits for the device, which no thread may do during a capture.
   if (ptr == nullptr && current_pool_.empty() && !free_blocks_.empty()) {
     release_free_blocks();
@@ -65,7 +67,6 @@ void* CachingAllocator::allocate(size_t requested) {
   }
   ++stats_.device_allocations;
   block_sizes_[ptr] = size;
-  if (pool >= 0) block_pool_[ptr] = pool;
   stats_.bytes_in_use += size;
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
   stats_.peak_bytes_reserved = std::max(stats_.peak_bytes_reserved, stats_.bytes_in_use + stats_.bytes_cached);

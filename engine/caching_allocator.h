@@ -52,6 +52,9 @@ class CachingAllocator {
   void deallocate(void* ptr);
   // Returns every free block of the shared cache to the source (a pool's stay).
   void empty_cache();
+  Stats stats();
+  // The peaks start again from what is held now (`mmp train --compare`: one per method).
+  void reset_peaks();
 
   // Private pools, for CUDA graph capture: while a pool is current on a thread, that
   // thread's allocations take blocks for the pool and its frees return them to it, never
@@ -64,9 +67,6 @@ class CachingAllocator {
   void end_pool();
   // The pool's free blocks join the shared cache; those still in use join it when freed.
   void release_pool(int pool);
-  Stats stats();
-  // The peaks start again from what is held now (`mmp train --compare`: one per method).
-  void reset_peaks();
 
  private:
   void release_free_blocks();  // with mutex_ held
@@ -75,6 +75,9 @@ class CachingAllocator {
   // Takes a block of `size` from `blocks`: the best fit, never more than twice the size
   // (a small tensor must not pin a large block). Null if none fits.
   void* take(FreeBlocks& blocks, size_t size);
+  // A new block of `size` (`requested` by the caller) from the source; out of room, the
+  // shared cache goes back first, and failing that the error says what to do.
+  void* allocate_from_source(size_t size, size_t requested);
   int current_pool() const;  // with mutex_ held; -1: none
 
   std::unique_ptr<BlockSource> source_;

@@ -62,14 +62,11 @@ void DeviceGraph::capture(const std::function<void()>& work) {
   // The pool first: from then on no thread gives memory back, which would wait for the
   // stream under capture.
   allocator.begin_pool(recording_->pool);
+  // Thread-local: the loader's threads may go on uploading (on their own stream) meanwhile.
+  const cudaError_t began = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+  if (began != cudaSuccess) allocator.end_pool();
+  MMP_CUDA_CHECK(began);
   cudaGraph_t graph = nullptr;
-  try {
-    // Thread-local: the loader's threads may go on uploading (on their own stream) meanwhile.
-    MMP_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  } catch (...) {
-    allocator.end_pool();
-    throw;
-  }
   try {
     work();
   } catch (...) {

@@ -41,7 +41,7 @@ class Module {
   void to(DType dtype);
   Device device() const;
   void zero_grad();
-  // After a CUDA graph of a training step is replayed (mmpareto/step_graph.h): the host
+  // After a CUDA graph of a training step is replayed (TrainStep::use_device_graph): the host
   // side of the forward it captured (batch-norm counters) counts the step, as an eager
   // forward would.
   void forward_replayed();

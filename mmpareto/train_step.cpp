@@ -238,16 +238,17 @@ ObjectiveGradients TrainStep::forward_backward(const Batch& batch, bool per_obje
   copy_batch(batch, graph_batch_);
   graph_ = std::make_unique<DeviceGraph>(model_.device());
   ObjectiveGradients r;
+  const auto forget_graph = [&] {  // the step fails (its forward ran on the host only)
+    graph_.reset();
+    graph_batch_ = {};
+  };
   try {
     graph_->capture([&] { r = sweep(graph_batch_, per_objective, fixed, share); });
   } catch (const Error& e) {
-    // The step fails (its forward ran on the host only).
-    graph_.reset();
-    graph_batch_ = {};
+    forget_graph();
     MMP_THROW("step ", steps_ + 1, ": ", e.what(), " (train without --cuda-graph)");
   } catch (...) {
-    graph_.reset();
-    graph_batch_ = {};
+    forget_graph();
     throw;
   }
   // What the step's report and the integrators read; the rest of the tape goes.
