@@ -285,13 +285,18 @@ std::vector<Image> decode_video_frames(const MediaSource& source, double fps) {
     // libswscale's vector code writes past the end of the last row of a narrow image (up
     // to 45 bytes, measured over 19 pixel formats, widths 1 to 200 and 7 heights; the
     // media fuzzer found it with a 6-pixel-wide FLV frame): room for that, cut off after.
-    constexpr size_t kScalerOverrun = 256;
+    // Marked bytes at the room's end tell if a conversion ever reaches them.
+    constexpr size_t kScalerOverrun = 256, kMarked = 64;
+    constexpr uint8_t kMark = 0xA5;
     const size_t bytes = static_cast<size_t>(f->width) * f->height * 3;
-    img.rgb.resize(bytes + kScalerOverrun);
+    img.rgb.resize(bytes + kScalerOverrun, kMark);
     uint8_t* dst[1] = {img.rgb.data()};
     const int dst_stride[1] = {3 * f->width};
     MMP_CHECK(sws_scale(scaler.get(), f->data, f->linesize, 0, f->height, dst, dst_stride) == f->height, path,
               ": converting frame ", index, " to RGB failed");
+    MMP_CHECK(std::all_of(img.rgb.end() - kMarked, img.rgb.end(), [](uint8_t b) { return b == kMark; }), path,
+              ": converting frame ", index, " (", f->width, "x", f->height,
+              ") to RGB wrote past the room left for libswscale (an mmp bug: please report it)");
     img.rgb.resize(bytes);
     if (slot >= static_cast<int64_t>(frames.size())) {
       frames.resize(slot + 1);

@@ -110,7 +110,8 @@ TEST_CASE("a 6-pixel-wide video frame converts to RGB inside its buffer", "[unit
   // Found by the media fuzzer: libswscale's vector code writes up to 45 bytes past the
   // last row of a narrow image, which corrupted the heap behind an RGB buffer of the
   // exact size (seen under valgrind; ASan does not see FFmpeg's writes). The decoder
-  // leaves room for it; this file's second frame is 6x24 between frames of 32x24.
+  // leaves room for it, and fails if a conversion reaches the marked end of that room;
+  // this file's second frame is 6x24 between frames of 32x24.
   const std::vector<Image> frames = decode_video_frames(fixture_path("media/frame_6x24.flv"), 1.0);
   REQUIRE_FALSE(frames.empty());
   for (const Image& frame : frames) {
