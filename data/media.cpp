@@ -19,7 +19,12 @@ void check_plugin_call(int status, const char* error) { MMP_CHECK(status == 0, e
 
 // Anything else stb_image reads (PNG, BMP, ...).
 Image decode_with_stb(const uint8_t* data, size_t size, const std::string& what) {
+  MMP_CHECK(size <= static_cast<size_t>(INT32_MAX), what, ": too large for an image (", size, " bytes)");
   int w = 0, h = 0, channels = 0;
+  // The header first: the size limit of every image holds before pixels are allocated.
+  if (stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels))
+    MMP_CHECK(static_cast<int64_t>(w) * h <= kMaxImagePixels, what, ": a ", w, "x", h,
+              " image, larger than the ", kMaxImagePixels, " pixels mmp decodes");
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3), stbi_image_free);
   MMP_CHECK(pixels != nullptr, what, ": cannot decode the image (", stbi_failure_reason(), ")");

@@ -160,6 +160,15 @@ TEST_CASE("a JPEG whose header announces a huge image is refused before allocati
                     Catch::Matchers::Contains("larger than"));
 }
 
+TEST_CASE("a PNG whose header announces more pixels than mmp decodes is refused from the header", "[unit][data]") {
+  // The signature and an IHDR of 16384x16384 RGB: 768 MB of pixels, under stb_image's own
+  // 1 GB bound, over the 8192x8192 that JPEG and video frames are held to.
+  std::vector<uint8_t> bytes = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                0,    0,   0x40, 0,  0,    0,    0x40, 0,    8, 2, 0, 0, 0, 0, 0, 0, 0};
+  CHECK_THROWS_WITH(decode_image(bytes.data(), bytes.size(), "huge.png"),
+                    Catch::Matchers::Contains("huge.png: a 16384x16384 image, larger than"));
+}
+
 TEST_CASE("decoding a JPEG's crop box gives the pixels of the whole decode there, at every offset", "[unit][data]") {
   // The cache's frames (stb: 4:2:0 chroma up to quality 90, 4:4:4 above), whose
   // boxes are decoded in part, and layouts decoded whole (4:2:2, progressive).
