@@ -30,6 +30,13 @@ Strides channels_last_strides(const Shape& shape) {
   return {h * w * c, 1, w * c, c};
 }
 
+bool same_memory_order(const Shape& shape, const Strides& a, const Strides& b) {
+  if (a.size() != shape.size() || b.size() != shape.size()) return false;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (shape[d] > 1 && a[d] != b[d]) return false;
+  return true;
+}
+
 std::string shape_str(const Shape& shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);

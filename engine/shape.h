@@ -19,6 +19,10 @@ Strides contiguous_strides(const Shape& shape);
 // layout tensor cores prefer for convolutions.
 Strides channels_last_strides(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[2, 3, 4]"
+// Whether two layouts of `shape` put every element at the same place: their strides agree
+// on every dim longer than 1 (a [N, C, 1, 1] tensor is NCHW and NHWC at once, whichever
+// strides its maker chose).
+bool same_memory_order(const Shape& shape, const Strides& a, const Strides& b);
 
 // Numpy/PyTorch broadcasting of two shapes; nothing when they do not broadcast (the
 // caller names the tensors in its error).

@@ -92,3 +92,15 @@ TEST_CASE("bad shapes and devices give clear errors", "[unit][tensor]") {
   if (!cuda_available())
     CHECK_THROWS_WITH(zeros({2}, DType::F32, Device::cuda(0)), Contains("cuda:0"));
 }
+
+TEST_CASE("same memory order: strides of dims of one element do not matter", "[unit][tensor]") {
+  const Shape one_by_one{8, 16, 1, 1};
+  CHECK(same_memory_order(one_by_one, contiguous_strides(one_by_one), channels_last_strides(one_by_one)));
+  CHECK(empty_channels_last(one_by_one).is_contiguous());  // why the kernels may see either strides
+  const Shape maps{8, 16, 4, 4};
+  CHECK_FALSE(same_memory_order(maps, contiguous_strides(maps), channels_last_strides(maps)));
+  CHECK(same_memory_order(maps, channels_last_strides(maps), channels_last_strides(maps)));
+  const Shape one_channel{2, 1, 3, 5};  // NCHW and NHWC coincide with a single channel
+  CHECK(same_memory_order(one_channel, contiguous_strides(one_channel), channels_last_strides(one_channel)));
+  CHECK_FALSE(same_memory_order(maps, contiguous_strides(maps), {256, 16, 4}));  // another rank
+}

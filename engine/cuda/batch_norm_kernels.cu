@@ -1,26 +1,27 @@
 // Batch norm over (N, H, W) per channel of NCHW or NHWC tensors of any floating dtype:
-// partial sums per (channel, slice of the channel's elements) in double, one thread per
+// partial sums per (channel, slice of the channel's elements) in double, one block per
 // channel to finish them, then an elementwise pass, which also applies the fused
 // epilogue (residual add, ReLU) forward and its mask and residual gradient backward.
+// The sums are memory-bound: they get enough slices to fill the device, and no load
+// waits on another (a ReLU's mask selects the gradient, it does not guard its load).
 #include <algorithm>
 
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/kernel_utils.cuh"
+#include "engine/division_cursor.h"
 
 namespace mmp::cuda {
 namespace {
 
-// Channel `ch`'s element number m (of n * hw) in NCHW.
-__device__ __forceinline__ long long channel_element(long long m, long long ch, long long c, long long hw) {
-  return (m / hw) * c * hw + ch * hw + m % hw;
-}
-
 // The gradient reaching the batch norm at element i: gy, or 0 where a fused ReLU's
-// output `mask` is not positive.
+// output `mask` is not positive. Both are loaded unconditionally: a load of gy behind a
+// branch on the mask would wait for the mask's load, doubling the sums' latency.
 template <class T>
 __device__ __forceinline__ float masked_gradient(const T* gy, const T* mask, long long i) {
-  if (mask && !(static_cast<float>(static_cast<compute_t<T>>(mask[i])) > 0.0f)) return 0.0f;
-  return static_cast<float>(static_cast<compute_t<T>>(gy[i]));
+  const float g = static_cast<float>(static_cast<compute_t<T>>(gy[i]));
+  if (!mask) return g;
+  const float m = static_cast<float>(static_cast<compute_t<T>>(mask[i]));
+  return m > 0.0f ? g : 0.0f;
 }
 
 // Element i's part of a channel's two sums: x and x^2 (forward), or gy and gy * (x - mean)
@@ -48,8 +49,11 @@ __global__ void partial_sums_kernel(const T* x, const T* gy, const T* mask, cons
   const long long begin = count * s / slices, end = count * (s + 1) / slices;
   const double mu = gy ? static_cast<double>(mean[ch]) : 0.0;
   double first = 0, second = 0;
-  for (long long m = begin + threadIdx.x; m < end; m += blockDim.x)
-    accumulate(x, gy, mask, channel_element(m, ch, c, hw), mu, first, second);
+  // Element m of the channel is sample m / hw, position m % hw: in memory at
+  // (m / hw) * c * hw + ch * hw + m % hw.
+  DivisionCursor sample(begin + threadIdx.x, blockDim.x, hw, 0);
+  for (long long m = begin + threadIdx.x; m < end; m += blockDim.x, sample.advance())
+    accumulate(x, gy, mask, (sample.quotient() * c + ch) * hw + sample.remainder(), mu, first, second);
   first = block_sum(first);
   second = block_sum(second);
   if (threadIdx.x == 0) {
@@ -58,15 +62,25 @@ __global__ void partial_sums_kernel(const T* x, const T* gy, const T* mask, cons
   }
 }
 
-__global__ void finish_statistics_kernel(const double* partial, int slices, long long count, long long c,
-                                         float* save_mean, float* save_invstd, float* running_mean,
-                                         float* running_var, double momentum, double eps) {
-  MMP_GRID_STRIDE_LOOP(ch, c) {
-    double sum = 0, squares = 0;
-    for (int s = 0; s < slices; ++s) {
-      sum += partial[(ch * slices + s) * 2];
-      squares += partial[(ch * slices + s) * 2 + 1];
-    }
+// Block ch sums channel ch's slices (in a fixed order: the same result every run).
+__device__ void sum_slices(const double* partial, int slices, long long ch, double& first, double& second) {
+  first = 0;
+  second = 0;
+  for (int s = threadIdx.x; s < slices; s += blockDim.x) {
+    first += partial[(ch * slices + s) * 2];
+    second += partial[(ch * slices + s) * 2 + 1];
+  }
+  first = block_sum(first);
+  second = block_sum(second);
+}
+
+__global__ void finish_statistics_kernel(const double* partial, int slices, long long count, float* save_mean,
+                                         float* save_invstd, float* running_mean, float* running_var,
+                                         double momentum, double eps) {
+  const long long ch = blockIdx.x;
+  double sum, squares;
+  sum_slices(partial, slices, ch, sum, squares);
+  if (threadIdx.x == 0) {
     const double mean = sum / count;
     const double var = fmax(squares / count - mean * mean, 0.0);  // biased, to normalise
     save_mean[ch] = static_cast<float>(mean);
@@ -78,9 +92,11 @@ __global__ void finish_statistics_kernel(const double* partial, int slices, long
   }
 }
 
-// Element i's channel: NCHW with hw > 0, NHWC (channels innermost) with hw == 0.
-__device__ __forceinline__ long long channel_of(long long i, long long c, long long hw) {
-  return hw > 0 ? (i / hw) % c : i % c;
+// The channels of a thread's elements in a grid-stride loop: NCHW with hw > 0 (the
+// channel is (i / hw) % c), NHWC with hw == 0 (channels innermost: i % c).
+__device__ __forceinline__ DivisionCursor channel_cursor(long long c, long long hw) {
+  return DivisionCursor(blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x,
+                        static_cast<long long>(blockDim.x) * gridDim.x, hw > 0 ? hw : 1, c);
 }
 
 // y = bn(x), then + residual and ReLU when fused (rounded to T once, at the end).
@@ -88,8 +104,10 @@ template <class T>
 __global__ void normalize_kernel(const T* x, const T* residual, bool relu, T* y, const float* mean,
                                  const float* invstd, const float* weight, const float* bias, long long total,
                                  long long c, long long hw) {
-  MMP_GRID_STRIDE_LOOP(i, total) {
-    const long long ch = channel_of(i, c, hw);
+  DivisionCursor channel = channel_cursor(c, hw);
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(blockDim.x) * gridDim.x, channel.advance()) {
+    const long long ch = channel.quotient();
     const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
     float out = (v - mean[ch]) * invstd[ch] * weight[ch] + bias[ch];
     if (residual) out += static_cast<float>(static_cast<compute_t<T>>(residual[i]));
@@ -128,16 +146,13 @@ __global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, const T* mask,
   }
 }
 
-// Per channel: the parameters' gradients, and the two coefficients of the input's.
-__global__ void finish_backward_kernel(const double* partial, int slices, long long count, long long c,
-                                       const float* invstd, float* grad_weight, float* grad_bias,
-                                       float* mean_gy, float* scaled_gw) {
-  MMP_GRID_STRIDE_LOOP(ch, c) {
-    double sum_gy = 0, sum_gy_xmu = 0;
-    for (int s = 0; s < slices; ++s) {
-      sum_gy += partial[(ch * slices + s) * 2];
-      sum_gy_xmu += partial[(ch * slices + s) * 2 + 1];
-    }
+// Per channel (block ch): the parameters' gradients, and the two coefficients of the input's.
+__global__ void finish_backward_kernel(const double* partial, int slices, long long count, const float* invstd,
+                                       float* grad_weight, float* grad_bias, float* mean_gy, float* scaled_gw) {
+  const long long ch = blockIdx.x;
+  double sum_gy, sum_gy_xmu;
+  sum_slices(partial, slices, ch, sum_gy, sum_gy_xmu);
+  if (threadIdx.x == 0) {
     const double gw = sum_gy_xmu * invstd[ch];  // sum(gy * xhat)
     if (grad_weight) grad_weight[ch] = static_cast<float>(gw);
     if (grad_bias) grad_bias[ch] = static_cast<float>(sum_gy);
@@ -154,8 +169,10 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T*
                                       const float* mean, const float* invstd, const float* weight,
                                       const float* mean_gy, const float* scaled_gw, long long total, long long c,
                                       long long hw) {
-  MMP_GRID_STRIDE_LOOP(i, total) {
-    const long long ch = channel_of(i, c, hw);
+  DivisionCursor channel = channel_cursor(c, hw);
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(blockDim.x) * gridDim.x, channel.advance()) {
+    const long long ch = channel.quotient();
     const float g = masked_gradient(gy, mask, i);
     if (grad_residual) grad_residual[i] = static_cast<T>(g);
     if (gx) {
@@ -165,11 +182,24 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T*
   }
 }
 
-// Slices per channel: about 16K elements each, at most 256.
-int slices_for(long long count) { return static_cast<int>(std::clamp<long long>(count / 16384, 1, 256)); }
-
 // Layout of x for the kernels: NHWC tensors pass hw = 0 to the elementwise passes.
 bool nhwc(const Tensor& x) { return x.is_channels_last() && !x.is_contiguous(); }
+
+// Slices per channel of the partial sums: enough blocks (one per channel, or group of 32
+// NHWC channels, and slice) to fill the device twice over, each slice keeping every thread
+// of its block busy with several elements. Few blocks leave the sums waiting on memory
+// latency: 64 channels in 24 slices (48 blocks on 132 multiprocessors) made the backward
+// sums of a ResNet's first stage take over a millisecond on an H200.
+int slices_for(const Tensor& x, int device) {
+  const long long c = x.shape()[1], count = x.numel() / std::max<long long>(c, 1);
+  const long long channel_blocks = nhwc(x) ? (c + kChannelsPerBlock - 1) / kChannelsPerBlock : c;
+  const long long per_thread = 8;  // elements (NCHW) or rows (NHWC) a thread sums at least
+  const long long min_per_slice = per_thread * (nhwc(x) ? kRowLanes : kThreads);
+  const long long resident_blocks = 2048 / kThreads;  // per multiprocessor
+  const long long wanted = 2 * resident_blocks * multiprocessor_count(device);
+  const long long by_work = count / min_per_slice, by_device = (wanted + channel_blocks - 1) / channel_blocks;
+  return static_cast<int>(std::clamp<long long>(std::min(by_work, by_device), 1, 4096));
+}
 
 // The partial sums, over NCHW or NHWC.
 template <class T>
@@ -196,8 +226,8 @@ void check_parameters(const Tensor& x, std::initializer_list<const Tensor*> para
 // The epilogue's tensors must be laid out as x (same shape, dtype and memory order).
 void check_epilogue(const Tensor& x, const BatchNormEpilogue& e) {
   for (const Tensor* t : {&e.residual, &e.output, &e.grad_residual})
-    MMP_CHECK(!t->defined() || (t->shape() == x.shape() && t->dtype() == x.dtype() && t->strides() == x.strides() &&
-                                t->device() == x.device()),
+    MMP_CHECK(!t->defined() || (t->shape() == x.shape() && t->dtype() == x.dtype() &&
+                                same_memory_order(x.shape(), t->strides(), x.strides()) && t->device() == x.device()),
               "batch norm of ", x.str(), ": its epilogue's tensor ", t->str(), " is not laid out as the input");
 }
 
@@ -216,15 +246,15 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
   check_epilogue(x, epilogue);
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
-  const int slices = slices_for(count);
+  const int slices = slices_for(x, device);
   const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
     launch_partial_sums(device, x, px, static_cast<const scalar_t*>(nullptr), static_cast<const scalar_t*>(nullptr),
                         nullptr, partial.data<double>(), n, c, hw, slices);
-    finish_statistics_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
-        partial.data<double>(), slices, count, c, save_mean.data<float>(), save_invstd.data<float>(),
+    finish_statistics_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
+        partial.data<double>(), slices, count, save_mean.data<float>(), save_invstd.data<float>(),
         f32_out_or_null(running_mean), f32_out_or_null(running_var), momentum, eps);
     MMP_CUDA_CHECK_LAUNCH();
     normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
@@ -244,7 +274,7 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
             ": a fused ReLU needs the forward's output");
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
-  const int slices = slices_for(count);
+  const int slices = slices_for(x, device);
   const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
   const Tensor coefficients = Tensor::empty({2, c}, DType::F32, x.device());
   float* mean_gy = coefficients.data<float>();
@@ -256,8 +286,8 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
     const scalar_t* pg = static_cast<const scalar_t*>(grad_y.raw_data());
     const scalar_t* mask = epilogue.relu ? data_or_null<const scalar_t>(epilogue.output) : nullptr;
     launch_partial_sums(device, x, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
-    finish_backward_kernel<<<grid_for(c, kThreads, device), kThreads, 0, stream(device)>>>(
-        partial.data<double>(), slices, count, c, save_invstd.data<float>(), f32_out_or_null(grad_weight),
+    finish_backward_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
+        partial.data<double>(), slices, count, save_invstd.data<float>(), f32_out_or_null(grad_weight),
         f32_out_or_null(grad_bias), mean_gy, scaled_gw);
     MMP_CUDA_CHECK_LAUNCH();
     if (grad_x.defined() || epilogue.grad_residual.defined()) {
