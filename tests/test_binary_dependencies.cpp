@@ -2,11 +2,14 @@
 // libraries, nothing of FFmpeg or libjpeg (docs/gpu-check.md). The media plugin beside
 // it holds FFmpeg.
 #include <catch2/catch.hpp>
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <regex>
 #include <set>
 #include <string>
+#include <vector>
 
 using Catch::Matchers::Contains;
 
@@ -77,3 +80,25 @@ TEST_CASE("FFmpeg is in the media plugin beside mmp", "[unit][cli]") {
   for (const std::string& name : libraries) avformat = avformat || name.rfind("libavformat.so.", 0) == 0;
   CHECK(avformat);
 }
+
+#if defined(MMP_MPI_PLUGIN_FILE) || defined(MMP_NCCL_PLUGIN_FILE)
+TEST_CASE("the MPI and NCCL plugins open with every symbol bound: nothing is left for mmp to provide", "[unit][cli]") {
+  // mmp (and this test binary) link the CUDA runtime statically and export none of it, so
+  // a plugin that calls the runtime without linking it fails to open on a GPU node, as
+  // the NCCL plugin's cudaSetDevice once did there. RTLD_NOW binds every symbol now.
+  std::vector<std::string> plugins;
+#ifdef MMP_MPI_PLUGIN_FILE
+  plugins.push_back(MMP_MPI_PLUGIN_FILE);
+#endif
+#ifdef MMP_NCCL_PLUGIN_FILE
+  plugins.push_back(MMP_NCCL_PLUGIN_FILE);
+#endif
+  for (const std::string& path : plugins) {
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    const char* error = handle ? "" : dlerror();
+    INFO(path << ": " << error);
+    CHECK(handle != nullptr);
+    if (handle) dlclose(handle);
+  }
+}
+#endif

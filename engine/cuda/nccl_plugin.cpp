@@ -1,5 +1,4 @@
 // libmmp-nccl.so: the C table of nccl_plugin_abi.h over NCCL.
-#include <cuda_runtime_api.h>
 #include <nccl.h>
 
 #include <cstdio>
@@ -28,11 +27,7 @@ int unique_id(unsigned char* id, char* error, size_t error_size) {
   return 0;
 }
 
-int init(void** comm, int rank, int size, const unsigned char* id, int device, char* error, size_t error_size) {
-  if (cudaSetDevice(device) != cudaSuccess) {
-    std::snprintf(error, error_size, "cudaSetDevice(%d) failed", device);
-    return 1;
-  }
+int init(void** comm, int rank, int size, const unsigned char* id, char* error, size_t error_size) {
   ncclUniqueId u;
   std::memcpy(&u, id, sizeof u);
   ncclComm_t c = nullptr;

@@ -5,6 +5,7 @@
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/nccl_reduction.h"
+#include "engine/cuda/runtime.h"
 #include "engine/distributed.h"
 #include "engine/nccl_plugin_abi.h"
 #include "engine/ops.h"
@@ -67,7 +68,8 @@ void* one_rank_communicator(const MmpNcclPlugin& nccl) {
   REQUIRE(nccl.unique_id(id, message, sizeof message) == 0);
   void* comm = nullptr;
   INFO(message);
-  REQUIRE(nccl.init(&comm, 0, 1, id, 0, message, sizeof message) == 0);
+  const cuda::DeviceGuard current(0);
+  REQUIRE(nccl.init(&comm, 0, 1, id, message, sizeof message) == 0);
   return comm;
 }
 
