@@ -38,6 +38,15 @@ std::vector<Tensor> bf16_representable(const std::vector<Tensor>& inputs64) {
 
 Tensor as_cpu_f32(const Tensor& t) { return t.to(Device::cpu()).to(DType::F32); }
 
+// A new leaf holding t's values on `device` that requires grad. t itself stays unmarked,
+// also when it is there already (to() then returns t): a CPU run that marked the shared
+// input would make the CUDA run's copy an op's output, which cannot be marked.
+Tensor leaf_on(const Tensor& t, Device device) {
+  Tensor leaf = t.detach().to(device);
+  leaf.set_requires_grad(true);
+  return leaf;
+}
+
 double cosine(const Tensor& a, const Tensor& b) {
   const auto x = a.to(Device::cpu()).to_vector<double>(), y = b.to(Device::cpu()).to_vector<double>();
   double xy = 0, xx = 0, yy = 0;
@@ -118,8 +127,8 @@ TEST_CASE("bf16 batch norm over many slices per channel, with its running statis
   const Tensor x = add_scalar(mul_scalar(randn({8, 3, 64, 64}, gen), 2.0), 0.5).to(DType::BF16).to(DType::F32);
   const Tensor w = randn({3}, gen), b = randn({3}, gen), gy = randn({8, 3, 64, 64}, gen).to(DType::BF16).to(DType::F32);
   auto run = [&](Device device, DType dtype) {
-    const Tensor xd = x.to(dtype).to(device).set_requires_grad(true);
-    const Tensor wd = w.to(device).set_requires_grad(true), bd = b.to(device).set_requires_grad(true);
+    const Tensor xd = leaf_on(x.to(dtype), device);
+    const Tensor wd = leaf_on(w, device), bd = leaf_on(b, device);
     const Tensor rm = zeros({3}, DType::F32, device), rv = ones({3}, DType::F32, device);
     const Tensor y = batch_norm(xd, wd, bd, rm, rv, true, 0.1, 1e-5);
     const auto g = grad({sum(mul(y, gy.to(dtype).to(device)))}, {xd, wd, bd});
@@ -186,7 +195,7 @@ TEST_CASE("under tf32 and bf16, activations are NHWC from the first convolution 
     INFO(precision_name(p));
     const PrecisionScope scope(p);
     std::vector<Tensor> in;
-    for (const Tensor& t : cpu_in) in.push_back(t.detach().to(kCuda).set_requires_grad(true));
+    for (const Tensor& t : cpu_in) in.push_back(leaf_on(t, kCuda));
     const Tensor out = block(in, true);
     const auto grads = grad({sum(mul(out, probe.to(kCuda)))}, in);
     const double tolerance = p == Precision::bf16 ? 3 * kBf16Tolerance : kTf32Tolerance;
@@ -208,8 +217,8 @@ TEST_CASE("NHWC batch norm and convolution against the CPU: 40 channels, many ro
   const Tensor bn_w = randn({40}, gen), bn_b = randn({40}, gen);
   const Tensor probe = randn({8, 40, 70, 60}, gen);
   auto run = [&](Device device) {
-    const Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true);
-    const Tensor gw = bn_w.to(device).set_requires_grad(true), gb = bn_b.to(device).set_requires_grad(true);
+    const Tensor xd = leaf_on(x, device), wd = leaf_on(w, device);
+    const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
     const Tensor rm = zeros({40}, DType::F32, device), rv = ones({40}, DType::F32, device);
     const Tensor h = conv2d(xd, wd, Tensor(), 1, 0);  // [8, 40, 70, 60]
     const Tensor y = batch_norm(h, gw, gb, rm, rv, true, 0.1, 1e-5);
@@ -267,9 +276,9 @@ TEST_CASE("fused NHWC batch norm + add + ReLU against the CPU's three ops, with 
   const Tensor bn_w = randn({40}, gen), bn_b = randn({40}, gen);
   const Tensor probe = randn({8, 40, 70, 60}, gen);
   auto run = [&](Device device) {
-    const Tensor xd = x.to(device).set_requires_grad(true), wd = w.to(device).set_requires_grad(true);
-    const Tensor wr = w_residual.to(device).set_requires_grad(true);
-    const Tensor gw = bn_w.to(device).set_requires_grad(true), gb = bn_b.to(device).set_requires_grad(true);
+    const Tensor xd = leaf_on(x, device), wd = leaf_on(w, device);
+    const Tensor wr = leaf_on(w_residual, device);
+    const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
     const Tensor rm = zeros({40}, DType::F32, device), rv = ones({40}, DType::F32, device);
     const Tensor h = conv2d(xd, wd, Tensor(), 1, 0), r = conv2d(xd, wr, Tensor(), 1, 0);
     const Tensor y = device.is_cpu() ? relu(add(batch_norm(h, gw, gb, rm, rv, true, 0.1, 1e-5), r))
@@ -290,6 +299,38 @@ TEST_CASE("fused NHWC batch norm + add + ReLU against the CPU's three ops, with 
     for (size_t i = 0; i < cpu.size(); ++i) {
       INFO(precision_name(p) << " " << names[i]);
       CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < tolerance);
+    }
+  }
+}
+
+TEST_CASE("fused batch norm on 1x1 maps: an NCHW input with an NHWC-strided residual is one layout", "[cuda][precision]") {
+  // A ResNet's last stage on a small input: [N, C, 1, 1], where NCHW and NHWC strides
+  // differ but place every element alike. The epilogue's tensors come in either.
+  Generator gen(18);
+  const Tensor x = randn({8, 16, 1, 1}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor residual = randn({8, 16, 1, 1}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor bn_w = randn({16}, gen), bn_b = randn({16}, gen), probe = randn({8, 16, 1, 1}, gen);
+  auto run = [&](Device device, DType dtype) {
+    const Tensor xd = leaf_on(x.to(dtype), device);
+    Tensor r = empty_channels_last({8, 16, 1, 1}, dtype, device);  // strides [16, 1, 16, 16]
+    r.copy_(residual.to(dtype).to(device));
+    const Tensor rd = leaf_on(r, device);
+    const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
+    const Tensor rm = zeros({16}, DType::F32, device), rv = ones({16}, DType::F32, device);
+    const Tensor y = device.is_cpu() ? relu(add(batch_norm(xd, gw, gb, rm, rv, true, 0.1, 1e-5), rd))
+                                     : batch_norm_relu(xd, gw, gb, rm, rv, rd, true, 0.1, 1e-5);
+    const auto g = grad({sum(mul(y, probe.to(dtype).to(device)))}, {xd, rd, gw, gb});
+    return std::vector<Tensor>{y, g[0], g[1], g[2], g[3], rm, rv};
+  };
+  const auto cpu = run(Device::cpu(), DType::F32);
+  for (const DType dtype : {DType::F32, DType::BF16}) {
+    const PrecisionScope scope(dtype == DType::BF16 ? Precision::bf16 : Precision::tf32);
+    const auto gpu = run(kCuda, dtype);
+    const char* names[] = {"y", "grad x", "grad residual", "grad bn weight", "grad bn bias", "running mean",
+                           "running var"};
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      INFO(dtype_name(dtype) << " " << names[i]);
+      CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < (dtype == DType::BF16 ? 3 * kBf16Tolerance : 1e-5));
     }
   }
 }
