@@ -13,6 +13,7 @@
 
 #ifdef MMP_HAVE_CUDA
 #include "engine/cuda/nccl_reduction.h"
+#include "engine/cuda/runtime.h"
 #endif
 
 namespace mmp {
@@ -66,8 +67,9 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
 
+  bool data_parallel() const override { return true; }
   std::string describe() const override {
-    std::string text = str(size_, " ranks, ", version_);
+    std::string text = str(size_, size_ == 1 ? " rank, " : " ranks, ", version_);
     if (nccl_) text += str(", NCCL ", nccl_version_ / 10000, ".", nccl_version_ / 100 % 100, ".", nccl_version_ % 100);
     return text;
   }
@@ -160,7 +162,10 @@ class MpiCommunicator final : public Communicator {
         unsigned char id[MMP_NCCL_ID_BYTES] = {};
         if (rank_ == 0) call(nccl_->unique_id(id, error_, sizeof error_));
         call(mpi_->broadcast(id, sizeof id, 0, error_, sizeof error_));
-        call(nccl_->init(&nccl_comm_, rank_, size_, id, device, error_, sizeof error_));
+        {
+          const cuda::DeviceGuard current(device);  // NCCL's communicator is on the current device
+          call(nccl_->init(&nccl_comm_, rank_, size_, id, error_, sizeof error_));
+        }
         call(nccl_->version(&nccl_version_, error_, sizeof error_));
         nccl_device_ = device;
         nccl_reduction_ = std::make_unique<NcclReduction>(*nccl_, nccl_comm_, Device::cuda(device));
@@ -202,6 +207,7 @@ Launch launch_from_environment() {
   // Open MPI's mpirun, MPICH's (and Slurm's PMI), srun's job step.
   l.ranks = std::max(1, environment_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}, 1));
   l.local_rank = std::max(0, environment_int({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0));
+  l.distributed = l.ranks > 1 || environment_int({"MMP_DISTRIBUTED"}, 0) == 1;
   return l;
 }
 
@@ -209,7 +215,7 @@ Communicator& world() {
   static std::once_flag once;
   std::call_once(once, [] {
     const Launch launch = launch_from_environment();
-    if (launch.ranks > 1) {
+    if (launch.distributed) {
       world_storage() = std::make_unique<MpiCommunicator>(launch.ranks);
     } else {
       world_storage() = std::make_unique<SingleProcess>();

@@ -17,6 +17,9 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string describe() const = 0;  // "1 process", "4 ranks, Open MPI v4.1.4, NCCL 2.27.3"
+  // Whether training sums its gradients through this communicator: several ranks, or one
+  // rank put on the data-parallel path on purpose (MMP_DISTRIBUTED=1).
+  virtual bool data_parallel() const { return size() > 1; }
   // In place on every rank: t = the sum of every rank's t. A dense f32 or f64 tensor on
   // the CPU or a CUDA device (work queued on the device's compute stream).
   virtual void all_reduce_sum(const Tensor& t) = 0;
@@ -34,15 +37,19 @@ class Communicator {
 };
 
 // How this process was launched: the ranks of its job and its rank among those on its
-// node (Open MPI's, MPICH's or Slurm's variables); 1 and 0 when run alone.
+// node (Open MPI's, MPICH's or Slurm's variables); 1 and 0 when run alone. A job of
+// several ranks is distributed (MPI, and NCCL for CUDA tensors); so is one rank with
+// MMP_DISTRIBUTED=1 in its environment (`mpirun -np 1 -x MMP_DISTRIBUTED=1 mmp ...`),
+// which runs the data-parallel path on one GPU, to check it against the plain process.
 struct Launch {
   int ranks = 1;
   int local_rank = 0;
+  bool distributed = false;
 };
 Launch launch_from_environment();
 
-// The communicator of the job: MPI (with NCCL for CUDA tensors) when launched with
-// several ranks, a one-rank communicator otherwise. Created on first use.
+// The communicator of the job: MPI (with NCCL for CUDA tensors) when the launch is
+// distributed, a one-process communicator otherwise. Created on first use.
 Communicator& world();
 // Finalises MPI when it was started; the end of main calls it.
 void finish_world();

@@ -28,7 +28,7 @@ TrainStep::TrainStep(AVClassifier& model, std::unique_ptr<Integrator> integrator
       buffers_(av_parameter_groups(model), kObjectives),
       measure_(measure),
       rng_(seed),
-      comm_(communicator && communicator->size() > 1 ? communicator : nullptr) {
+      comm_(communicator && communicator->data_parallel() ? communicator : nullptr) {
   std::map<std::string, size_t> position;
   const NamedTensors params = model.named_parameters();
   for (size_t j = 0; j < params.size(); ++j) position[params[j].first] = j;

@@ -216,7 +216,7 @@ void bench_allreduce(const std::string& device_text, int64_t width, int repeats)
   Device device = parse_device(device_text);
   // Each rank on the GPU of its local rank, unless one is named (as mmp train).
   const Launch launch = launch_from_environment();
-  if (device_text == "cuda" && launch.ranks > 1 && cuda_device_count() > 0)
+  if (device_text == "cuda" && launch.distributed && cuda_device_count() > 0)
     device = Device::cuda(launch.local_rank % cuda_device_count());
   Generator gen(0);
   AVClassifierConfig config;

@@ -132,7 +132,7 @@ void run_train(TrainCommandOptions o) {
   if (o.train.device.is_cuda())
     std::printf("precision: %s%s\n", precision_name(o.train.precision),
                 o.train.cuda_graph ? "; full batches' forward and backward replayed from a CUDA graph" : "");
-  if (comm.size() > 1) {
+  if (comm.data_parallel()) {
     // What each step sums over the ranks: every objective's gradient of each group it reaches.
     Generator gen(0);
     AVClassifierConfig config;
@@ -171,7 +171,7 @@ void run_train(TrainCommandOptions o) {
       // One method diverging does not cancel the comparison: the others still run.
       // One method alone, or a rank of a data-parallel job (the error may be this rank's
       // only, and the others wait in a collective): the error ends the run.
-      if (methods.size() == 1 || comm.size() > 1) throw;
+      if (methods.size() == 1 || comm.data_parallel()) throw;
       std::fprintf(stderr, "mmp: %s stopped: %s\n", method.c_str(), e.what());
       stopped += (stopped.empty() ? "" : ", ") + method;
     }
@@ -190,9 +190,15 @@ void run_train(TrainCommandOptions o) {
         break;
       }
     print_throughput(results, o.train.device);
-    if (comm.size() > 1)
-      std::printf("\nparameters identical on all %d ranks after every epoch (last hash %016llx)\n", comm.size(),
-                  static_cast<unsigned long long>(results.back().weights_hash));
+    // The hash tells runs apart bit for bit (a data-parallel run against one process, a
+    // resumed run against an uninterrupted one).
+    std::printf("\n");
+    for (const TrainResult& r : results)
+      std::printf("parameters hash %016llx (%s, final)\n", static_cast<unsigned long long>(r.weights_hash),
+                  r.method.c_str());
+    if (comm.data_parallel())
+      std::printf("parameters identical on all %d rank%s after every epoch; %s\n", comm.size(),
+                  comm.size() == 1 ? "" : "s", comm.describe().c_str());
   }
   if (!o.train.out_dir.empty()) {
     std::printf("\ncheckpoints and metrics (JSON lines) in %s/<method>/\n", o.train.out_dir.c_str());
@@ -266,7 +272,7 @@ void add_train_command(CLI::App& app) {
     o.train.dtype = dtype == "f64" ? DType::F64 : DType::F32;
     // Under mpirun/srun each rank takes the GPU of its local rank, unless one is named.
     const Launch launch = launch_from_environment();
-    if (device == "cuda" && launch.ranks > 1 && cuda_device_count() > 0)
+    if (device == "cuda" && launch.distributed && cuda_device_count() > 0)
       o.train.device = Device::cuda(launch.local_rank % cuda_device_count());
     MMP_CHECK(!o.train.cuda_graph || o.train.device.is_cuda(), "--cuda-graph needs --device cuda");
     o.train.precision =

@@ -29,7 +29,7 @@ int run(int argc, char** argv) {
   // In a job of several ranks, errors name the rank they happened on.
   const mmp::Launch launch = mmp::launch_from_environment();
   const std::string program =
-      launch.ranks > 1 ? mmp::str("mmp (rank ", mmp::world().rank(), " of ", launch.ranks, ")") : std::string("mmp");
+      launch.distributed ? mmp::str("mmp (rank ", mmp::world().rank(), " of ", launch.ranks, ")") : std::string("mmp");
   if (const auto status = mmp::cli::parse_and_run(app, argc, argv, program.c_str())) return *status;
   if (app.get_subcommands().empty()) {
     std::cout << app.help() << "mmp " << MMP_VERSION << " (CUDA backend "
@@ -44,7 +44,7 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   // A job of several ranks starts MPI before anything else (every rank must), and a rank
   // that fails ends the whole job, naming itself, instead of leaving the others waiting.
-  const bool distributed = mmp::launch_from_environment().ranks > 1;
+  const bool distributed = mmp::launch_from_environment().distributed;
   if (distributed) {
     try {
       mmp::world();
