@@ -4,7 +4,11 @@
 // bf16 data computes in f32 on tensor cores. In fp32 (the exact mode) cuDNN's
 // heuristics choose, so that every run takes the same algorithms; with TF32 or bf16
 // each pass's first call times the candidates on its real buffers and keeps the
-// fastest (deterministic where one is within reach), as cudnn.benchmark does.
+// fastest (deterministic where one is within reach), as cudnn.benchmark does. cuDNN
+// reports with each candidate the math type it needs (its tensor-core kernels as
+// CUDNN_TENSOR_OP_MATH), and a pass runs its algorithm with that math type on a
+// descriptor of its own, as PyTorch does: a candidate is not filtered out for lacking
+// the mode's own label.
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -49,12 +53,15 @@ class ConvolutionDescriptor {
                                                     compute));
     // TF32 rounds f32 inputs to 10 mantissa bits: only when the precision allows it
     // (PyTorch: torch.backends.cudnn.allow_tf32); FMA math keeps full f32 products.
-    math_ = dtype == DType::BF16                ? CUDNN_TENSOR_OP_MATH
+    mode_ = dtype == DType::BF16                ? CUDNN_TENSOR_OP_MATH
             : dtype == DType::F32 && g.allow_tf32 ? CUDNN_DEFAULT_MATH
                                                   : CUDNN_FMA_MATH;
-    MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, math_));
+    MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, mode_));
   }
-  cudnnMathType_t math() const { return math_; }
+  // The precision's math type, which candidates are found under.
+  cudnnMathType_t mode() const { return mode_; }
+  // The math type of the algorithm chosen for this descriptor's pass.
+  void use_math(cudnnMathType_t math) { MMP_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, math)); }
   ~ConvolutionDescriptor() { cudnnDestroyConvolutionDescriptor(desc_); }
   ConvolutionDescriptor(const ConvolutionDescriptor&) = delete;
   ConvolutionDescriptor& operator=(const ConvolutionDescriptor&) = delete;
@@ -62,7 +69,7 @@ class ConvolutionDescriptor {
 
  private:
   cudnnConvolutionDescriptor_t desc_ = nullptr;
-  cudnnMathType_t math_ = CUDNN_DEFAULT_MATH;
+  cudnnMathType_t mode_ = CUDNN_DEFAULT_MATH;
 };
 
 // Everything cuDNN needs for one convolution shape, built once.
@@ -71,10 +78,12 @@ struct ConvPlan {
       : x(dtype, g.n, g.c, g.h, g.w, g.channels_last),
         y(dtype, g.n, g.co, g.ho, g.wo, g.channels_last),
         w(dtype, g),
-        conv(dtype, g) {}
+        fwd(dtype, g),
+        bwd_data(dtype, g),
+        bwd_filter(dtype, g) {}
   TensorDescriptor x, y;
   FilterDescriptor w;
-  ConvolutionDescriptor conv;
+  ConvolutionDescriptor fwd, bwd_data, bwd_filter;  // one per pass: each its algorithm's math type
   cudnnConvolutionFwdAlgo_t fwd_algo{};
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
@@ -88,12 +97,15 @@ struct ConvPlan {
 // layers want tens to hundreds of MB.
 constexpr size_t kTimingWorkspace = size_t{256} << 20;
 
-// The fastest candidate that ran with the descriptor's math type (an entry of another
-// math type would run as the descriptor says, not as timed), deterministic when one ran
-// within 10% of the fastest (gradients that repeat from run to run are worth that much).
+// Whether a candidate of math type `math` may run in the precision's `mode`: the exact
+// mode (FMA math) takes only full-f32 kernels, TF32 and bf16 any.
+bool allowed(cudnnMathType_t math, cudnnMathType_t mode) { return mode != CUDNN_FMA_MATH || math == CUDNN_FMA_MATH; }
+
+// The fastest candidate the mode allows, deterministic when one ran within 10% of the
+// fastest (gradients that repeat from run to run are worth that much).
 template <class Perf>
-const Perf* fastest(const Perf* perf, int count, cudnnMathType_t math) {
-  auto usable = [&](const Perf& p) { return p.status == CUDNN_STATUS_SUCCESS && p.mathType == math; };
+const Perf* fastest(const Perf* perf, int count, cudnnMathType_t mode) {
+  auto usable = [&](const Perf& p) { return p.status == CUDNN_STATUS_SUCCESS && allowed(p.mathType, mode); };
   const Perf* best = nullptr;
   for (int i = 0; i < count; ++i)
     if (usable(perf[i]) && (!best || perf[i].time < best->time)) best = &perf[i];
@@ -104,13 +116,13 @@ const Perf* fastest(const Perf* perf, int count, cudnnMathType_t math) {
   return best;
 }
 
-// The first algorithm cuDNN's heuristics rank that works, preferring deterministic ones
-// (so two runs of a training step give the same gradients).
+// The first algorithm cuDNN's heuristics rank that works in the mode, preferring
+// deterministic ones (so two runs of a training step give the same gradients).
 template <class Perf>
-const Perf& choose(const Perf* perf, int count, const char* what) {
+const Perf& choose(const Perf* perf, int count, cudnnMathType_t mode, const char* what) {
   const Perf* first_ok = nullptr;
   for (int i = 0; i < count; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || !allowed(perf[i].mathType, mode)) continue;
     if (perf[i].determinism == CUDNN_DETERMINISTIC) return perf[i];
     if (!first_ok) first_ok = &perf[i];
   }
@@ -135,25 +147,31 @@ ConvPlan& plan_for(int device, DType dtype, const ConvGeometry& g) {
   constexpr int kMax = 16;
   int count = 0;
   cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
-  MMP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan->x.get(), plan->w.get(), plan->conv.get(),
+  MMP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan->x.get(), plan->w.get(), plan->fwd.get(),
                                                          plan->y.get(), kMax, &count, fwd));
-  plan->fwd_algo = choose(fwd, count, "forward").algo;
-  MMP_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, plan->x.get(), plan->w.get(), plan->conv.get(),
+  const auto& fwd_choice = choose(fwd, count, plan->fwd.mode(), "forward");
+  plan->fwd_algo = fwd_choice.algo;
+  plan->fwd.use_math(fwd_choice.mathType);
+  MMP_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, plan->x.get(), plan->w.get(), plan->fwd.get(),
                                                           plan->y.get(), plan->fwd_algo, &plan->fwd_bytes));
   cudnnConvolutionBwdDataAlgoPerf_t bwd_data[kMax];
-  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan->w.get(), plan->y.get(), plan->conv.get(),
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan->w.get(), plan->y.get(), plan->bwd_data.get(),
                                                               plan->x.get(), kMax, &count, bwd_data));
-  plan->bwd_data_algo = choose(bwd_data, count, "backward-data").algo;
-  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan->w.get(), plan->y.get(), plan->conv.get(),
+  const auto& bwd_data_choice = choose(bwd_data, count, plan->bwd_data.mode(), "backward-data");
+  plan->bwd_data_algo = bwd_data_choice.algo;
+  plan->bwd_data.use_math(bwd_data_choice.mathType);
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan->w.get(), plan->y.get(), plan->bwd_data.get(),
                                                                plan->x.get(), plan->bwd_data_algo,
                                                                &plan->bwd_data_bytes));
   cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[kMax];
-  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan->x.get(), plan->y.get(), plan->conv.get(),
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan->x.get(), plan->y.get(), plan->bwd_filter.get(),
                                                                 plan->w.get(), kMax, &count, bwd_filter));
-  plan->bwd_filter_algo = choose(bwd_filter, count, "backward-filter").algo;
-  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan->x.get(), plan->y.get(), plan->conv.get(),
-                                                                 plan->w.get(), plan->bwd_filter_algo,
-                                                                 &plan->bwd_filter_bytes));
+  const auto& bwd_filter_choice = choose(bwd_filter, count, plan->bwd_filter.mode(), "backward-filter");
+  plan->bwd_filter_algo = bwd_filter_choice.algo;
+  plan->bwd_filter.use_math(bwd_filter_choice.mathType);
+  MMP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan->x.get(), plan->y.get(),
+                                                                 plan->bwd_filter.get(), plan->w.get(),
+                                                                 plan->bwd_filter_algo, &plan->bwd_filter_bytes));
   slot = std::move(plan);
   return *slot;
 }
@@ -174,7 +192,7 @@ Tensor timing_workspace(int device) {
 
 // On the first call of each pass of a timed plan: times the candidates on the call's
 // own buffers (the outputs are overwritten by the call that follows).
-void time_forward(ConvPlan& p, int device, const Tensor& x, const Tensor& w, const Tensor& y) {
+void time_forward(ConvPlan& p, int device, const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& y) {
   std::lock_guard<std::mutex> lock(p.timing);
   if (!p.timed || p.fwd_timed) return;
   p.fwd_timed = true;
@@ -184,20 +202,25 @@ void time_forward(ConvPlan& p, int device, const Tensor& x, const Tensor& w, con
   int count = 0;
   cudnnConvolutionFwdAlgoPerf_t perf[kMax];
   const cudnnHandle_t h = cudnn(device);
-  if (cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), x.raw_data(), p.w.get(), w.raw_data(), p.conv.get(),
+  ConvolutionDescriptor probe(x.dtype(), g);  // in the precision's mode: every candidate it allows
+  if (cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), x.raw_data(), p.w.get(), w.raw_data(), probe.get(),
                                              p.y.get(), y.raw_data(), kMax, &count, perf, ws.raw_data(),
                                              kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
     return;  // the heuristics' choice stays
-  const auto* best = fastest(perf, count, p.conv.math());
+  const auto* best = fastest(perf, count, probe.mode());
+  if (!best) return;
+  probe.use_math(best->mathType);
   size_t bytes = 0;
-  if (!best || cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), p.conv.get(), p.y.get(), best->algo,
-                                                       &bytes) != CUDNN_STATUS_SUCCESS)
+  if (cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), probe.get(), p.y.get(), best->algo, &bytes) !=
+      CUDNN_STATUS_SUCCESS)
     return;
+  p.fwd.use_math(best->mathType);
   p.fwd_algo = best->algo;
   p.fwd_bytes = std::max(bytes, best->memory);
 }
 
-void time_backward_data(ConvPlan& p, int device, const Tensor& gy, const Tensor& w, const Tensor& gx) {
+void time_backward_data(ConvPlan& p, int device, const ConvGeometry& g, const Tensor& gy, const Tensor& w,
+                        const Tensor& gx) {
   std::lock_guard<std::mutex> lock(p.timing);
   if (!p.timed || p.bwd_data_timed) return;
   p.bwd_data_timed = true;
@@ -207,20 +230,25 @@ void time_backward_data(ConvPlan& p, int device, const Tensor& gy, const Tensor&
   int count = 0;
   cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
   const cudnnHandle_t h = cudnn(device);
-  if (cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), w.raw_data(), p.y.get(), gy.raw_data(), p.conv.get(),
+  ConvolutionDescriptor probe(gy.dtype(), g);
+  if (cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), w.raw_data(), p.y.get(), gy.raw_data(), probe.get(),
                                                   p.x.get(), gx.raw_data(), kMax, &count, perf, ws.raw_data(),
                                                   kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
     return;
-  const auto* best = fastest(perf, count, p.conv.math());
+  const auto* best = fastest(perf, count, probe.mode());
+  if (!best) return;
+  probe.use_math(best->mathType);
   size_t bytes = 0;
-  if (!best || cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), p.conv.get(), p.x.get(),
-                                                            best->algo, &bytes) != CUDNN_STATUS_SUCCESS)
+  if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), probe.get(), p.x.get(), best->algo,
+                                                   &bytes) != CUDNN_STATUS_SUCCESS)
     return;
+  p.bwd_data.use_math(best->mathType);
   p.bwd_data_algo = best->algo;
   p.bwd_data_bytes = std::max(bytes, best->memory);
 }
 
-void time_backward_filter(ConvPlan& p, int device, const Tensor& x, const Tensor& gy, const Tensor& gw) {
+void time_backward_filter(ConvPlan& p, int device, const ConvGeometry& g, const Tensor& x, const Tensor& gy,
+                          const Tensor& gw) {
   std::lock_guard<std::mutex> lock(p.timing);
   if (!p.timed || p.bwd_filter_timed) return;
   p.bwd_filter_timed = true;
@@ -230,15 +258,19 @@ void time_backward_filter(ConvPlan& p, int device, const Tensor& x, const Tensor
   int count = 0;
   cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
   const cudnnHandle_t h = cudnn(device);
+  ConvolutionDescriptor probe(x.dtype(), g);
   if (cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.get(), x.raw_data(), p.y.get(), gy.raw_data(),
-                                                    p.conv.get(), p.w.get(), gw.raw_data(), kMax, &count, perf,
+                                                    probe.get(), p.w.get(), gw.raw_data(), kMax, &count, perf,
                                                     ws.raw_data(), kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
     return;
-  const auto* best = fastest(perf, count, p.conv.math());
+  const auto* best = fastest(perf, count, probe.mode());
+  if (!best) return;
+  probe.use_math(best->mathType);
   size_t bytes = 0;
-  if (!best || cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.conv.get(), p.w.get(),
-                                                              best->algo, &bytes) != CUDNN_STATUS_SUCCESS)
+  if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), probe.get(), p.w.get(), best->algo,
+                                                     &bytes) != CUDNN_STATUS_SUCCESS)
     return;
+  p.bwd_filter.use_math(best->mathType);
   p.bwd_filter_algo = best->algo;
   p.bwd_filter_bytes = std::max(bytes, best->memory);
 }
@@ -250,10 +282,10 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
                                  ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
-  time_forward(p, device_, x, weight, out);
+  time_forward(p, device_, g, x, weight, out);
   const Tensor ws = workspace(p.fwd_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionForward(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
-                                          p.w.get(), weight.raw_data(), p.conv.get(), p.fwd_algo, ws.raw_data(),
+                                          p.w.get(), weight.raw_data(), p.fwd.get(), p.fwd_algo, ws.raw_data(),
                                           p.fwd_bytes, kCudnnZero.for_type(x.dtype()), p.y.get(), out.raw_data()));
 }
 
@@ -261,10 +293,10 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& we
                                         const ConvGeometry& g, ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, grad_out.dtype(), g);
-  time_backward_data(p, device_, grad_out, weight, grad_x);
+  time_backward_data(p, device_, g, grad_out, weight, grad_x);
   const Tensor ws = workspace(p.bwd_data_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(device_), kCudnnOne.for_type(grad_out.dtype()), p.w.get(),
-                                               weight.raw_data(), p.y.get(), grad_out.raw_data(), p.conv.get(),
+                                               weight.raw_data(), p.y.get(), grad_out.raw_data(), p.bwd_data.get(),
                                                p.bwd_data_algo, ws.raw_data(), p.bwd_data_bytes,
                                                kCudnnZero.for_type(grad_out.dtype()), p.x.get(), grad_x.raw_data()));
 }
@@ -273,10 +305,10 @@ void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out
                                          const ConvGeometry& g) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
-  time_backward_filter(p, device_, x, grad_out, grad_weight);
+  time_backward_filter(p, device_, g, x, grad_out, grad_weight);
   const Tensor ws = workspace(p.bwd_filter_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
-                                                 p.y.get(), grad_out.raw_data(), p.conv.get(), p.bwd_filter_algo,
+                                                 p.y.get(), grad_out.raw_data(), p.bwd_filter.get(), p.bwd_filter_algo,
                                                  ws.raw_data(), p.bwd_filter_bytes, kCudnnZero.for_type(x.dtype()),
                                                  p.w.get(), grad_weight.raw_data()));
 }

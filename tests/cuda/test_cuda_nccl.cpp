@@ -89,6 +89,9 @@ TEST_CASE("the NCCL plugin loads and sums on the card (one rank)", "[cuda]") {
     REQUIRE(nccl->all_reduce_sum(comm, t.raw_data(), static_cast<size_t>(t.numel()), dtype == DType::F64,
                                  cuda::queue_stream_handle(0, static_cast<int>(Queue::communication)), message,
                                  sizeof message) == 0);
+    // Read after the communication queue's work (the copy below runs on the compute queue).
+    REQUIRE(cudaStreamSynchronize(static_cast<cudaStream_t>(
+                cuda::queue_stream_handle(0, static_cast<int>(Queue::communication)))) == cudaSuccess);
     CHECK(relative_error(t.to(Device::cpu()), host) == 0.0);  // the sum over one rank is itself
   }
   nccl->destroy(comm);
