@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "data/ffmpeg_check.h"
 #include "engine/error.h"
@@ -15,6 +16,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/mem.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
@@ -80,7 +82,17 @@ struct Input {
   int stream = -1;
 };
 
+// FFmpeg allocates what headers announce, checked at times only against other parts of
+// the same header (a WAV's INFO subchunk of 740 MB inside a LIST chunk claiming 1.7 GB,
+// found by the media fuzzer). No block it allocates may exceed this, so such a header
+// fails an allocation (FFmpeg then drops the tag or refuses the file) instead of taking
+// the memory. It holds any frame mmp decodes: an 8192 x 8192 plane of 16-bit samples is
+// 128 MiB.
+constexpr size_t kMaxFFmpegBlock = size_t{256} << 20;
+
 Input open_input(const MediaSource& source, AVMediaType type) {
+  static std::once_flag limit_set;
+  std::call_once(limit_set, [] { av_max_alloc(kMaxFFmpegBlock); });
   const std::string& path = source.name;
   Input in;
   AVFormatContext* raw = nullptr;

@@ -1,6 +1,8 @@
 // The data path end to end on real media files the project writes itself: synth ->
 // decode -> prepare -> cache -> loader -> a training epoch; and bad files.
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -127,6 +129,28 @@ TEST_CASE("a video frame announcing more pixels than mmp decodes is refused befo
   const std::string video = fixture_path("media/frame_8216x25093.flv");
   CHECK_THROWS_WITH(decode_video_frames(video, 1.0),
                     Contains(video) && Contains("larger than " + std::to_string(kMaxImagePixels) + " pixels"));
+}
+
+TEST_CASE("a WAV whose header announces a 740 MB tag is read without allocating it", "[unit][data]") {
+  // Found by the media fuzzer: 80 bytes of WAV whose LIST chunk claims 1.7 GB, inside which
+  // an INFO subchunk claims 740 MB. FFmpeg 5.1 checks the subchunk against the LIST's claim
+  // only, and allocated (and zeroed) 740 MB for it. No block FFmpeg allocates may exceed
+  // kMaxFFmpegBlock now: the tag cannot be read, and the process's peak memory stays put.
+  // (CTest runs each test case in a process of its own, so the peak is this test's.)
+  auto peak_mib = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss / 1024;  // KiB on Linux
+  };
+  const long before = peak_mib();
+  const std::string wav = fixture_path("media/wav_info_740mb.wav");
+  try {
+    (void)decode_audio(wav, 16000);
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Contains(wav));  // a refusal names the file
+  }
+  CAPTURE(before);
+  CHECK(peak_mib() - before < 200);
 }
 
 TEST_CASE("prepare a cache and load it: shapes, labels, determinism", "[unit][threads][data]") {
