@@ -92,8 +92,9 @@ __global__ void finish_statistics_kernel(const double* partial, int slices, long
   }
 }
 
-// The channels of a thread's elements in a grid-stride loop: NCHW with hw > 0 (the
-// channel is (i / hw) % c), NHWC with hw == 0 (channels innermost: i % c).
+// The channels of a thread's elements in MMP_GRID_STRIDE_LOOP, advanced once per
+// element: NCHW with hw > 0 (the channel is (i / hw) % c), NHWC with hw == 0 (channels
+// innermost: i % c).
 __device__ __forceinline__ DivisionCursor channel_cursor(long long c, long long hw) {
   return DivisionCursor(blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x,
                         static_cast<long long>(blockDim.x) * gridDim.x, hw > 0 ? hw : 1, c);
@@ -105,9 +106,9 @@ __global__ void normalize_kernel(const T* x, const T* residual, bool relu, T* y,
                                  const float* invstd, const float* weight, const float* bias, long long total,
                                  long long c, long long hw) {
   DivisionCursor channel = channel_cursor(c, hw);
-  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long long>(blockDim.x) * gridDim.x, channel.advance()) {
+  MMP_GRID_STRIDE_LOOP(i, total) {
     const long long ch = channel.quotient();
+    channel.advance();
     const float v = static_cast<float>(static_cast<compute_t<T>>(x[i]));
     float out = (v - mean[ch]) * invstd[ch] * weight[ch] + bias[ch];
     if (residual) out += static_cast<float>(static_cast<compute_t<T>>(residual[i]));
@@ -170,9 +171,9 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T*
                                       const float* mean_gy, const float* scaled_gw, long long total, long long c,
                                       long long hw) {
   DivisionCursor channel = channel_cursor(c, hw);
-  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long long>(blockDim.x) * gridDim.x, channel.advance()) {
+  MMP_GRID_STRIDE_LOOP(i, total) {
     const long long ch = channel.quotient();
+    channel.advance();
     const float g = masked_gradient(gy, mask, i);
     if (grad_residual) grad_residual[i] = static_cast<T>(g);
     if (gx) {
