@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <iterator>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -10,22 +10,60 @@ namespace mmp {
 namespace {
 
 constexpr size_t kRound = 512;
+constexpr size_t kMiB = size_t{1} << 20;
+constexpr size_t kSmallRequest = kMiB;       // at most this comes from small segments
+constexpr size_t kSmallSegment = 2 * kMiB;
+constexpr size_t kMediumSegment = 20 * kMiB;  // for requests under kLargeRequest
+constexpr size_t kLargeRequest = 10 * kMiB;
+constexpr size_t kSegmentRound = 2 * kMiB;
 
-size_t rounded(size_t bytes) { return bytes == 0 ? kRound : (bytes + kRound - 1) / kRound * kRound; }
+size_t round_up(size_t bytes, size_t to) { return (bytes + to - 1) / to * to; }
+
+size_t rounded(size_t bytes) { return bytes == 0 ? kRound : round_up(bytes, kRound); }
 
 std::string gib(size_t bytes) { return str(static_cast<double>(bytes) / (1u << 30), " GiB"); }
 
 }  // namespace
 
-void* CachingAllocator::take(FreeBlocks& blocks, size_t size) {
-  auto it = blocks.lower_bound(size);
-  if (it == blocks.end() || it->first > 2 * size) return nullptr;
-  void* ptr = it->second;
-  stats_.bytes_cached -= it->first;
-  stats_.bytes_in_use += it->first;
-  blocks.erase(it);
+CachingAllocator::FreeBlocks& CachingAllocator::free_blocks(int pool) {
+  return pool < 0 ? shared_ : pools_.at(pool);
+}
+
+CachingAllocator::Block* CachingAllocator::take(FreeBlocks& blocks, size_t size, bool small, int pool) {
+  auto& candidates = small ? blocks.small : blocks.large;
+  Block key;
+  key.size = size;
+  const auto it = candidates.lower_bound(&key);
+  if (it == candidates.end()) return nullptr;
+  Block* b = *it;
+  candidates.erase(it);
+  claim(b, size, pool);
+  return b;
+}
+
+void CachingAllocator::claim(Block* b, size_t size, int pool) {
+  const size_t rest = b->size - size;
+  // A large block's remainder of 1 MiB or less stays with it: small requests never
+  // take large blocks, and a sliver between two tensors would only fragment the segment.
+  if (rest >= (b->small ? kRound : kSmallRequest + 1)) {
+    auto remainder = std::make_unique<Block>();
+    remainder->address = b->address + size;
+    remainder->size = rest;
+    remainder->small = b->small;
+    remainder->pool = b->pool;  // a shared block joining a pool leaves its rest shared
+    remainder->prev = b;
+    remainder->next = b->next;
+    if (b->next != nullptr) b->next->prev = remainder.get();
+    b->next = remainder.get();
+    b->size = size;
+    free_blocks(remainder->pool).of(remainder.get()).insert(remainder.get());
+    blocks_.emplace(remainder->address, std::move(remainder));
+  }
+  b->free = false;
+  b->pool = pool;
+  stats_.bytes_cached -= b->size;
+  stats_.bytes_in_use += b->size;
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
-  return ptr;
 }
 
 int CachingAllocator::current_pool() const {
@@ -34,25 +72,41 @@ int CachingAllocator::current_pool() const {
 }
 
 void* CachingAllocator::allocate(size_t requested) {
-  MMP_CHECK(requested <= SIZE_MAX - kRound, "cannot allocate ", requested, " bytes on ", source_->name());
+  MMP_CHECK(requested <= SIZE_MAX - kSegmentRound, "cannot allocate ", requested, " bytes on ", source_->name());
   const size_t size = rounded(requested);
+  const bool small = size <= kSmallRequest;
   std::lock_guard<std::mutex> lock(mutex_);
   const int pool = current_pool();
-  void* ptr = pool >= 0 ? take(pools_.at(pool), size) : nullptr;
+  Block* b = pool >= 0 ? take(pools_.at(pool), size, small, pool) : nullptr;
   // A block of the shared cache may join a pool: no live tensor holds it, and the work
   // that used it is queued before anything the pool's graph does.
-  if (ptr == nullptr) ptr = take(free_blocks_, size);
-  if (ptr == nullptr) ptr = allocate_from_source(size, requested);
-  if (pool >= 0) block_pool_[ptr] = pool;
-  return ptr;
+  if (b == nullptr) b = take(shared_, size, small, pool);
+  if (b == nullptr) {
+    b = new_segment(size, small, requested, pool);
+    free_blocks(pool).of(b).erase(b);
+    claim(b, size, pool);
+  }
+  return b->address;
 }
 
-void* CachingAllocator::allocate_from_source(size_t size, size_t requested) {
-  void* ptr = source_->allocate(size);
-  // Giving blocks back waits for the device, which no thread may do during a capture.
-  if (ptr == nullptr && current_pool_.empty() && !free_blocks_.empty()) {
-    release_free_blocks();
-    ptr = source_->allocate(size);
+CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small, size_t requested, int pool) {
+  const size_t minimal = small ? kSmallSegment : round_up(size, kSegmentRound);
+  const size_t preferred = small ? kSmallSegment : size < kLargeRequest ? kMediumSegment : minimal;
+  size_t segment = preferred;
+  auto try_source = [&] {
+    void* ptr = source_->allocate(preferred);
+    if (ptr == nullptr && minimal != preferred) {
+      ptr = source_->allocate(minimal);
+      segment = minimal;
+    }
+    return ptr;
+  };
+  void* ptr = try_source();
+  // Giving segments back waits for the device, which no thread may do during a capture.
+  if (ptr == nullptr && current_pool_.empty() && has_free_segment()) {
+    release_free_segments();
+    segment = preferred;
+    ptr = try_source();
   }
   if (ptr == nullptr) {
     const BlockSource::Room room = source_->room();
@@ -60,27 +114,51 @@ void* CachingAllocator::allocate_from_source(size_t size, size_t requested) {
               " bytes): the device has ", gib(room.free), " free of ", gib(room.total), "; this process holds ",
               gib(stats_.bytes_in_use), " in tensors and ", gib(stats_.bytes_cached),
               current_pool_.empty()
-                  ? " cached (its free blocks were given back and the allocation tried again)"
+                  ? " cached (its free segments were given back and the allocation tried again)"
                   : " cached (while a CUDA graph was captured, when nothing can be given back: try without "
                     "--cuda-graph)",
               "; a smaller --batch needs less");
   }
   ++stats_.device_allocations;
-  block_sizes_[ptr] = size;
-  stats_.bytes_in_use += size;
-  stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  auto block = std::make_unique<Block>();
+  block->address = static_cast<char*>(ptr);
+  block->size = segment;
+  block->small = small;
+  block->pool = pool;
+  Block* b = block.get();
+  blocks_.emplace(b->address, std::move(block));
+  free_blocks(pool).of(b).insert(b);
+  stats_.bytes_cached += segment;
   stats_.peak_bytes_reserved = std::max(stats_.peak_bytes_reserved, stats_.bytes_in_use + stats_.bytes_cached);
-  return ptr;
+  return b;
 }
 
 void CachingAllocator::deallocate(void* ptr) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = block_sizes_.find(ptr);
-  if (it == block_sizes_.end()) return;  // not ours: nothing sane to do in a destructor
-  stats_.bytes_in_use -= it->second;
-  stats_.bytes_cached += it->second;
-  const auto owner = block_pool_.find(ptr);
-  (owner == block_pool_.end() ? free_blocks_ : pools_.at(owner->second)).emplace(it->second, ptr);
+  const auto it = blocks_.find(ptr);
+  if (it == blocks_.end() || it->second->free) return;  // not ours: nothing sane to do in a destructor
+  Block* b = it->second.get();
+  b->free = true;
+  stats_.bytes_in_use -= b->size;
+  stats_.bytes_cached += b->size;
+  FreeBlocks& blocks = free_blocks(b->pool);
+  // Merges `next` into `first`, both free blocks of one owner, `next` off its list.
+  auto merge = [&](Block* first, Block* next) {
+    first->size += next->size;
+    first->next = next->next;
+    if (next->next != nullptr) next->next->prev = first;
+    blocks_.erase(next->address);
+  };
+  if (Block* next = b->next; next != nullptr && next->free && next->pool == b->pool) {
+    blocks.of(next).erase(next);
+    merge(b, next);
+  }
+  if (Block* prev = b->prev; prev != nullptr && prev->free && prev->pool == b->pool) {
+    blocks.of(prev).erase(prev);
+    merge(prev, b);
+    b = prev;
+  }
+  blocks.of(b).insert(b);
 }
 
 int CachingAllocator::create_pool() {
@@ -102,31 +180,59 @@ void CachingAllocator::end_pool() {
 }
 
 void CachingAllocator::release_pool(int pool) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = pools_.find(pool);
-  if (it == pools_.end()) return;
-  free_blocks_.insert(it->second.begin(), it->second.end());
-  pools_.erase(it);
-  for (auto b = block_pool_.begin(); b != block_pool_.end();) b = b->second == pool ? block_pool_.erase(b) : std::next(b);
-  for (auto c = current_pool_.begin(); c != current_pool_.end();)
-    c = c->second == pool ? current_pool_.erase(c) : std::next(c);
+  std::vector<void*> freed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = pools_.find(pool);
+    if (it == pools_.end()) return;
+    // Every block of the pool becomes shared; the free ones are handed out of the pool
+    // and freed again below, which merges them with their shared neighbours.
+    for (auto& [address, b] : blocks_) {
+      if (b->pool != pool) continue;
+      if (b->free) {
+        it->second.of(b.get()).erase(b.get());
+        b->free = false;
+        stats_.bytes_cached -= b->size;
+        stats_.bytes_in_use += b->size;
+        freed.push_back(address);
+      }
+      b->pool = -1;
+    }
+    pools_.erase(it);
+    for (auto c = current_pool_.begin(); c != current_pool_.end();)
+      c = c->second == pool ? current_pool_.erase(c) : std::next(c);
+  }
+  for (void* address : freed) deallocate(address);
 }
 
-void CachingAllocator::release_free_blocks() {
+bool CachingAllocator::has_free_segment() const {
+  for (const auto* list : {&shared_.small, &shared_.large})
+    for (const Block* b : *list)
+      if (b->prev == nullptr && b->next == nullptr) return true;
+  return false;
+}
+
+void CachingAllocator::release_free_segments() {
   // Blocks may still be read by queued kernels: wait for them before handing memory back.
   source_->synchronize();
-  for (auto& [size, ptr] : free_blocks_) {
-    source_->release(ptr);
-    block_sizes_.erase(ptr);
-    stats_.bytes_cached -= size;
-  }
-  free_blocks_.clear();
+  for (auto* list : {&shared_.small, &shared_.large})
+    for (auto it = list->begin(); it != list->end();) {
+      Block* b = *it;
+      if (b->prev != nullptr || b->next != nullptr) {
+        ++it;
+        continue;
+      }
+      source_->release(b->address);
+      stats_.bytes_cached -= b->size;
+      it = list->erase(it);
+      blocks_.erase(b->address);
+    }
 }
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!current_pool_.empty()) return;  // a capture is under way: the device may not synchronize
-  release_free_blocks();
+  if (has_free_segment()) release_free_segments();
 }
 
 void CachingAllocator::reset_peaks() {

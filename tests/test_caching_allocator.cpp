@@ -1,5 +1,5 @@
-// The caching allocator's policy against a bounded fake device: reuse of freed blocks,
-// giving the cache back and trying once more when out of memory, and the error that
+// The caching allocator's policy against a bounded fake device: segments cut into blocks
+// and merged again, giving the cache back and trying once more when out of memory, and the error that
 // follows when even that fails. The CUDA source of blocks is checked on a GPU
 // (tests/cuda/test_cuda_ops.cpp); the policy is the same code.
 #include <catch2/catch.hpp>
@@ -57,25 +57,76 @@ constexpr size_t kMiB = size_t{1} << 20, kGiB = size_t{1} << 30;
 
 }  // namespace
 
-TEST_CASE("the caching allocator reuses freed blocks of about the size asked", "[unit][engine]") {
+TEST_CASE("the caching allocator cuts segments into blocks and merges freed neighbours", "[unit][engine]") {
   FakeDevice device;
-  device.capacity = 64 * kMiB;
+  device.capacity = 256 * kMiB;
   CachingAllocator allocator(std::make_unique<FakeBlocks>(device));
-  void* a = allocator.allocate(4 * kMiB);
-  allocator.deallocate(a);
-  CHECK(allocator.stats().bytes_cached == 4 * kMiB);
-  CHECK(allocator.allocate(3 * kMiB) == a);  // within twice the request: reused
-  CHECK(allocator.stats().device_allocations == 1);
-  allocator.deallocate(a);
-  void* small = allocator.allocate(kMiB);  // a 4 MiB block would be pinned by 1 MiB: a new one
-  CHECK(small != a);
-  CHECK(allocator.stats().device_allocations == 2);
-  CHECK(allocator.stats().bytes_in_use == kMiB);
-  CHECK(allocator.stats().peak_bytes_in_use == 4 * kMiB);
-  CHECK(allocator.stats().peak_bytes_reserved == 5 * kMiB);
-  allocator.reset_peaks();
-  CHECK(allocator.stats().peak_bytes_in_use == kMiB);
-  allocator.deallocate(small);
+  auto at = [](void* base, size_t offset) { return static_cast<void*>(static_cast<char*>(base) + offset); };
+
+  SECTION("requests up to 1 MiB share 2 MiB segments, rounded to 512 bytes") {
+    void* a = allocator.allocate(256 * 1024);
+    void* b = allocator.allocate(1000);
+    CHECK(b == at(a, 256 * 1024));
+    CHECK(allocator.stats().bytes_in_use == 256 * 1024 + 1024);
+    CHECK(allocator.stats().bytes_cached == 2 * kMiB - 256 * 1024 - 1024);
+    CHECK(device.used == 2 * kMiB);
+    allocator.deallocate(a);
+    allocator.deallocate(b);
+    CHECK(allocator.allocate(kMiB) == a);  // the two merged with the rest of the segment
+    CHECK(allocator.stats().device_allocations == 1);
+    allocator.deallocate(a);
+  }
+  SECTION("memory freed as one large tensor serves several smaller ones") {
+    void* big = allocator.allocate(40 * kMiB);
+    allocator.deallocate(big);
+    void* first = allocator.allocate(16 * kMiB);
+    void* second = allocator.allocate(24 * kMiB);
+    CHECK(first == big);
+    CHECK(second == at(big, 16 * kMiB));
+    CHECK(allocator.stats().device_allocations == 1);
+    allocator.deallocate(second);
+    allocator.deallocate(first);
+    CHECK(allocator.allocate(40 * kMiB) == big);  // merged again, whatever the order of the frees
+    allocator.deallocate(big);
+  }
+  SECTION("requests under 10 MiB take 20 MiB segments, larger ones their size rounded to 2 MiB") {
+    void* large = allocator.allocate(11 * kMiB + 1);
+    CHECK(device.used == 12 * kMiB);
+    void* medium = allocator.allocate(3 * kMiB);
+    CHECK(device.used == 32 * kMiB);
+    void* later = allocator.allocate(15 * kMiB);  // the rest of the 20 MiB serves any large request
+    CHECK(later == static_cast<char*>(medium) + 3 * kMiB);
+    CHECK(allocator.stats().device_allocations == 2);
+    allocator.deallocate(later);
+    allocator.deallocate(medium);
+    allocator.deallocate(large);
+  }
+  SECTION("a large block is split only when more than 1 MiB is left over, and small requests keep out") {
+    void* block = allocator.allocate(12 * kMiB);
+    allocator.deallocate(block);
+    CHECK(allocator.allocate(11 * kMiB) == block);
+    CHECK(allocator.stats().bytes_in_use == 12 * kMiB);  // its last MiB was not worth a block
+    allocator.deallocate(block);
+    void* small = allocator.allocate(kMiB);
+    CHECK(small != block);  // a small request does not pin a large block
+    CHECK(allocator.stats().device_allocations == 2);
+    allocator.deallocate(small);
+  }
+  SECTION("only wholly free segments are given back") {
+    void* a = allocator.allocate(4 * kMiB);
+    void* b = allocator.allocate(4 * kMiB);
+    CHECK(b == at(a, 4 * kMiB));
+    allocator.deallocate(a);
+    allocator.empty_cache();
+    CHECK(device.used == 20 * kMiB);  // b still lies in the segment
+    CHECK(allocator.stats().peak_bytes_in_use == 8 * kMiB);
+    CHECK(allocator.stats().peak_bytes_reserved == 20 * kMiB);
+    allocator.reset_peaks();
+    CHECK(allocator.stats().peak_bytes_in_use == 4 * kMiB);
+    allocator.deallocate(b);
+  }
+  allocator.deallocate(reinterpret_cast<void*>(1));  // not a block of ours: ignored
+  CHECK(allocator.stats().bytes_in_use == 0);
   allocator.empty_cache();
   CHECK(device.used == 0);
   CHECK(allocator.stats().bytes_cached == 0);
@@ -126,19 +177,21 @@ TEST_CASE("out of device memory: the cache is given back, then the allocation is
 
 TEST_CASE("a private pool keeps a captured graph's blocks apart from the shared cache", "[unit][engine]") {
   FakeDevice device;
-  device.capacity = 64 * kMiB;
+  device.capacity = 128 * kMiB;
   CachingAllocator allocator(std::make_unique<FakeBlocks>(device));
+  auto at = [](void* base, size_t offset) { return static_cast<void*>(static_cast<char*>(base) + offset); };
   void* before = allocator.allocate(kMiB);
-  allocator.deallocate(before);  // in the shared cache
+  allocator.deallocate(before);  // in the shared cache: a free 2 MiB segment
 
   const int pool = allocator.create_pool();
   allocator.begin_pool(pool);
   void* joined = allocator.allocate(kMiB);  // a shared free block may join the pool
   CHECK(joined == before);
-  void* temporary = allocator.allocate(2 * kMiB);
+  void* temporary = allocator.allocate(2 * kMiB);  // a new 20 MiB segment of the pool
   void* output = allocator.allocate(4 * kMiB);
+  CHECK(output == at(temporary, 2 * kMiB));
   allocator.deallocate(temporary);
-  void* reused = allocator.allocate(2 * kMiB);  // within the pool, in allocation order
+  void* reused = allocator.allocate(2 * kMiB);  // within the pool
   CHECK(reused == temporary);
   allocator.deallocate(reused);
   allocator.deallocate(joined);
@@ -150,36 +203,34 @@ TEST_CASE("a private pool keeps a captured graph's blocks apart from the shared 
   // Outside the pool, its free blocks are not handed out: a replay still writes them.
   void* outside = allocator.allocate(2 * kMiB);
   CHECK(outside != temporary);
-  CHECK(outside != joined);
   void* small = allocator.allocate(kMiB);
-  CHECK(small != joined);
+  CHECK(small == at(before, kMiB));  // the rest of the joined block's segment stayed shared
   allocator.deallocate(outside);
   allocator.deallocate(small);
-  allocator.empty_cache();  // gives back the shared blocks only
-  CHECK(device.used == 7 * kMiB);  // the pool's 1 + 2 + 4 MiB
+  allocator.empty_cache();  // gives back the shared segments only
+  CHECK(device.used == 22 * kMiB);  // the pool's 20 MiB and the 2 MiB the joined block lies in
 
   // Another thread's allocations during the capture use the shared cache.
   allocator.begin_pool(pool);
   void* other_thread = nullptr;
   std::thread([&] { other_thread = allocator.allocate(2 * kMiB); }).join();
   CHECK(other_thread != temporary);
+  CHECK(device.used == 42 * kMiB);
   allocator.end_pool();
   allocator.deallocate(other_thread);
 
-  // Released, the pool's free blocks join the shared cache; the block still in use joins
-  // it when freed.
+  // Released, the pool's free blocks join the shared cache (merged with their shared
+  // neighbours); the block still in use joins it when freed.
   allocator.release_pool(pool);
   const size_t allocations = allocator.stats().device_allocations;
-  void* again = allocator.allocate(2 * kMiB);
-  CHECK((again == temporary || again == other_thread));
-  void* again2 = allocator.allocate(2 * kMiB);
-  CHECK((again2 == temporary || again2 == other_thread));
+  CHECK(allocator.allocate(kMiB) == before);
+  CHECK(allocator.allocate(2 * kMiB) == temporary);
   CHECK(allocator.stats().device_allocations == allocations);
-  allocator.deallocate(again);
-  allocator.deallocate(again2);
+  allocator.deallocate(before);
+  allocator.deallocate(temporary);
   allocator.deallocate(output);
   CHECK(allocator.stats().bytes_in_use == 0);
-  allocator.empty_cache();
+  allocator.empty_cache();  // every segment is whole again: the joined block merged with its shared rest
   CHECK(device.used == 0);
   CHECK(allocator.stats().bytes_cached == 0);
   CHECK_THROWS_WITH(allocator.begin_pool(pool), Contains("no memory pool"));
@@ -189,7 +240,7 @@ TEST_CASE("out of memory during a capture: nothing is given back, and the error 
   FakeDevice device;
   device.capacity = 8 * kMiB;
   CachingAllocator allocator(std::make_unique<FakeBlocks>(device));
-  allocator.deallocate(allocator.allocate(4 * kMiB));  // cached, too small to serve 6 MiB below
+  allocator.deallocate(allocator.allocate(4 * kMiB));  // a 4 MiB segment (20 do not fit), too small for 6 MiB
   const int pool = allocator.create_pool();
   allocator.begin_pool(pool);
   CHECK_THROWS_WITH(allocator.allocate(6 * kMiB), Contains("while a CUDA graph was captured") &&

@@ -200,6 +200,11 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
   std::printf("%-10s %12.4f %12.2f %12.0f %10.2f %8s\n", method.c_str(), t.median_s, o.batch / t.median_s,
               device_memory(s.device).peak_reserved / 1048576.0, tflops,
               peak > 0 ? str(std::round(1000 * tflops / peak) / 10, "%").c_str() : "-");
+  if (s.device.is_cuda()) {  // what the tensors needed at once, apart from what the cache held
+    const DeviceMemory m = device_memory(s.device);
+    std::printf("# peak memory: %.0f MiB in blocks handed out at once, %.0f MiB held (peak_MiB)\n",
+                m.peak_allocated / 1048576.0, m.peak_reserved / 1048576.0);
+  }
   if (o.profile) print_profile(run, s.device);
 }
 
