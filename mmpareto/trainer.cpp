@@ -274,6 +274,7 @@ std::string progress_line(const std::string& label, int epoch, int epochs, int64
 
 TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset& test_data, const TrainOptions& o) {
   MMP_CHECK(o.epochs >= 1, "train: epochs must be at least 1, got ", o.epochs);
+  MMP_CHECK(o.checkpoint_every >= 1, "train: checkpoint-every must be at least 1 epoch, got ", o.checkpoint_every);
   MMP_CHECK(o.batch_size >= 2, "train: batch size must be at least 2 (batch norm), got ", o.batch_size);
   MMP_CHECK(train_data.size() >= o.batch_size, "train: ", train_data.size(), " training samples, fewer than a batch of ",
             o.batch_size);
@@ -447,7 +448,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
       result.best_epoch = epoch;
       if (!dir.empty() && writer) save_checkpoint(dir + "/best.safetensors", model, e, o.method);
     }
-    if (!dir.empty() && writer) {
+    if (!dir.empty() && writer && ((epoch + 1) % o.checkpoint_every == 0 || epoch + 1 == o.epochs)) {
       save_checkpoint(dir + "/last.safetensors", model, e, o.method);
       // One file for all a resumed run needs, so that its parts cannot be of two epochs;
       // written after the metrics log is on the disk, so that the log is never behind it.

@@ -37,6 +37,11 @@ struct TrainOptions {
   // one): the epochs after the saved one, the same as if it had not stopped. The
   // options must be those it was started with.
   bool resume = false;
+  // Epochs between the writes of last.safetensors and resume.safetensors (the final epoch
+  // always writes them; best.safetensors is written whenever an epoch improves on it): a
+  // long run over a small set need not write hundreds of MB after every short epoch.
+  // Resumed, a run goes on from the last written epoch.
+  int checkpoint_every = 1;
   bool progress = true;  // the progress line on stderr
   int loader_workers = -1;  // threads building batches ahead of the step; -1: the cores available
   // Data parallel over the job's ranks (engine/distributed.h; one process: nothing):

@@ -200,6 +200,46 @@ TEST_CASE("a run interrupted and resumed ends as the same run uninterrupted", "[
   }
 }
 
+TEST_CASE("--checkpoint-every: the resume point after every Nth epoch and the last", "[unit][trainer]") {
+  const SyntheticAV train_data(small_data(64)), test_data(small_data(32, 64));
+  const std::string whole = temp_dir("checkpoint_every_whole"), parts = temp_dir("checkpoint_every_parts");
+  TrainOptions o = small_options(whole);
+  o.epochs = 3;
+  o.checkpoint_every = 2;
+  o.loader_workers = 1;  // samples loaded in order
+  Generator gen(0);
+  AVClassifier uninterrupted(small_model(), gen);
+  train(uninterrupted, train_data, test_data, o);
+  const std::string resume = "/mmpareto/resume.safetensors";
+  CHECK(load_safetensors(whole + resume).metadata.at("epoch") == "2");  // the last epoch writes
+
+  o.out_dir = parts;
+  gen = Generator(0);
+  AVClassifier first(small_model(), gen);
+  CHECK_THROWS_WITH(train(first, StoppingDataset(train_data, 1), test_data, o), Contains("interrupted in epoch 2"));
+  CHECK(!std::filesystem::exists(parts + resume));  // epoch 1 is not the 2nd
+  CHECK(!std::filesystem::exists(parts + "/mmpareto/last.safetensors"));
+  CHECK(std::filesystem::exists(parts + "/mmpareto/best.safetensors"));
+  gen = Generator(0);
+  AVClassifier second(small_model(), gen);
+  CHECK_THROWS_WITH(train(second, StoppingDataset(train_data, 2), test_data, o), Contains("interrupted in epoch 3"));
+  CHECK(load_safetensors(parts + resume).metadata.at("epoch") == "1");  // after the 2nd
+
+  o.resume = true;  // from epoch 2's end, the same run
+  gen = Generator(7);
+  AVClassifier resumed(small_model(), gen);
+  train(resumed, train_data, test_data, o);
+  const auto a = resumed.state_dict(), b = uninterrupted.state_dict();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    CHECK(a[i].second.to_vector<double>() == b[i].second.to_vector<double>());
+  }
+  CHECK(logged_values(parts + "/mmpareto/metrics.jsonl") == logged_values(whole + "/mmpareto/metrics.jsonl"));
+  o.checkpoint_every = 0;
+  CHECK_THROWS_WITH(train(resumed, train_data, test_data, o), Contains("checkpoint-every must be at least 1"));
+}
+
 TEST_CASE("on the synthetic data audio dominates: its head beats the visual one by 20 points", "[slow][trainer]") {
   const SyntheticAV train_data(small_data(1200)), test_data(small_data(600, 1200));
   AVClassifierConfig config;

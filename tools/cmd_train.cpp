@@ -255,6 +255,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--dtype", dtype, "f32, or f64 on the CPU: the whole run in float64 (the exact mode, for checks)")
       ->capture_default_str();
   cmd->add_option("--out", o.train.out_dir, "folder for checkpoints and metrics ('' for none)")->capture_default_str();
+  cmd->add_option("--checkpoint-every", o.train.checkpoint_every,
+                  "epochs between the writes of last.safetensors and the resume point (and after the last epoch)")
+      ->capture_default_str();
   cmd->add_flag("--resume", o.train.resume,
                 "continue the runs in --out from their last finished epoch (same options; a fresh start where none)");
   cmd->add_flag("--quiet", o.quiet, "no progress display");

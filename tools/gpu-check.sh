@@ -8,6 +8,8 @@
 #   compile     PyTorch's uniform bf16 step under torch.compile (if it compiles within 75 s)
 #   train       `mmp train` on the card: the built-in set with three seeds in fp32 and bf16,
 #               and the cache at CREMA-D's shapes; the loader alone
+#   precision   300 MMPareto steps at CREMA-D's shapes (the cache) in fp32 and bf16, two seeds
+#               each: does bf16 train as well as fp32 (mmp train's default on CUDA)?
 #   nccl        one NCCL rank (mpirun -np 1, MMP_DISTRIBUTED=1) against the single process;
 #               needs an mpirun (MMP_MPIRUN, else the PATH's) and the MPI/NCCL plugins
 #   sanitizers  compute-sanitizer's memcheck (with leak check) and racecheck
@@ -53,7 +55,7 @@ nvidia-smi -L 2>/dev/null | head -1
 [ -n "$py" ] && "$py" -c 'import torch; print("torch", torch.__version__, "cuDNN", torch.backends.cudnn.version())'
 cores=$(nproc)
 status=0
-sections="${MMP_CHECK_SECTIONS-tests bench compile train nccl sanitizers}"
+sections="${MMP_CHECK_SECTIONS-tests bench compile train precision nccl sanitizers}"
 has_section() { [[ " $sections " == *" $1 "* ]]; }
 
 tests_rc="not run"
@@ -119,6 +121,24 @@ if has_section train; then
     timeout 60 "$bin/mmp" bench data --cache "$cache" --samples 2048 --threads "$cores" --batch 64 --device cuda | tee "$out/loader.txt"
   else
     echo "no prepared cache in $cache (tools/gpu-build.sh makes one): the cache run is skipped"
+  fi
+fi
+
+# Whether bf16 may be mmp train's default on CUDA: at CREMA-D's shapes (the cache's 90
+# training clips, batch 64: 2 steps an epoch, 150 epochs), bf16's losses and accuracies
+# against the spread of fp32's seeds. Checkpoints only at the end (--checkpoint-every).
+if has_section precision; then
+  if [ -f "$cache/manifest.json" ]; then
+    echo "== 300 MMPareto steps at CREMA-D shapes (the cache, batch 64, width 64): fp32 and bf16, seeds 0 and 1"
+    for run in fp32_0 fp32_1 bf16_0 bf16_1; do
+      timeout 120 "$bin/mmp" train --device cuda --data "$cache" --method mmpareto --epochs 150 --checkpoint-every 150 \
+        --precision "${run%_*}" --seed "${run#*_}" --quiet --out "$runs/p300_$run" > "$out/precision_$run.txt" 2>&1
+      [ $? -ne 0 ] && status=1
+      grep '"kind":"epoch"' "$runs/p300_$run/mmpareto/metrics.jsonl" > "$out/precision_$run.jsonl" 2>/dev/null
+      tail -2 "$out/precision_$run.txt"
+    done
+  else
+    echo "no prepared cache in $cache (tools/gpu-build.sh makes one): the precision runs are skipped"
   fi
 fi
 
@@ -230,6 +250,22 @@ for precision in fp32 bf16; do
 done
 [ -f "$out/train_cache.txt" ] && train_summary "cache" "$out/train_cache.txt"
 [ -f "$out/loader.txt" ] && awk '$NF=="samples"{printf "loader alone (%d threads, batches of 64 to the card): %s samples/s\n", '"$cores"', $(NF-1)}' "$out/loader.txt"
+if ls "$out"/precision_*.jsonl > /dev/null 2>&1 && [ -n "$py" ]; then
+  echo "300 MMPareto steps at CREMA-D shapes (train losses: mean of the last 10 epochs; test accuracies: last epoch):"
+  "$py" - "$out" <<'EOF'
+import glob, json, os, sys
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "precision_*.jsonl"))):
+    epochs = [json.loads(line) for line in open(path) if line.strip()]
+    if not epochs:
+        print("  %-7s no epoch finished" % os.path.basename(path)[10:-6])
+        continue
+    tail, last = epochs[-10:], epochs[-1]
+    loss = [sum(e[k] for e in tail) / len(tail) for k in ("loss_mm", "loss_audio", "loss_visual")]
+    print("  %-7s epochs %3d  train loss mm/audio/visual %.4f/%.4f/%.4f  test acc mm/audio/visual %.3f/%.3f/%.3f"
+          "  best mm %.3f  %.1f samples/s" % (os.path.basename(path)[10:-6], len(epochs), *loss, last["acc_mm"],
+          last["acc_audio"], last["acc_visual"], max(e["acc_mm"] for e in epochs), last["samples_per_s"]))
+EOF
+fi
 [ -n "${nccl_result:-}" ] && echo "one NCCL rank through mpirun against one process: $nccl_result"
 if [ -f "$out/memcheck.log" ] && [ -n "${memcheck_rc:-}" ]; then
   echo "memcheck (exit $memcheck_rc; 124: timed out): $(grep -E "LEAK SUMMARY|ERROR SUMMARY" "$out/memcheck.log" | sed 's/=* *//' | xargs)"
