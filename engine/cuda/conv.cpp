@@ -190,91 +190,34 @@ Tensor timing_workspace(int device) {
   }
 }
 
-// On the first call of each pass of a timed plan: times the candidates on the call's
-// own buffers (the outputs are overwritten by the call that follows).
-void time_forward(ConvPlan& p, int device, const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& y) {
+// On the first call of a pass of a timed plan: times the candidates on the call's own
+// buffers (the outputs are overwritten by the call that follows) and keeps the fastest
+// the precision allows, with the math type cuDNN reported for it, in the pass's
+// descriptor, algorithm and workspace size. `find(descriptor, perf, max, &count,
+// workspace)` runs the pass's cudnnFind*AlgorithmEx; `workspace_size(descriptor, algo,
+// &bytes)` asks what the chosen algorithm needs. Any failure keeps the heuristics' choice.
+template <class Perf, class Algo, class Find, class WorkspaceSize>
+void time_pass(ConvPlan& p, bool& pass_timed, ConvolutionDescriptor& pass, Algo& algo, size_t& bytes, int device,
+               DType dtype, const ConvGeometry& g, Find find, WorkspaceSize workspace_size) {
   std::lock_guard<std::mutex> lock(p.timing);
-  if (!p.timed || p.fwd_timed) return;
-  p.fwd_timed = true;
+  if (!p.timed || pass_timed) return;
+  pass_timed = true;
   const Tensor ws = timing_workspace(device);
   if (!ws.defined()) return;
   constexpr int kMax = 16;
   int count = 0;
-  cudnnConvolutionFwdAlgoPerf_t perf[kMax];
-  const cudnnHandle_t h = cudnn(device);
-  ConvolutionDescriptor probe(x.dtype(), g);  // in the precision's mode: every candidate it allows
-  if (cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), x.raw_data(), p.w.get(), w.raw_data(), probe.get(),
-                                             p.y.get(), y.raw_data(), kMax, &count, perf, ws.raw_data(),
-                                             kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
-    return;  // the heuristics' choice stays
-  const auto* best = fastest(perf, count, probe.mode());
+  Perf perf[kMax];
+  ConvolutionDescriptor probe(dtype, g);  // in the precision's mode: every candidate it allows
+  if (find(probe.get(), perf, kMax, &count, ws.raw_data()) != CUDNN_STATUS_SUCCESS) return;
+  const Perf* best = fastest(perf, count, probe.mode());
   if (!best) return;
   probe.use_math(best->mathType);
-  size_t bytes = 0;
-  if (cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), probe.get(), p.y.get(), best->algo, &bytes) !=
-      CUDNN_STATUS_SUCCESS)
-    return;
-  p.fwd.use_math(best->mathType);
-  p.fwd_algo = best->algo;
-  p.fwd_bytes = std::max(bytes, best->memory);
+  size_t needed = 0;
+  if (workspace_size(probe.get(), best->algo, &needed) != CUDNN_STATUS_SUCCESS) return;
+  pass.use_math(best->mathType);
+  algo = best->algo;
+  bytes = std::max(needed, best->memory);
 }
-
-void time_backward_data(ConvPlan& p, int device, const ConvGeometry& g, const Tensor& gy, const Tensor& w,
-                        const Tensor& gx) {
-  std::lock_guard<std::mutex> lock(p.timing);
-  if (!p.timed || p.bwd_data_timed) return;
-  p.bwd_data_timed = true;
-  const Tensor ws = timing_workspace(device);
-  if (!ws.defined()) return;
-  constexpr int kMax = 16;
-  int count = 0;
-  cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
-  const cudnnHandle_t h = cudnn(device);
-  ConvolutionDescriptor probe(gy.dtype(), g);
-  if (cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), w.raw_data(), p.y.get(), gy.raw_data(), probe.get(),
-                                                  p.x.get(), gx.raw_data(), kMax, &count, perf, ws.raw_data(),
-                                                  kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
-    return;
-  const auto* best = fastest(perf, count, probe.mode());
-  if (!best) return;
-  probe.use_math(best->mathType);
-  size_t bytes = 0;
-  if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), probe.get(), p.x.get(), best->algo,
-                                                   &bytes) != CUDNN_STATUS_SUCCESS)
-    return;
-  p.bwd_data.use_math(best->mathType);
-  p.bwd_data_algo = best->algo;
-  p.bwd_data_bytes = std::max(bytes, best->memory);
-}
-
-void time_backward_filter(ConvPlan& p, int device, const ConvGeometry& g, const Tensor& x, const Tensor& gy,
-                          const Tensor& gw) {
-  std::lock_guard<std::mutex> lock(p.timing);
-  if (!p.timed || p.bwd_filter_timed) return;
-  p.bwd_filter_timed = true;
-  const Tensor ws = timing_workspace(device);
-  if (!ws.defined()) return;
-  constexpr int kMax = 16;
-  int count = 0;
-  cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
-  const cudnnHandle_t h = cudnn(device);
-  ConvolutionDescriptor probe(x.dtype(), g);
-  if (cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.get(), x.raw_data(), p.y.get(), gy.raw_data(),
-                                                    probe.get(), p.w.get(), gw.raw_data(), kMax, &count, perf,
-                                                    ws.raw_data(), kTimingWorkspace) != CUDNN_STATUS_SUCCESS)
-    return;
-  const auto* best = fastest(perf, count, probe.mode());
-  if (!best) return;
-  probe.use_math(best->mathType);
-  size_t bytes = 0;
-  if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), probe.get(), p.w.get(), best->algo,
-                                                     &bytes) != CUDNN_STATUS_SUCCESS)
-    return;
-  p.bwd_filter.use_math(best->mathType);
-  p.bwd_filter_algo = best->algo;
-  p.bwd_filter_bytes = std::max(bytes, best->memory);
-}
-
 
 }  // namespace
 
@@ -282,9 +225,19 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
                                  ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
-  time_forward(p, device_, g, x, weight, out);
+  const cudnnHandle_t h = cudnn(device_);
+  time_pass<cudnnConvolutionFwdAlgoPerf_t>(
+      p, p.fwd_timed, p.fwd, p.fwd_algo, p.fwd_bytes, device_, x.dtype(), g,
+      [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgoPerf_t* perf, int max, int* count, void* ws) {
+        return cudnnFindConvolutionForwardAlgorithmEx(h, p.x.get(), x.raw_data(), p.w.get(), weight.raw_data(), conv,
+                                                      p.y.get(), out.raw_data(), max, count, perf, ws,
+                                                      kTimingWorkspace);
+      },
+      [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), conv, p.y.get(), algo, bytes);
+      });
   const Tensor ws = workspace(p.fwd_bytes, device_);
-  MMP_CUDNN_CHECK(cudnnConvolutionForward(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
+  MMP_CUDNN_CHECK(cudnnConvolutionForward(h, kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                           p.w.get(), weight.raw_data(), p.fwd.get(), p.fwd_algo, ws.raw_data(),
                                           p.fwd_bytes, kCudnnZero.for_type(x.dtype()), p.y.get(), out.raw_data()));
 }
@@ -293,9 +246,19 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& we
                                         const ConvGeometry& g, ConvState&) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, grad_out.dtype(), g);
-  time_backward_data(p, device_, g, grad_out, weight, grad_x);
+  const cudnnHandle_t h = cudnn(device_);
+  time_pass<cudnnConvolutionBwdDataAlgoPerf_t>(
+      p, p.bwd_data_timed, p.bwd_data, p.bwd_data_algo, p.bwd_data_bytes, device_, grad_out.dtype(), g,
+      [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgoPerf_t* perf, int max, int* count, void* ws) {
+        return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w.get(), weight.raw_data(), p.y.get(),
+                                                           grad_out.raw_data(), conv, p.x.get(), grad_x.raw_data(),
+                                                           max, count, perf, ws, kTimingWorkspace);
+      },
+      [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), conv, p.x.get(), algo, bytes);
+      });
   const Tensor ws = workspace(p.bwd_data_bytes, device_);
-  MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(device_), kCudnnOne.for_type(grad_out.dtype()), p.w.get(),
+  MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(h, kCudnnOne.for_type(grad_out.dtype()), p.w.get(),
                                                weight.raw_data(), p.y.get(), grad_out.raw_data(), p.bwd_data.get(),
                                                p.bwd_data_algo, ws.raw_data(), p.bwd_data_bytes,
                                                kCudnnZero.for_type(grad_out.dtype()), p.x.get(), grad_x.raw_data()));
@@ -305,9 +268,20 @@ void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out
                                          const ConvGeometry& g) {
   DeviceGuard guard(device_);
   ConvPlan& p = plan_for(device_, x.dtype(), g);
-  time_backward_filter(p, device_, g, x, grad_out, grad_weight);
+  const cudnnHandle_t h = cudnn(device_);
+  time_pass<cudnnConvolutionBwdFilterAlgoPerf_t>(
+      p, p.bwd_filter_timed, p.bwd_filter, p.bwd_filter_algo, p.bwd_filter_bytes, device_, x.dtype(), g,
+      [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdFilterAlgoPerf_t* perf, int max, int* count,
+          void* ws) {
+        return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x.get(), x.raw_data(), p.y.get(), grad_out.raw_data(),
+                                                             conv, p.w.get(), grad_weight.raw_data(), max, count, perf,
+                                                             ws, kTimingWorkspace);
+      },
+      [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), conv, p.w.get(), algo, bytes);
+      });
   const Tensor ws = workspace(p.bwd_filter_bytes, device_);
-  MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn(device_), kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
+  MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                                  p.y.get(), grad_out.raw_data(), p.bwd_filter.get(), p.bwd_filter_algo,
                                                  ws.raw_data(), p.bwd_filter_bytes, kCudnnZero.for_type(x.dtype()),
                                                  p.w.get(), grad_weight.raw_data()));
