@@ -1,6 +1,6 @@
 // CUDA max pooling: forward keeps the argmax per output; backward gathers, for each
 // input element, the gradients of the outputs that chose it (no atomics, so results
-// are deterministic). Positions are split into (n, c, h, w) with 32-bit arithmetic when
+// are deterministic; the gradients are selected by the index, not loaded behind it). Positions are split into (n, c, h, w) with 32-bit arithmetic when
 // the tensors allow it: the GPU has no 64-bit division, and the split is most of the
 // work (a ResNet stem's pooling backward took 1.5 ms on an H200 with 64-bit indices).
 #include "engine/cuda/cuda_backend.h"
@@ -79,11 +79,15 @@ __global__ void max_pool_backward_kernel(const T* gy, const int32_t* indices, T*
     const Index oh_hi = min(out_h - 1, (ih + pad) / stride);
     const Index ow_lo = max(Index(0), (iw + pad - static_cast<Index>(g.kw) + stride) / stride);
     const Index ow_hi = min(out_w - 1, (iw + pad) / stride);
+    // Each window's gradient is loaded whatever its index says and then selected: a load
+    // behind a branch on the index would wait for the index's load, window by window.
     compute_t<T> acc = 0;
     for (Index oh = oh_lo; oh <= oh_hi; ++oh)
       for (Index ow = ow_lo; ow <= ow_hi; ++ow) {
         const Index o = at<kNhwc, Index>(n, ch, oh, ow, channels, out_h, out_w);
-        if (indices[o] == here) acc += static_cast<compute_t<T>>(gy[o]);
+        const int32_t chosen = indices[o];
+        const compute_t<T> g = static_cast<compute_t<T>>(gy[o]);
+        acc += chosen == here ? g : compute_t<T>(0);
       }
     gx[i] = static_cast<T>(acc);
   }
