@@ -18,6 +18,7 @@
 #include "engine/profiler.h"
 #include "layers/av_classifier.h"
 #include "mmpareto/train_step.h"
+#include "tools/card_peaks.h"
 #include "tools/commands.h"
 #include "tools/step_options.h"
 #include "tools/timing.h"
@@ -141,24 +142,6 @@ void bench_model(const ModelBenchOptions& o) {
   std::printf("%-10s %12.4f %12.2f\n", "forward", forward.median_s, o.batch / forward.median_s);
   std::printf("%-10s %12.4f %12.2f\n", "step", steps.median_s, o.batch / steps.median_s);
   if (o.profile) print_profile(step, s.device);
-}
-
-// Dense tensor-core peaks (TFLOP/s) of the cards gpu-check meets, by precision, for model
-// FLOP utilisation; the first entry whose name the device's contains.
-struct CardPeak {
-  const char* name;
-  double bf16, tf32, fp32;
-};
-constexpr CardPeak kCardPeaks[] = {
-    {"H100 PCIe", 756.0, 378.0, 51.2}, {"H100", 989.4, 494.7, 66.9}, {"H200", 989.4, 494.7, 66.9},
-    {"A100", 312.0, 156.0, 19.5}};
-
-// The card's peak at `p`, or 0 where unknown.
-double peak_tflops(const std::string& device, Precision p) {
-  for (const CardPeak& c : kCardPeaks)
-    if (device.find(c.name) != std::string::npos)
-      return p == Precision::bf16 ? c.bf16 : p == Precision::tf32 ? c.tf32 : c.fp32;
-  return 0;
 }
 
 // A whole training step of a gradient-integration method (forward, per-objective

@@ -4,7 +4,8 @@
 # tools/gpu-build.sh made on a CPU machine (build-gpu/bin: mmp and the CUDA tests;
 # build-gpu/cache: a small prepared cache) and runs, in sections:
 #   tests       every CUDA test against the CPU (f32, bf16, TF32, training on the card)
-#   bench       SGEMM, and whole training steps at batch 64 next to PyTorch's at each precision
+#   bench       SGEMM, the memory-bound kernels alone (batch norm, pooling: their bandwidth), and
+#               whole training steps at batch 64 next to PyTorch's at each precision
 #   compile     PyTorch's uniform bf16 step under torch.compile (if it compiles within 75 s)
 #   train       `mmp train` on the card: the built-in set with three seeds in fp32 and bf16,
 #               and the cache at CREMA-D's shapes; the loader alone
@@ -84,6 +85,11 @@ if has_section bench; then
           --repeats 3 | tee "$out/step_${method}_${precision}_torch.txt"
       fi
     done
+  done
+  echo "== the memory-bound kernels alone (batch norm, max pooling) at the model's shapes: time and bandwidth"
+  for precision in bf16 tf32 fp32; do
+    timeout 60 "$bin/mmp" bench kernels --device cuda --batch 64 --precision "$precision" |
+      tee "$out/kernels_$precision.txt"
   done
   echo "== the op profile of mmp's MMPareto step in bf16 (in $out/profile_mmpareto_bf16.txt)"
   timeout 60 "$bin/mmp" bench step --method mmpareto --device cuda --batch 64 --precision bf16 --repeats 1 --profile \
@@ -232,6 +238,12 @@ if [ -f "$out/step_uniform_fp32_mmp.txt" ]; then
     done
   done
 fi
+for precision in bf16 tf32 fp32; do
+  f="$out/kernels_$precision.txt"
+  [ -f "$f" ] || continue
+  echo "Memory-bound kernels at batch 64, $precision (ms, effective GB/s, share of the card's bandwidth):"
+  awk 'NF >= 6 && $1 != "kernel" && $1 !~ /^#/' "$f" | sed 's/^/  /'
+done
 if [ -f "$out/step_uniform_bf16_compiled_torch.txt" ]; then
   ours=$(awk '$1=="uniform"{print $2 * 1000}' "$out/step_uniform_bf16_mmp.txt" 2>/dev/null)
   theirs=$(awk '$1=="uniform"{print $2 * 1000}' "$out/step_uniform_bf16_compiled_torch.txt")

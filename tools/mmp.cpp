@@ -26,6 +26,7 @@ int run(int argc, char** argv) {
   bench->require_subcommand(1);
   mmp::cli::add_bench_subcommands(*bench);
   mmp::cli::add_bench_data_subcommand(*bench);
+  mmp::cli::add_bench_kernels_subcommand(*bench);
   // In a job of several ranks, errors name the rank they happened on.
   const mmp::Launch launch = mmp::launch_from_environment();
   const std::string program =
