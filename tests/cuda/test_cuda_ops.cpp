@@ -43,6 +43,35 @@ TEST_CASE("every op on CUDA equals the CPU, forward and backward", "[cuda][ops]"
   }
 }
 
+TEST_CASE("CUDA max pooling equals the CPU over kernels, strides and paddings, NCHW and NHWC", "[cuda][ops]") {
+  // The kernels split positions with multiply-and-shift dividers (engine/fast_divider.h)
+  // and bound each input's windows by divisions by the stride: kernels smaller, equal to
+  // and larger than the stride, odd sizes, both layouts, and the 64-bit path's twin.
+  Generator gen(9);
+  struct Window {
+    int64_t kernel, stride, padding;
+  };
+  for (const Window w : {Window{3, 2, 1}, Window{2, 2, 0}, Window{1, 3, 0}, Window{2, 3, 1}, Window{5, 1, 2},
+                         Window{3, 1, 0}, Window{4, 4, 2}, Window{5, 3, 1}}) {
+    for (const bool channels_last : {false, true}) {
+      DYNAMIC_SECTION("kernel " << w.kernel << " stride " << w.stride << " padding " << w.padding
+                                << (channels_last ? " NHWC" : " NCHW")) {
+        const Tensor x = randn({3, 5, 17, 13}, gen);
+        const Tensor xc = x.to(kCuda);
+        Tensor xd = (channels_last ? to_channels_last(xc) : xc).detach(), xh = x.detach();
+        xd.set_requires_grad(true);
+        xh.set_requires_grad(true);
+        const Tensor y = max_pool2d(xd, w.kernel, w.stride, w.padding), yh = max_pool2d(xh, w.kernel, w.stride, w.padding);
+        CHECK(y.is_channels_last() == channels_last);
+        CHECK(max_abs_difference(y.to(Device::cpu()), yh) == 0);  // a maximum is exact
+        const Tensor probe = randn(yh.shape(), gen);
+        const Tensor g = grad({sum(mul(y, probe.to(kCuda)))}, {xd})[0], gh = grad({sum(mul(yh, probe))}, {xh})[0];
+        CHECK(relative_error(g.to(Device::cpu()), gh) < kTolerance);  // overlapping windows sum in another order
+      }
+    }
+  }
+}
+
 TEST_CASE("CUDA GEMM at large and odd sizes, plain and with a transposed operand", "[cuda][ops]") {
   Generator gen(5);
   for (int64_t n : {128, 257, 1024}) {
