@@ -186,35 +186,51 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T*
 // Layout of x for the kernels: NHWC tensors pass hw = 0 to the elementwise passes.
 bool nhwc(const Tensor& x) { return x.is_channels_last() && !x.is_contiguous(); }
 
-// Slices per channel of the partial sums: enough blocks (one per channel, or group of 32
-// NHWC channels, and slice) to fill the device twice over, each slice keeping every thread
-// of its block busy with several elements. Few blocks leave the sums waiting on memory
-// latency: 64 channels in 24 slices (48 blocks on 132 multiprocessors) made the backward
-// sums of a ResNet's first stage take over a millisecond on an H200.
-int slices_for(const Tensor& x, int device) {
-  const long long c = x.shape()[1], count = x.numel() / std::max<long long>(c, 1);
-  const long long channel_blocks = nhwc(x) ? (c + kChannelsPerBlock - 1) / kChannelsPerBlock : c;
-  const long long per_thread = 8;  // elements (NCHW) or rows (NHWC) a thread sums at least
-  const long long min_per_slice = per_thread * (nhwc(x) ? kRowLanes : kThreads);
-  const long long resident_blocks = 2048 / kThreads;  // per multiprocessor
-  const long long wanted = 2 * resident_blocks * multiprocessor_count(device);
-  const long long by_work = count / min_per_slice, by_device = (wanted + channel_blocks - 1) / channel_blocks;
-  return static_cast<int>(std::clamp<long long>(std::min(by_work, by_device), 1, 4096));
-}
+// Whether x's channels are innermost in memory, so that the sums read it as rows of C:
+// NHWC, and [N, C, 1, 1] maps in either layout (the NCHW kernel would read them with a
+// stride of C between neighbouring threads).
+bool channel_rows(const Tensor& x) { return nhwc(x) || x.shape()[2] * x.shape()[3] == 1; }
 
-// The partial sums, over NCHW or NHWC.
-template <class T>
-void launch_partial_sums(int device, const Tensor& x, const T* px, const T* pg, const T* mask, const float* mean,
-                         double* partial, long long n, long long c, long long hw, int slices) {
-  if (nhwc(x)) {
-    const dim3 grid(static_cast<unsigned>((c + kChannelsPerBlock - 1) / kChannelsPerBlock), slices);
-    partial_sums_nhwc_kernel<<<grid, kThreads, 0, stream(device)>>>(px, pg, mask, mean, partial, n * hw, c, slices);
-  } else {
-    partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
-        px, pg, mask, mean, partial, n * hw, c, hw, slices);
+// The partial sums over x: one block per channel (rows of C: per group of 32 channels)
+// and slice, `slices` per channel.
+struct PartialSums {
+  template <class T>
+  static const void* kernel(const Tensor& x) {
+    return channel_rows(x) ? reinterpret_cast<const void*>(&partial_sums_nhwc_kernel<T>)
+                           : reinterpret_cast<const void*>(&partial_sums_kernel<T>);
   }
-  MMP_CUDA_CHECK_LAUNCH();
-}
+
+  // Slices per channel: as many blocks as the device holds at once, twice over (two whole
+  // waves, so that no third starts nearly empty), each slice keeping every thread of its
+  // block busy with several elements. Few blocks leave the sums waiting on memory latency:
+  // 64 channels in 24 slices (48 blocks on 132 multiprocessors) made the backward sums of
+  // a ResNet's first stage take over a millisecond on an H200.
+  template <class T>
+  static int slices(const Tensor& x, int device) {
+    const long long c = x.shape()[1], count = x.numel() / std::max<long long>(c, 1);
+    const bool rows = channel_rows(x);
+    const long long channel_blocks = rows ? (c + kChannelsPerBlock - 1) / kChannelsPerBlock : c;
+    const long long per_thread = 8;  // elements (NCHW) or rows a thread sums at least
+    const long long min_per_slice = per_thread * (rows ? kRowLanes : kThreads);
+    const long long wave = static_cast<long long>(resident_blocks(kernel<T>(x), kThreads, device)) *
+                           multiprocessor_count(device);
+    const long long by_work = count / min_per_slice, by_device = 2 * wave / channel_blocks;
+    return static_cast<int>(std::clamp<long long>(std::min(by_work, by_device), 1, 4096));
+  }
+
+  template <class T>
+  static void launch(int device, const Tensor& x, const T* px, const T* pg, const T* mask, const float* mean,
+                     double* partial, long long n, long long c, long long hw, int slices) {
+    if (channel_rows(x)) {
+      const dim3 grid(static_cast<unsigned>((c + kChannelsPerBlock - 1) / kChannelsPerBlock), slices);
+      partial_sums_nhwc_kernel<<<grid, kThreads, 0, stream(device)>>>(px, pg, mask, mean, partial, n * hw, c, slices);
+    } else {
+      partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
+          px, pg, mask, mean, partial, n * hw, c, hw, slices);
+    }
+    MMP_CUDA_CHECK_LAUNCH();
+  }
+};
 
 float* f32_out_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
@@ -247,12 +263,12 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
   check_epilogue(x, epilogue);
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
-  const int slices = slices_for(x, device);
-  const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
+    const int slices = PartialSums::slices<scalar_t>(x, device);
+    const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
-    launch_partial_sums(device, x, px, static_cast<const scalar_t*>(nullptr), static_cast<const scalar_t*>(nullptr),
+    PartialSums::launch(device, x, px, static_cast<const scalar_t*>(nullptr), static_cast<const scalar_t*>(nullptr),
                         nullptr, partial.data<double>(), n, c, hw, slices);
     finish_statistics_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, save_mean.data<float>(), save_invstd.data<float>(),
@@ -275,18 +291,18 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
             ": a fused ReLU needs the forward's output");
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
-  const int slices = slices_for(x, device);
-  const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
   const Tensor coefficients = Tensor::empty({2, c}, DType::F32, x.device());
   float* mean_gy = coefficients.data<float>();
   float* scaled_gw = mean_gy + c;
   MMP_CHECK(nhwc(grad_y) == nhwc(x), "batch norm backward: the gradient ", grad_y.str(), " is laid out unlike its input");
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
+    const int slices = PartialSums::slices<scalar_t>(x, device);
+    const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
     const scalar_t* pg = static_cast<const scalar_t*>(grad_y.raw_data());
     const scalar_t* mask = epilogue.relu ? data_or_null<const scalar_t>(epilogue.output) : nullptr;
-    launch_partial_sums(device, x, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
+    PartialSums::launch(device, x, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
     finish_backward_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, save_invstd.data<float>(), f32_out_or_null(grad_weight),
         f32_out_or_null(grad_bias), mean_gy, scaled_gw);

@@ -98,8 +98,11 @@ struct ConvPlan {
 constexpr size_t kTimingWorkspace = size_t{256} << 20;
 
 // Whether a candidate of math type `math` may run in the precision's `mode`: the exact
-// mode (FMA math) takes only full-f32 kernels, TF32 and bf16 any.
-bool allowed(cudnnMathType_t math, cudnnMathType_t mode) { return mode != CUDNN_FMA_MATH || math == CUDNN_FMA_MATH; }
+// mode (FMA math) takes only full-f32 kernels, TF32 and bf16 any but those that convert
+// f32 data to fp16 (which no mode allows).
+bool allowed(cudnnMathType_t math, cudnnMathType_t mode) {
+  return math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && (mode != CUDNN_FMA_MATH || math == CUDNN_FMA_MATH);
+}
 
 // The fastest candidate the mode allows, deterministic when one ran within 10% of the
 // fastest (gradients that repeat from run to run are worth that much).

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <map>
 #include <mutex>
+#include <tuple>
 
 #include "engine/cuda/device_blocks.h"
 #include "engine/cuda/cuda_backend.h"
@@ -127,6 +129,19 @@ int grid_for(long long n, int threads, int device) {
   const long long blocks = (n + threads - 1) / threads;
   const long long cap = static_cast<long long>(multiprocessor_count(device)) * 32;
   return static_cast<int>(std::max<long long>(1, std::min(blocks, cap)));
+}
+
+int resident_blocks(const void* kernel, int threads, int device) {
+  static std::mutex mutex;
+  static std::map<std::tuple<const void*, int, int>, int> known;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto [it, added] = known.try_emplace({kernel, threads, device}, 0);
+  if (added) {
+    DeviceGuard guard(device);
+    MMP_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&it->second, kernel, threads, 0));
+    it->second = std::max(it->second, 1);
+  }
+  return it->second;
 }
 
 }  // namespace mmp::cuda

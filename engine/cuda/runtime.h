@@ -35,4 +35,9 @@ class DeviceGuard {
 // Grid size for a grid-stride loop over n elements.
 int grid_for(long long n, int threads, int device);
 
+// How many blocks of `threads` threads of `kernel` (a __global__ function's address) one
+// multiprocessor of `device` holds at once, given the kernel's registers and shared
+// memory; asked of the driver once per kernel and device.
+int resident_blocks(const void* kernel, int threads, int device);
+
 }  // namespace mmp::cuda

@@ -124,10 +124,11 @@ TEST_CASE("TF32 convolutions and products on CUDA are f32 to TF32 rounding, and 
 }
 
 TEST_CASE("bf16 batch norm over many slices per channel, with its running statistics", "[cuda][precision]") {
-  // 8 x 64 x 64 = 32768 values per channel: the kernels split each channel into slices.
+  // 8 x 64 x 63 = 32256 values per channel: the kernels split each channel into slices
+  // of unequal lengths (15 on an H200: 2150 or 2151 values).
   Generator gen(12);
-  const Tensor x = add_scalar(mul_scalar(randn({8, 3, 64, 64}, gen), 2.0), 0.5).to(DType::BF16).to(DType::F32);
-  const Tensor w = randn({3}, gen), b = randn({3}, gen), gy = randn({8, 3, 64, 64}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor x = add_scalar(mul_scalar(randn({8, 3, 64, 63}, gen), 2.0), 0.5).to(DType::BF16).to(DType::F32);
+  const Tensor w = randn({3}, gen), b = randn({3}, gen), gy = randn({8, 3, 64, 63}, gen).to(DType::BF16).to(DType::F32);
   auto run = [&](Device device, DType dtype) {
     const Tensor xd = leaf_on(x.to(dtype), device);
     const Tensor wd = leaf_on(w, device), bd = leaf_on(b, device);
@@ -215,18 +216,18 @@ TEST_CASE("under tf32 and bf16, activations are NHWC from the first convolution 
 
 TEST_CASE("NHWC batch norm and convolution against the CPU: 40 channels, many rows, rectangles, NCHW gradients", "[cuda][precision]") {
   // 40 channels: two channel groups of the NHWC batch-norm kernel, the second partial;
-  // 8 x 70 x 60 rows: two slices; a 3x1 kernel on a 72x60 map; the probe's
-  // gradient arrives NCHW at batch norm, which lays it out itself.
+  // 8 x 70 x 61 rows: hundreds of slices of unequal lengths; a 3x1 kernel on a 72x61
+  // map; the probe's gradient arrives NCHW at batch norm, which lays it out itself.
   Generator gen(16);
-  const Tensor x = randn({8, 6, 72, 60}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor x = randn({8, 6, 72, 61}, gen).to(DType::BF16).to(DType::F32);
   const Tensor w = randn({40, 6, 3, 1}, gen).to(DType::BF16).to(DType::F32);
   const Tensor bn_w = randn({40}, gen), bn_b = randn({40}, gen);
-  const Tensor probe = randn({8, 40, 70, 60}, gen);
+  const Tensor probe = randn({8, 40, 70, 61}, gen);
   auto run = [&](Device device) {
     const Tensor xd = leaf_on(x, device), wd = leaf_on(w, device);
     const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
     const Tensor rm = zeros({40}, DType::F32, device), rv = ones({40}, DType::F32, device);
-    const Tensor h = conv2d(xd, wd, Tensor(), 1, 0);  // [8, 40, 70, 60]
+    const Tensor h = conv2d(xd, wd, Tensor(), 1, 0);  // [8, 40, 70, 61]
     const Tensor y = batch_norm(h, gw, gb, rm, rv, true, 0.1, 1e-5);
     const auto g = grad({sum(mul(y, probe.to(device)))}, {xd, wd, gw, gb});
     return std::vector<Tensor>{y, g[0], g[1], g[2], g[3], rm, rv};
@@ -278,13 +279,13 @@ TEST_CASE("a ResNet-18 step in bf16 lays out its activations once: no transposes
 
 TEST_CASE("fused NHWC batch norm + add + ReLU against the CPU's three ops, with every gradient", "[cuda][precision]") {
   // The residual comes from a second convolution, NHWC like the first's output; the
-  // probe's gradient arrives NCHW. 40 channels and 8 x 70 x 60 rows as the NHWC test above.
+  // probe's gradient arrives NCHW. 40 channels and 8 x 70 x 61 rows as the NHWC test above.
   Generator gen(17);
-  const Tensor x = randn({8, 6, 72, 60}, gen).to(DType::BF16).to(DType::F32);
+  const Tensor x = randn({8, 6, 72, 61}, gen).to(DType::BF16).to(DType::F32);
   const Tensor w = randn({40, 6, 3, 1}, gen).to(DType::BF16).to(DType::F32);
   const Tensor w_residual = randn({40, 6, 3, 1}, gen).to(DType::BF16).to(DType::F32);
   const Tensor bn_w = randn({40}, gen), bn_b = randn({40}, gen);
-  const Tensor probe = randn({8, 40, 70, 60}, gen);
+  const Tensor probe = randn({8, 40, 70, 61}, gen);
   auto run = [&](Device device) {
     const Tensor xd = leaf_on(x, device), wd = leaf_on(w, device);
     const Tensor wr = leaf_on(w_residual, device);
@@ -308,14 +309,27 @@ TEST_CASE("fused NHWC batch norm + add + ReLU against the CPU's three ops, with 
                            "grad bn weight", "grad bn bias", "running mean", "running var"};
     for (size_t i = 0; i < cpu.size(); ++i) {
       INFO(precision_name(p) << " " << names[i]);
-      CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < tolerance);
+      const bool gradient = i >= 1 && i <= 5;
+      if (p == Precision::bf16 && gradient) {
+        // Behind the ReLU: the bf16 convolutions' outputs change the sign of about 0.015%
+        // of the pre-ReLU values, each moving a whole gradient value (a CPU emulation of
+        // this test's rounding gave norm-wise errors of 0.017-0.033 over four seeds). Their
+        // direction and size still hold; a wrong index or layout would break both.
+        CHECK(cosine(gpu[i], cpu[i]) > 0.99);
+        CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < 0.1);
+      } else {
+        CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < tolerance);
+      }
     }
   }
 }
 
 TEST_CASE("fused batch norm on 1x1 maps: an NCHW input with an NHWC-strided residual is one layout", "[cuda][precision]") {
   // A ResNet's last stage on a small input: [N, C, 1, 1], where NCHW and NHWC strides
-  // differ but place every element alike. The epilogue's tensors come in either.
+  // differ but place every element alike. The epilogue's tensors come in either. In bf16
+  // the fused kernels take them (their sums read such maps as rows of C); an f32 map is
+  // dense NCHW, so f32 checks the composed path (cuDNN's batch norm, add, ReLU) with the
+  // NHWC-strided residual.
   Generator gen(18);
   const Tensor x = randn({8, 16, 1, 1}, gen).to(DType::BF16).to(DType::F32);
   const Tensor residual = randn({8, 16, 1, 1}, gen).to(DType::BF16).to(DType::F32);
@@ -335,7 +349,9 @@ TEST_CASE("fused batch norm on 1x1 maps: an NCHW input with an NHWC-strided resi
   const auto cpu = run(Device::cpu(), DType::F32);
   for (const DType dtype : {DType::F32, DType::BF16}) {
     const PrecisionScope scope(dtype == DType::BF16 ? Precision::bf16 : Precision::tf32);
+    ProfileSession session;
     const auto gpu = run(kCuda, dtype);
+    CHECK((session.totals().count("batch_norm") == 0) == (dtype == DType::BF16));  // fused in bf16 only
     const char* names[] = {"y", "grad x", "grad residual", "grad bn weight", "grad bn bias", "running mean",
                            "running var"};
     for (size_t i = 0; i < cpu.size(); ++i) {
