@@ -200,7 +200,7 @@ TEST_CASE("a run interrupted and resumed ends as the same run uninterrupted", "[
   }
 }
 
-TEST_CASE("--checkpoint-every: the resume point after every Nth epoch and the last", "[unit][trainer]") {
+TEST_CASE("checkpoints every Nth epoch (checkpoint_every): the resume point after every Nth and the last", "[unit][trainer]") {
   const SyntheticAV train_data(small_data(64)), test_data(small_data(32, 64));
   const std::string whole = temp_dir("checkpoint_every_whole"), parts = temp_dir("checkpoint_every_parts");
   TrainOptions o = small_options(whole);
