@@ -212,13 +212,31 @@ ResumePoint resume_run(const std::string& dir, const json& options, AVClassifier
   return r;
 }
 
-void save_checkpoint(const std::string& path, const AVClassifier& model, const EpochSummary& e, const std::string& method) {
-  save_safetensors(path, model.state_dict(),
+void save_checkpoint(const std::string& path, const NamedTensors& weights, const AVClassifier& model,
+                     const EpochSummary& e, const std::string& method) {
+  save_safetensors(path, weights,
                    {{"epoch", std::to_string(e.epoch)},
                     {"method", method},
                     {"acc_mm", std::to_string(e.test.multimodal.accuracy)},
                     {"fusion", fusion_name(model.config().fusion)}});
 }
+
+// The best epoch's weights while they wait for the next checkpoint (with
+// checkpoint_every > 1): a copy on the host, written with the checkpoint, so that
+// best.safetensors is never of an epoch after the resume point.
+struct PendingBest {
+  NamedTensors weights;
+  EpochSummary epoch;
+  bool pending = false;
+
+  void keep(const AVClassifier& model, const EpochSummary& e) {
+    weights.clear();
+    for (const auto& [name, t] : model.state_dict())
+      weights.emplace_back(name, t.device().is_cpu() ? t.detach().clone() : t.detach().to(Device::cpu()));
+    epoch = e;
+    pending = true;
+  }
+};
 
 // FNV-1a over the parameters' bytes: the ranks of a data-parallel job compare theirs.
 uint64_t parameters_hash(const AVClassifier& model) {
@@ -375,6 +393,7 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
   const int64_t first_step = step.steps();
   reset_peak_memory(o.device);
   if (first_epoch < o.epochs) loader.start_epoch(first_epoch);
+  PendingBest best;
 
   for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
@@ -444,12 +463,22 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
     samples += epoch_samples;
     result.epochs.push_back(e);
     log.write(epoch_json(e));
+    const bool checkpoint = !dir.empty() && writer && ((epoch + 1) % o.checkpoint_every == 0 || epoch + 1 == o.epochs);
     if (improves_on_best(result, e)) {
       result.best_epoch = epoch;
-      if (!dir.empty() && writer) save_checkpoint(dir + "/best.safetensors", model, e, o.method);
+      if (checkpoint) {
+        save_checkpoint(dir + "/best.safetensors", model.state_dict(), model, e, o.method);
+        best.pending = false;
+      } else if (!dir.empty() && writer) {
+        best.keep(model, e);
+      }
     }
-    if (!dir.empty() && writer && ((epoch + 1) % o.checkpoint_every == 0 || epoch + 1 == o.epochs)) {
-      save_checkpoint(dir + "/last.safetensors", model, e, o.method);
+    if (checkpoint) {
+      if (best.pending) {
+        save_checkpoint(dir + "/best.safetensors", best.weights, model, best.epoch, o.method);
+        best.pending = false;
+      }
+      save_checkpoint(dir + "/last.safetensors", model.state_dict(), model, e, o.method);
       // One file for all a resumed run needs, so that its parts cannot be of two epochs;
       // written after the metrics log is on the disk, so that the log is never behind it.
       log.sync();

@@ -37,9 +37,9 @@ struct TrainOptions {
   // one): the epochs after the saved one, the same as if it had not stopped. The
   // options must be those it was started with.
   bool resume = false;
-  // Epochs between the writes of last.safetensors and resume.safetensors (the final epoch
-  // always writes them; best.safetensors is written whenever an epoch improves on it): a
-  // long run over a small set need not write hundreds of MB after every short epoch.
+  // Epochs between the writes of the checkpoints (last.safetensors, resume.safetensors,
+  // and best.safetensors when a better epoch came since; the final epoch always writes):
+  // a long run over a small set need not write hundreds of MB after every short epoch.
   // Resumed, a run goes on from the last written epoch.
   int checkpoint_every = 1;
   bool progress = true;  // the progress line on stderr

@@ -12,6 +12,7 @@
 #include "mmpareto/train_step.h"
 #include "mmpareto/trainer.h"
 #include "tests/support/cli.h"
+#include "tests/support/compare.h"
 #include "tests/support/forwarding_dataset.h"
 
 using namespace mmp;
@@ -209,21 +210,25 @@ TEST_CASE("checkpoints every Nth epoch (checkpoint_every): the resume point afte
   o.loader_workers = 1;  // samples loaded in order
   Generator gen(0);
   AVClassifier uninterrupted(small_model(), gen);
-  train(uninterrupted, train_data, test_data, o);
+  const TrainResult straight = train(uninterrupted, train_data, test_data, o);
   const std::string resume = "/mmpareto/resume.safetensors";
   CHECK(load_safetensors(whole + resume).metadata.at("epoch") == "2");  // the last epoch writes
+  // The best epoch, written with the checkpoint after it.
+  CHECK(load_safetensors(whole + "/mmpareto/best.safetensors").metadata.at("epoch") ==
+        std::to_string(straight.best_epoch));
 
   o.out_dir = parts;
   gen = Generator(0);
   AVClassifier first(small_model(), gen);
   CHECK_THROWS_WITH(train(first, StoppingDataset(train_data, 1), test_data, o), Contains("interrupted in epoch 2"));
-  CHECK(!std::filesystem::exists(parts + resume));  // epoch 1 is not the 2nd
-  CHECK(!std::filesystem::exists(parts + "/mmpareto/last.safetensors"));
-  CHECK(std::filesystem::exists(parts + "/mmpareto/best.safetensors"));
+  for (const char* file : {"resume", "last", "best"})  // epoch 1 is not the 2nd: nothing written
+    CHECK(!std::filesystem::exists(parts + "/mmpareto/" + file + ".safetensors"));
   gen = Generator(0);
   AVClassifier second(small_model(), gen);
   CHECK_THROWS_WITH(train(second, StoppingDataset(train_data, 2), test_data, o), Contains("interrupted in epoch 3"));
   CHECK(load_safetensors(parts + resume).metadata.at("epoch") == "1");  // after the 2nd
+  // The best weights are of an epoch the resume point has seen.
+  CHECK(std::stoi(load_safetensors(parts + "/mmpareto/best.safetensors").metadata.at("epoch")) <= 1);
 
   o.resume = true;  // from epoch 2's end, the same run
   gen = Generator(7);
@@ -236,6 +241,25 @@ TEST_CASE("checkpoints every Nth epoch (checkpoint_every): the resume point afte
     CHECK(a[i].second.to_vector<double>() == b[i].second.to_vector<double>());
   }
   CHECK(logged_values(parts + "/mmpareto/metrics.jsonl") == logged_values(whole + "/mmpareto/metrics.jsonl"));
+  // Checkpoints at the end only: a better epoch before it waits in a copy of its weights
+  // (this run's best is its second epoch), and the file holds that copy, not the last
+  // weights.
+  const std::string once = temp_dir("checkpoint_every_once");
+  o.out_dir = once;
+  o.resume = false;
+  o.checkpoint_every = 3;
+  gen = Generator(0);
+  AVClassifier single(small_model(), gen);
+  const TrainResult at_end = train(single, train_data, test_data, o);
+  REQUIRE(at_end.best_epoch == 1);
+  const SafetensorsFile best = load_safetensors(once + "/mmpareto/best.safetensors");
+  CHECK(best.metadata.at("epoch") == "1");
+  const SafetensorsFile last = load_safetensors(once + "/mmpareto/last.safetensors");
+  double difference = 0;
+  for (size_t i = 0; i < best.tensors.size(); ++i)
+    if (best.tensors[i].second.dtype() == DType::F32)
+      difference += max_abs_difference(best.tensors[i].second, last.tensors[i].second);
+  CHECK(difference > 0);
   o.checkpoint_every = 0;
   CHECK_THROWS_WITH(train(resumed, train_data, test_data, o), Contains("checkpoint-every must be at least 1"));
 }
