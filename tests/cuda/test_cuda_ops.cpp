@@ -205,7 +205,8 @@ TEST_CASE("out of device memory: the cache is given back, and the error says wha
   {
     const Tensor cached = Tensor::empty({64, 1024, 1024}, DType::F32, kCuda);  // 256 MiB, freed into the cache below
   }
-  REQUIRE(allocator.stats().bytes_cached >= (size_t{256} << 20));
+  const size_t cached = allocator.stats().bytes_cached;
+  REQUIRE(cached >= (size_t{256} << 20));
   std::string message;
   try {
     const Tensor huge = Tensor::empty({int64_t{1} << 40}, DType::F32, kCuda);  // 4 TiB
@@ -215,7 +216,9 @@ TEST_CASE("out of device memory: the cache is given back, and the error says wha
   INFO(message);
   CHECK_THAT(message, Catch::Contains("out of memory on cuda:0 allocating 4096 GiB") &&
                           Catch::Contains(" free of ") && Catch::Contains("a smaller --batch"));
-  CHECK(allocator.stats().bytes_cached == 0);  // given back before the second try
+  // The 256 MiB segment, wholly free, went back before the second try (segments that
+  // still hold a live tensor stay, with their free rest).
+  CHECK(allocator.stats().bytes_cached + (size_t{256} << 20) <= cached);
   const Tensor after = ones({1024}, DType::F32, kCuda);  // the device still works
   CHECK(after.to(Device::cpu()).to_vector<float>()[1023] == 1.0f);
 }
