@@ -137,7 +137,7 @@ if has_section precision; then
   if [ -f "$cache/manifest.json" ]; then
     echo "== 300 MMPareto steps at CREMA-D shapes (the cache, batch 64, width 64): fp32 and bf16, seeds 0 and 1"
     for run in fp32_0 fp32_1 bf16_0 bf16_1; do
-      timeout 120 "$bin/mmp" train --device cuda --data "$cache" --method mmpareto --epochs 150 --checkpoint-every 150 \
+      timeout 180 "$bin/mmp" train --device cuda --data "$cache" --method mmpareto --epochs 150 --checkpoint-every 150 \
         --precision "${run%_*}" --seed "${run#*_}" --quiet --out "$runs/p300_$run" > "$out/precision_$run.txt" 2>&1
       [ $? -ne 0 ] && status=1
       grep '"kind":"epoch"' "$runs/p300_$run/mmpareto/metrics.jsonl" > "$out/precision_$run.jsonl" 2>/dev/null
