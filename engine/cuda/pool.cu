@@ -5,6 +5,8 @@
 // in 32 bits where the tensors allow it (engine/fast_divider.h), the GPU's emulated
 // division otherwise; the split is most of the work (a ResNet stem's pooling backward took
 // 1.5 ms on an H200 with 64-bit divisions).
+#include <type_traits>
+
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/kernel_utils.cuh"
 #include "engine/fast_divider.h"
@@ -137,6 +139,16 @@ __global__ void max_pool_backward_kernel(const T* gy, const int32_t* indices, T*
 // Whether every position of t (and a grid-stride step past it) fits a signed 32-bit index.
 bool fits_int32(const Tensor& t) { return t.numel() < (1LL << 30); }
 
+// Calls launch(layout, index) with the layout (std::true_type: NHWC) and the index type
+// (int32_t where `small`, else long long) the kernels are instantiated for.
+template <class Launch>
+void with_layout_and_index(bool channels_last, bool small, Launch launch) {
+  if (small)
+    channels_last ? launch(std::true_type{}, int32_t{}) : launch(std::false_type{}, int32_t{});
+  else
+    channels_last ? launch(std::true_type{}, 0LL) : launch(std::false_type{}, 0LL);
+}
+
 }  // namespace
 
 void CudaBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& indices, const ConvGeometry& g) {
@@ -146,17 +158,11 @@ void CudaBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Ten
     const auto* px = static_cast<const scalar_t*>(x.raw_data());
     auto* py = static_cast<scalar_t*>(y.raw_data());
     const dim3 grid = grid_for(y.numel(), kThreads, device_);
-    auto launch = [&](auto index) {
+    with_layout_and_index(g.channels_last, small, [&](auto layout, auto index) {
       using Index = decltype(index);
-      const Sizes<Index> sizes(g.c, g.ho, g.wo, g.stride);
-      if (g.channels_last)
-        max_pool_forward_kernel<scalar_t, true, Index>
-            <<<grid, kThreads, 0, stream(device_)>>>(px, py, indices.data<int32_t>(), g, sizes);
-      else
-        max_pool_forward_kernel<scalar_t, false, Index>
-            <<<grid, kThreads, 0, stream(device_)>>>(px, py, indices.data<int32_t>(), g, sizes);
-    };
-    small ? launch(int32_t{}) : launch(0LL);
+      max_pool_forward_kernel<scalar_t, decltype(layout)::value, Index><<<grid, kThreads, 0, stream(device_)>>>(
+          px, py, indices.data<int32_t>(), g, Sizes<Index>(g.c, g.ho, g.wo, g.stride));
+    });
   });
   MMP_CUDA_CHECK_LAUNCH();
 }
@@ -169,17 +175,11 @@ void CudaBackend::max_pool2d_backward(const Tensor& grad_y, const Tensor& indice
     const auto* pgy = static_cast<const scalar_t*>(grad_y.raw_data());
     auto* pgx = static_cast<scalar_t*>(grad_x.raw_data());
     const dim3 grid = grid_for(grad_x.numel(), kThreads, device_);
-    auto launch = [&](auto index) {
+    with_layout_and_index(g.channels_last, small, [&](auto layout, auto index) {
       using Index = decltype(index);
-      const Sizes<Index> sizes(g.c, g.h, g.w, g.stride);
-      if (g.channels_last)
-        max_pool_backward_kernel<scalar_t, true, Index>
-            <<<grid, kThreads, 0, stream(device_)>>>(pgy, indices.data<int32_t>(), pgx, g, sizes);
-      else
-        max_pool_backward_kernel<scalar_t, false, Index>
-            <<<grid, kThreads, 0, stream(device_)>>>(pgy, indices.data<int32_t>(), pgx, g, sizes);
-    };
-    small ? launch(int32_t{}) : launch(0LL);
+      max_pool_backward_kernel<scalar_t, decltype(layout)::value, Index><<<grid, kThreads, 0, stream(device_)>>>(
+          pgy, indices.data<int32_t>(), pgx, g, Sizes<Index>(g.c, g.h, g.w, g.stride));
+    });
   });
   MMP_CUDA_CHECK_LAUNCH();
 }
