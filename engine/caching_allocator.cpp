@@ -103,8 +103,7 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small, 
   };
   void* ptr = try_source();
   // Giving segments back waits for the device, which no thread may do during a capture.
-  if (ptr == nullptr && current_pool_.empty() && has_free_segment()) {
-    release_free_segments();
+  if (ptr == nullptr && current_pool_.empty() && release_free_segments()) {
     segment = preferred;
     ptr = try_source();
   }
@@ -205,34 +204,27 @@ void CachingAllocator::release_pool(int pool) {
   for (void* address : freed) deallocate(address);
 }
 
-bool CachingAllocator::has_free_segment() const {
+bool CachingAllocator::release_free_segments() {
+  std::vector<Block*> whole;
   for (const auto* list : {&shared_.small, &shared_.large})
-    for (const Block* b : *list)
-      if (b->prev == nullptr && b->next == nullptr) return true;
-  return false;
-}
-
-void CachingAllocator::release_free_segments() {
+    for (Block* b : *list)
+      if (b->prev == nullptr && b->next == nullptr) whole.push_back(b);
+  if (whole.empty()) return false;
   // Blocks may still be read by queued kernels: wait for them before handing memory back.
   source_->synchronize();
-  for (auto* list : {&shared_.small, &shared_.large})
-    for (auto it = list->begin(); it != list->end();) {
-      Block* b = *it;
-      if (b->prev != nullptr || b->next != nullptr) {
-        ++it;
-        continue;
-      }
-      source_->release(b->address);
-      stats_.bytes_cached -= b->size;
-      it = list->erase(it);
-      blocks_.erase(b->address);
-    }
+  for (Block* b : whole) {
+    shared_.of(b).erase(b);
+    source_->release(b->address);
+    stats_.bytes_cached -= b->size;
+    blocks_.erase(b->address);
+  }
+  return true;
 }
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!current_pool_.empty()) return;  // a capture is under way: the device may not synchronize
-  if (has_free_segment()) release_free_segments();
+  release_free_segments();
 }
 
 void CachingAllocator::reset_peaks() {

@@ -108,8 +108,8 @@ class CachingAllocator {
   // A new segment holding at least `size`, as one free block of `pool`; out of room, the
   // shared cache goes back first, and failing that the error says what to do.
   Block* new_segment(size_t size, bool small, size_t requested, int pool);
-  bool has_free_segment() const;  // in the shared cache, with mutex_ held
-  void release_free_segments();   // with mutex_ held
+  // Gives the shared cache's wholly free segments back (with mutex_ held); false if none.
+  bool release_free_segments();
   int current_pool() const;       // with mutex_ held; -1: none
 
   std::unique_ptr<BlockSource> source_;

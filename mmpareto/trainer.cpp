@@ -225,16 +225,14 @@ void save_checkpoint(const std::string& path, const NamedTensors& weights, const
 // checkpoint_every > 1): a copy on the host, written with the checkpoint, so that
 // best.safetensors is never of an epoch after the resume point.
 struct PendingBest {
-  NamedTensors weights;
+  NamedTensors weights;  // empty: nothing waits
   EpochSummary epoch;
-  bool pending = false;
 
   void keep(const AVClassifier& model, const EpochSummary& e) {
     weights.clear();
     for (const auto& [name, t] : model.state_dict())
       weights.emplace_back(name, t.device().is_cpu() ? t.detach().clone() : t.detach().to(Device::cpu()));
     epoch = e;
-    pending = true;
   }
 };
 
@@ -468,15 +466,15 @@ TrainResult train(AVClassifier& model, const Dataset& train_data, const Dataset&
       result.best_epoch = epoch;
       if (checkpoint) {
         save_checkpoint(dir + "/best.safetensors", model.state_dict(), model, e, o.method);
-        best.pending = false;
+        best.weights.clear();
       } else if (!dir.empty() && writer) {
         best.keep(model, e);
       }
     }
     if (checkpoint) {
-      if (best.pending) {
+      if (!best.weights.empty()) {
         save_checkpoint(dir + "/best.safetensors", best.weights, model, best.epoch, o.method);
-        best.pending = false;
+        best.weights.clear();
       }
       save_checkpoint(dir + "/last.safetensors", model.state_dict(), model, e, o.method);
       // One file for all a resumed run needs, so that its parts cannot be of two epochs;
