@@ -4,7 +4,11 @@
 // epilogue (residual add, ReLU) forward and its mask and residual gradient backward.
 // The sums are memory-bound: they get enough slices to fill the device, and no load
 // waits on another (a ReLU's mask selects the gradient, it does not guard its load).
+// Rows of C channels (NHWC) whose C is a whole number of 16-byte vectors are read and
+// written a vector at a time, each thread keeping its channels' parameters in registers:
+// two-byte bf16 accesses left too few bytes in flight to reach the memory's bandwidth.
 #include <algorithm>
+#include <cstdint>
 
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/kernel_utils.cuh"
@@ -147,6 +151,124 @@ __global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, const T* mask,
   }
 }
 
+// 16 bytes of a row: V channels of type T, loaded and stored as one access.
+template <class T>
+inline constexpr int kVector = 16 / static_cast<int>(sizeof(T));
+
+template <class T>
+struct alignas(16) Vector {
+  T v[kVector<T>];
+};
+
+template <class T>
+__device__ __forceinline__ Vector<T> load_vector(const T* p, long long i) {
+  return *reinterpret_cast<const Vector<T>*>(p + i);
+}
+
+template <class T>
+__device__ __forceinline__ compute_t<T> value(T v) {
+  return static_cast<compute_t<T>>(v);
+}
+
+// A thread's place over rows of c channels read a vector at a time: channel vector
+// threadIdx.x % vectors (the same in every row it visits) and row lane threadIdx.x /
+// vectors of `lanes`; the threads past lanes * vectors idle.
+struct RowLane {
+  int first_channel, lane, lanes;
+  bool active;
+};
+
+template <class T>
+__device__ __forceinline__ RowLane row_lane(int c) {
+  const int vectors = c / kVector<T>, lanes = kThreads / vectors;
+  const int lane = static_cast<int>(threadIdx.x) / vectors;
+  return {static_cast<int>(threadIdx.x) % vectors * kVector<T>, lane, lanes, lane < lanes};
+}
+
+// partial_sums_nhwc_kernel reading vectors: block s sums rows [begin, end) of every
+// channel; its lanes' sums meet in shared memory, added in lane order.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    partial_sums_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, const T* __restrict__ mask,
+                               const float* __restrict__ mean, double* partial, long long rows, int c, int slices) {
+  constexpr int V = kVector<T>;
+  const RowLane t = row_lane<T>(c);
+  const long long s = blockIdx.x, begin = rows * s / slices, end = rows * (s + 1) / slices;
+  double first[V] = {}, second[V] = {};
+  if (t.active) {
+    float mu[V];  // x - mean in float, as the elementwise passes take it; summed in double
+    for (int k = 0; k < V; ++k) mu[k] = gy ? mean[t.first_channel + k] : 0.0f;
+    for (long long r = begin + t.lane; r < end; r += t.lanes) {
+      const long long i = r * c + t.first_channel;
+      const Vector<T> xv = load_vector(x, i);
+      if (gy) {
+        const Vector<T> gv = load_vector(gy, i);
+        const Vector<T> mv = mask ? load_vector(mask, i) : gv;
+        for (int k = 0; k < V; ++k) {
+          const double g = !mask || value(mv.v[k]) > 0 ? static_cast<double>(value(gv.v[k])) : 0.0;
+          first[k] += g;
+          second[k] += g * static_cast<double>(value(xv.v[k]) - mu[k]);
+        }
+      } else {
+        for (int k = 0; k < V; ++k) {
+          const double v = value(xv.v[k]);
+          first[k] += v;
+          second[k] += v * v;
+        }
+      }
+    }
+  }
+  // [which sum][lane * c + channel]: lanes * c <= kThreads * V.
+  __shared__ double sums[2][kThreads * V];
+  if (t.active)
+    for (int k = 0; k < V; ++k) {
+      sums[0][t.lane * c + t.first_channel + k] = first[k];
+      sums[1][t.lane * c + t.first_channel + k] = second[k];
+    }
+  __syncthreads();
+  for (int ch = threadIdx.x; ch < c; ch += kThreads) {
+    double a = 0, b = 0;
+    for (int l = 0; l < t.lanes; ++l) {
+      a += sums[0][l * c + ch];
+      b += sums[1][l * c + ch];
+    }
+    partial[(ch * static_cast<long long>(slices) + s) * 2] = a;
+    partial[(ch * static_cast<long long>(slices) + s) * 2 + 1] = b;
+  }
+}
+
+// normalize_kernel over rows of vectors.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    normalize_vector_kernel(const T* __restrict__ x, const T* __restrict__ residual, bool relu, T* __restrict__ y,
+                            const float* __restrict__ mean, const float* __restrict__ invstd,
+                            const float* __restrict__ weight, const float* __restrict__ bias, long long rows, int c) {
+  constexpr int V = kVector<T>;
+  const RowLane t = row_lane<T>(c);
+  if (!t.active) return;
+  float mu[V], is[V], w[V], b[V];
+  for (int k = 0; k < V; ++k) {
+    mu[k] = mean[t.first_channel + k];
+    is[k] = invstd[t.first_channel + k];
+    w[k] = weight[t.first_channel + k];
+    b[k] = bias[t.first_channel + k];
+  }
+  for (long long r = blockIdx.x * static_cast<long long>(t.lanes) + t.lane; r < rows;
+       r += static_cast<long long>(gridDim.x) * t.lanes) {
+    const long long i = r * c + t.first_channel;
+    const Vector<T> xv = load_vector(x, i);
+    const Vector<T> rv = residual ? load_vector(residual, i) : xv;
+    Vector<T> out;
+    for (int k = 0; k < V; ++k) {
+      float o = (value(xv.v[k]) - mu[k]) * is[k] * w[k] + b[k];
+      if (residual) o += value(rv.v[k]);
+      if (relu) o = o > 0.0f ? o : 0.0f;
+      out.v[k] = static_cast<T>(o);
+    }
+    *reinterpret_cast<Vector<T>*>(y + i) = out;
+  }
+}
+
 // Per channel (block ch): the parameters' gradients, and the two coefficients of the input's.
 __global__ void finish_backward_kernel(const double* partial, int slices, long long count, const float* invstd,
                                        float* grad_weight, float* grad_bias, float* mean_gy, float* scaled_gw) {
@@ -183,6 +305,42 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T*
   }
 }
 
+// input_gradient_kernel over rows of vectors.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    input_gradient_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, const T* __restrict__ mask,
+                                 T* __restrict__ gx, T* __restrict__ grad_residual, const float* __restrict__ mean,
+                                 const float* __restrict__ invstd, const float* __restrict__ weight,
+                                 const float* __restrict__ mean_gy, const float* __restrict__ scaled_gw,
+                                 long long rows, int c) {
+  constexpr int V = kVector<T>;
+  const RowLane t = row_lane<T>(c);
+  if (!t.active) return;
+  float mu[V], scale[V], mg[V], sg[V];
+  for (int k = 0; k < V; ++k) {
+    const int ch = t.first_channel + k;
+    mu[k] = mean[ch];
+    scale[k] = weight[ch] * invstd[ch];
+    mg[k] = mean_gy[ch];
+    sg[k] = scaled_gw[ch];
+  }
+  for (long long r = blockIdx.x * static_cast<long long>(t.lanes) + t.lane; r < rows;
+       r += static_cast<long long>(gridDim.x) * t.lanes) {
+    const long long i = r * c + t.first_channel;
+    const Vector<T> gv = load_vector(gy, i);
+    const Vector<T> mv = mask ? load_vector(mask, i) : gv;
+    const Vector<T> xv = gx ? load_vector(x, i) : gv;
+    Vector<T> g_out, gx_out;
+    for (int k = 0; k < V; ++k) {
+      const float g = !mask || value(mv.v[k]) > 0 ? static_cast<float>(value(gv.v[k])) : 0.0f;
+      g_out.v[k] = static_cast<T>(g);
+      gx_out.v[k] = static_cast<T>(scale[k] * (g - mg[k] - (value(xv.v[k]) - mu[k]) * sg[k]));
+    }
+    if (grad_residual) *reinterpret_cast<Vector<T>*>(grad_residual + i) = g_out;
+    if (gx) *reinterpret_cast<Vector<T>*>(gx + i) = gx_out;
+  }
+}
+
 // Layout of x for the kernels: NHWC tensors pass hw = 0 to the elementwise passes.
 bool nhwc(const Tensor& x) { return x.is_channels_last() && !x.is_contiguous(); }
 
@@ -191,13 +349,38 @@ bool nhwc(const Tensor& x) { return x.is_channels_last() && !x.is_contiguous(); 
 // stride of C between neighbouring threads).
 bool channel_rows(const Tensor& x) { return nhwc(x) || x.shape()[2] * x.shape()[3] == 1; }
 
-// The partial sums over x: one block per channel (rows of C: per group of 32 channels)
-// and slice, `slices` per channel.
+// How the kernels walk x: per NCHW channel, along rows of C channels, or along rows of
+// C channels a 16-byte vector at a time, which takes whole vectors of channels, at most
+// one per thread of a block, and every tensor the pass touches 16-byte aligned.
+enum class Walk { channels, rows, row_vectors };
+
+template <class T>
+Walk walk_for(const Tensor& x, std::initializer_list<const Tensor*> touched) {
+  if (!channel_rows(x)) return Walk::channels;
+  const long long c = x.shape()[1];
+  bool vectors = c % kVector<T> == 0 && c / kVector<T> <= kThreads;
+  for (const Tensor* t : touched)
+    vectors = vectors && (!t->defined() || reinterpret_cast<std::uintptr_t>(t->raw_data()) % 16 == 0);
+  return vectors ? Walk::row_vectors : Walk::rows;
+}
+
+// Rows of the row walks each block's lanes cover at once.
+template <class T>
+long long lanes_per_block(Walk walk, long long c) {
+  return walk == Walk::row_vectors ? kThreads / (c / kVector<T>) : kRowLanes;
+}
+
+// The partial sums over x: one block per channel (rows of C: per group of 32 channels;
+// vectors: all channels) and slice, `slices` per channel.
 struct PartialSums {
   template <class T>
-  static const void* kernel(const Tensor& x) {
-    return channel_rows(x) ? reinterpret_cast<const void*>(&partial_sums_nhwc_kernel<T>)
-                           : reinterpret_cast<const void*>(&partial_sums_kernel<T>);
+  static const void* kernel(Walk walk) {
+    switch (walk) {
+      case Walk::channels: return reinterpret_cast<const void*>(&partial_sums_kernel<T>);
+      case Walk::rows: return reinterpret_cast<const void*>(&partial_sums_nhwc_kernel<T>);
+      case Walk::row_vectors: break;
+    }
+    return reinterpret_cast<const void*>(&partial_sums_vector_kernel<T>);
   }
 
   // Slices per channel: as many blocks as the device holds at once, twice over (two whole
@@ -206,31 +389,47 @@ struct PartialSums {
   // 64 channels in 24 slices (48 blocks on 132 multiprocessors) made the backward sums of
   // a ResNet's first stage take over a millisecond on an H200.
   template <class T>
-  static int slices(const Tensor& x, int device) {
+  static int slices(const Tensor& x, Walk walk, int device) {
     const long long c = x.shape()[1], count = x.numel() / std::max<long long>(c, 1);
-    const bool rows = channel_rows(x);
-    const long long channel_blocks = rows ? (c + kChannelsPerBlock - 1) / kChannelsPerBlock : c;
+    const long long channel_blocks = walk == Walk::channels     ? c
+                                     : walk == Walk::rows       ? (c + kChannelsPerBlock - 1) / kChannelsPerBlock
+                                                                : 1;
     const long long per_thread = 8;  // elements (NCHW) or rows a thread sums at least
-    const long long min_per_slice = per_thread * (rows ? kRowLanes : kThreads);
-    const long long wave = static_cast<long long>(resident_blocks(kernel<T>(x), kThreads, device)) *
+    const long long min_per_slice = per_thread * (walk == Walk::channels ? kThreads : lanes_per_block<T>(walk, c));
+    const long long wave = static_cast<long long>(resident_blocks(kernel<T>(walk), kThreads, device)) *
                            multiprocessor_count(device);
     const long long by_work = count / min_per_slice, by_device = 2 * wave / channel_blocks;
     return static_cast<int>(std::clamp<long long>(std::min(by_work, by_device), 1, 4096));
   }
 
   template <class T>
-  static void launch(int device, const Tensor& x, const T* px, const T* pg, const T* mask, const float* mean,
+  static void launch(int device, Walk walk, const T* px, const T* pg, const T* mask, const float* mean,
                      double* partial, long long n, long long c, long long hw, int slices) {
-    if (channel_rows(x)) {
-      const dim3 grid(static_cast<unsigned>((c + kChannelsPerBlock - 1) / kChannelsPerBlock), slices);
-      partial_sums_nhwc_kernel<<<grid, kThreads, 0, stream(device)>>>(px, pg, mask, mean, partial, n * hw, c, slices);
-    } else {
-      partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
-          px, pg, mask, mean, partial, n * hw, c, hw, slices);
+    switch (walk) {
+      case Walk::channels:
+        partial_sums_kernel<<<dim3(static_cast<unsigned>(c), slices), kThreads, 0, stream(device)>>>(
+            px, pg, mask, mean, partial, n * hw, c, hw, slices);
+        break;
+      case Walk::rows: {
+        const dim3 grid(static_cast<unsigned>((c + kChannelsPerBlock - 1) / kChannelsPerBlock), slices);
+        partial_sums_nhwc_kernel<<<grid, kThreads, 0, stream(device)>>>(px, pg, mask, mean, partial, n * hw, c, slices);
+        break;
+      }
+      case Walk::row_vectors:
+        partial_sums_vector_kernel<<<slices, kThreads, 0, stream(device)>>>(px, pg, mask, mean, partial, n * hw,
+                                                                            static_cast<int>(c), slices);
+        break;
     }
     MMP_CUDA_CHECK_LAUNCH();
   }
 };
+
+// Blocks for an elementwise pass of the vector walk: enough for every row, at most 32 per
+// multiprocessor (as grid_for).
+template <class T>
+unsigned vector_grid(long long rows, long long c, int device) {
+  return static_cast<unsigned>(grid_for(rows, static_cast<int>(lanes_per_block<T>(Walk::row_vectors, c)), device));
+}
 
 float* f32_out_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
@@ -265,19 +464,26 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
-    const int slices = PartialSums::slices<scalar_t>(x, device);
+    const Walk walk = walk_for<scalar_t>(x, {&x, &y, &epilogue.residual});
+    const int slices = PartialSums::slices<scalar_t>(x, walk, device);
     const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
-    PartialSums::launch(device, x, px, static_cast<const scalar_t*>(nullptr), static_cast<const scalar_t*>(nullptr),
+    PartialSums::launch(device, walk, px, static_cast<const scalar_t*>(nullptr), static_cast<const scalar_t*>(nullptr),
                         nullptr, partial.data<double>(), n, c, hw, slices);
     finish_statistics_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, save_mean.data<float>(), save_invstd.data<float>(),
         f32_out_or_null(running_mean), f32_out_or_null(running_var), momentum, eps);
     MMP_CUDA_CHECK_LAUNCH();
-    normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
-        px, data_or_null<const scalar_t>(epilogue.residual), epilogue.relu, static_cast<scalar_t*>(y.raw_data()),
-        save_mean.data<float>(), save_invstd.data<float>(),
-        weight.data<float>(), bias.data<float>(), x.numel(), c, element_hw);
+    const scalar_t* residual = data_or_null<const scalar_t>(epilogue.residual);
+    scalar_t* py = static_cast<scalar_t*>(y.raw_data());
+    if (walk == Walk::row_vectors)
+      normalize_vector_kernel<<<vector_grid<scalar_t>(count, c, device), kThreads, 0, stream(device)>>>(
+          px, residual, epilogue.relu, py, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(),
+          bias.data<float>(), count, static_cast<int>(c));
+    else
+      normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
+          px, residual, epilogue.relu, py, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(),
+          bias.data<float>(), x.numel(), c, element_hw);
     MMP_CUDA_CHECK_LAUNCH();
   });
 }
@@ -297,24 +503,44 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
   MMP_CHECK(nhwc(grad_y) == nhwc(x), "batch norm backward: the gradient ", grad_y.str(), " is laid out unlike its input");
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
-    const int slices = PartialSums::slices<scalar_t>(x, device);
+    const scalar_t* mask = epilogue.relu ? data_or_null<const scalar_t>(epilogue.output) : nullptr;
+    const Walk walk =
+        walk_for<scalar_t>(x, {&x, &grad_y, epilogue.relu ? &epilogue.output : &x, &grad_x, &epilogue.grad_residual});
+    const int slices = PartialSums::slices<scalar_t>(x, walk, device);
     const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
     const scalar_t* pg = static_cast<const scalar_t*>(grad_y.raw_data());
-    const scalar_t* mask = epilogue.relu ? data_or_null<const scalar_t>(epilogue.output) : nullptr;
-    PartialSums::launch(device, x, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
+    PartialSums::launch(device, walk, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
     finish_backward_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, save_invstd.data<float>(), f32_out_or_null(grad_weight),
         f32_out_or_null(grad_bias), mean_gy, scaled_gw);
     MMP_CUDA_CHECK_LAUNCH();
     if (grad_x.defined() || epilogue.grad_residual.defined()) {
-      input_gradient_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
-          px, pg, mask, data_or_null<scalar_t>(grad_x), data_or_null<scalar_t>(epilogue.grad_residual),
-          save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(), mean_gy, scaled_gw, x.numel(), c,
-          element_hw);
+      scalar_t* pgx = data_or_null<scalar_t>(grad_x);
+      scalar_t* pgr = data_or_null<scalar_t>(epilogue.grad_residual);
+      if (walk == Walk::row_vectors)
+        input_gradient_vector_kernel<<<vector_grid<scalar_t>(count, c, device), kThreads, 0, stream(device)>>>(
+            px, pg, mask, pgx, pgr, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(), mean_gy,
+            scaled_gw, count, static_cast<int>(c));
+      else
+        input_gradient_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
+            px, pg, mask, pgx, pgr, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(), mean_gy,
+            scaled_gw, x.numel(), c, element_hw);
       MMP_CUDA_CHECK_LAUNCH();
     }
   });
+}
+
+const char* batch_norm_walk(const Tensor& x) {
+  const char* name = nullptr;
+  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm_walk", [&] {
+    switch (walk_for<scalar_t>(x, {&x})) {
+      case Walk::channels: name = "channels"; break;
+      case Walk::rows: name = "rows"; break;
+      case Walk::row_vectors: name = "row vectors"; break;
+    }
+  });
+  return name;
 }
 
 }  // namespace mmp::cuda

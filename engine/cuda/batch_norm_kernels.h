@@ -17,4 +17,9 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
                                  const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
                                  const Tensor& grad_weight, const Tensor& grad_bias, const BatchNormEpilogue& epilogue);
 
+// How the kernels walk x when the other tensors of a pass are 16-byte aligned (tests say
+// which path they check): "channels" (NCHW), "rows" (rows of C, one value per access) or
+// "row vectors" (rows of C, 16 bytes per access).
+const char* batch_norm_walk(const Tensor& x);
+
 }  // namespace mmp::cuda

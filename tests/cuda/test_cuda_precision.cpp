@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/cuda/batch_norm_kernels.h"
 #include "engine/ops.h"
 #include "engine/precision.h"
 #include "engine/profiler.h"
@@ -358,5 +359,66 @@ TEST_CASE("fused batch norm on 1x1 maps: an NCHW input with an NHWC-strided resi
       INFO(dtype_name(dtype) << " " << names[i]);
       CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < (dtype == DType::BF16 ? 3 * kBf16Tolerance : 1e-5));
     }
+  }
+}
+
+TEST_CASE("NHWC batch norm reads 16-byte vectors of channels where it can, single values elsewhere, alike", "[cuda][precision]") {
+  // Every walk of the rows-of-C kernels against the CPU, fused with add + ReLU and alone,
+  // forward and backward: whole vectors (bf16: 8 channels, f32: 4) from one lane of rows
+  // per block (a 1024-channel f32 row is 256 vectors, one per thread) to 32; channels that
+  // are not whole vectors, more vectors than a block has threads, and an input one
+  // element off 16-byte alignment, all of which read one value at a time.
+  struct Case {
+    DType dtype;
+    int64_t c, n, h, w, offset;
+    const char* walk;
+  };
+  const Case cases[] = {
+      {DType::BF16, 64, 8, 17, 13, 0, "row vectors"}, {DType::BF16, 512, 4, 5, 7, 0, "row vectors"},
+      {DType::BF16, 36, 4, 9, 7, 0, "rows"},          {DType::BF16, 2056, 2, 3, 3, 0, "rows"},
+      {DType::BF16, 64, 8, 17, 13, 1, "rows"},        {DType::F32, 36, 4, 9, 7, 0, "row vectors"},
+      {DType::F32, 1024, 2, 3, 5, 0, "row vectors"},  {DType::F32, 30, 4, 9, 7, 0, "rows"},
+  };
+  for (const Case& k : cases) {
+    const Shape shape{k.n, k.c, k.h, k.w};
+    Generator gen(19 + static_cast<uint64_t>(k.c));
+    const Tensor x = add_scalar(randn(shape, gen), 0.3).to(DType::BF16).to(DType::F32);
+    const Tensor residual = randn(shape, gen).to(DType::BF16).to(DType::F32);
+    const Tensor bn_w = randn({k.c}, gen), bn_b = randn({k.c}, gen), probe = randn(shape, gen);
+    // An NHWC copy of t on the GPU, k.offset elements into its buffer.
+    auto nhwc_on_gpu = [&](const Tensor& t) {
+      const Tensor buffer = Tensor::empty({k.offset + t.numel()}, k.dtype, kCuda);
+      Tensor view = buffer.as_strided(shape, {k.h * k.w * k.c, 1, k.w * k.c, k.c}, k.offset);
+      view.copy_(t.to(k.dtype).to(kCuda));
+      return view;
+    };
+    for (const bool fused : {true, false}) {
+      auto run = [&](Device device) {
+        const Tensor xd = device.is_cpu() ? leaf_on(x, device) : nhwc_on_gpu(x);
+        xd.set_requires_grad(true);
+        const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual), device);
+        const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
+        const Tensor rm = zeros({k.c}, DType::F32, device), rv = ones({k.c}, DType::F32, device);
+        Tensor y;
+        if (!fused) y = batch_norm(xd, gw, gb, rm, rv, true, 0.1, 1e-5);
+        else if (device.is_cpu()) y = relu(add(batch_norm(xd, gw, gb, rm, rv, true, 0.1, 1e-5), rd));
+        else y = batch_norm_relu(xd, gw, gb, rm, rv, rd, true, 0.1, 1e-5);
+        const auto g = grad({sum(mul(y, probe.to(device)))}, {xd, rd, gw, gb});
+        return std::vector<Tensor>{y, g[0], g[1], g[2], g[3], rm, rv};  // g[1] undefined unless fused
+      };
+      const auto cpu = run(Device::cpu());
+      const PrecisionScope scope(k.dtype == DType::BF16 ? Precision::bf16 : Precision::tf32);
+      const auto gpu = run(kCuda);
+      const char* names[] = {"y", "grad x", "grad residual", "grad bn weight", "grad bn bias", "running mean",
+                             "running var"};
+      for (size_t i = 0; i < cpu.size(); ++i) {
+        if (i == 2 && !fused) continue;
+        INFO(dtype_name(k.dtype) << " " << k.c << " channels, offset " << k.offset << (fused ? ", fused: " : ": ")
+                                 << names[i]);
+        CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < (k.dtype == DType::BF16 ? 3 * kBf16Tolerance : 1e-5));
+      }
+    }
+    INFO(dtype_name(k.dtype) << " " << k.c << " channels, offset " << k.offset);
+    CHECK(std::string(cuda::batch_norm_walk(nhwc_on_gpu(x))) == k.walk);
   }
 }
