@@ -50,12 +50,15 @@ using ConvState = std::shared_ptr<void>;
 // What a training-mode batch norm may fuse after itself: y = relu(bn(x) + residual),
 // the end of a ResNet block. Forward reads `residual` (undefined: none) and `relu`;
 // backward reads `relu` and `output` (the forward's y, whose sign masks the gradient)
-// and writes `grad_residual` (the masked gradient; undefined: not wanted).
+// and writes `grad_residual` (the masked gradient; undefined: not wanted). A backend
+// whose forward records the ReLU's mask in its own form (cuDNN's graph API: packed bits)
+// sets `relu_mask`, which its backward then gets back.
 struct BatchNormEpilogue {
   Tensor residual;
   bool relu = false;
   Tensor output;
   Tensor grad_residual;
+  Tensor relu_mask;
   bool any() const { return relu || residual.defined() || grad_residual.defined(); }
 };
 
@@ -115,7 +118,7 @@ class Backend {
   virtual void batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                 const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                 const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
-                                const BatchNormEpilogue& epilogue) = 0;
+                                BatchNormEpilogue& epilogue) = 0;
   // Whether batch_norm_train/backward take an epilogue for this input (else the op
   // composes batch norm, add and ReLU).
   virtual bool fuses_batch_norm_epilogue(const Tensor& x) const = 0;

@@ -1,5 +1,7 @@
 #include "engine/precision.h"
 
+#include <cstdlib>
+
 #include "engine/error.h"
 
 namespace mmp {
@@ -7,6 +9,7 @@ namespace {
 
 thread_local Precision current = Precision::fp32;
 thread_local CpuConvolution current_convolution = CpuConvolution::winograd;
+thread_local std::optional<CudaBatchNorm> scoped_batch_norm;  // else the process's choice
 
 }  // namespace
 
@@ -45,5 +48,29 @@ CpuConvolutionScope::CpuConvolutionScope(CpuConvolution c) : previous_(current_c
   current_convolution = c;
 }
 CpuConvolutionScope::~CpuConvolutionScope() { current_convolution = previous_; }
+
+CudaBatchNorm parse_cuda_batch_norm(const std::string& text) {
+  if (text == "own") return CudaBatchNorm::own;
+  if (text == "cudnn-graph") return CudaBatchNorm::cudnn_graph;
+  MMP_THROW("CUDA batch norm must be own or cudnn-graph, got '", text, "'");
+}
+
+const char* cuda_batch_norm_name(CudaBatchNorm b) { return b == CudaBatchNorm::cudnn_graph ? "cudnn-graph" : "own"; }
+
+CudaBatchNorm current_cuda_batch_norm() {
+  if (scoped_batch_norm) return *scoped_batch_norm;
+  static const CudaBatchNorm from_environment = [] {
+    const char* text = std::getenv("MMP_CUDA_BATCH_NORM");
+    try {
+      return text ? parse_cuda_batch_norm(text) : CudaBatchNorm::own;
+    } catch (const Error& e) {
+      MMP_THROW("MMP_CUDA_BATCH_NORM: ", e.what());
+    }
+  }();
+  return from_environment;
+}
+
+CudaBatchNormScope::CudaBatchNormScope(CudaBatchNorm b) : previous_(scoped_batch_norm) { scoped_batch_norm = b; }
+CudaBatchNormScope::~CudaBatchNormScope() { scoped_batch_norm = previous_; }
 
 }  // namespace mmp

@@ -11,6 +11,7 @@
 // Only those ops read it (conv2d, matmul and linear, and the casts at their edges); the
 // CPU always computes in the tensors' own dtype.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace mmp {
@@ -57,6 +58,30 @@ class CpuConvolutionScope {
 
  private:
   CpuConvolution previous_;
+};
+
+// The kernels of CUDA batch norm followed by a ReLU (NHWC activations, bf16 or f32):
+//   own          the project's fused kernels;
+//   cudnn-graph  cuDNN's graph API (its NormAddRelu engine forward, DReluForkDNorm backward)
+//                where cuDNN runs the shape and the build has the cudnn-frontend headers,
+//                the own kernels elsewhere.
+// The environment variable MMP_CUDA_BATCH_NORM chooses for the process (own when unset);
+// a scope, for its thread.
+enum class CudaBatchNorm : uint8_t { own, cudnn_graph };
+
+CudaBatchNorm parse_cuda_batch_norm(const std::string& text);  // "own" or "cudnn-graph"; else mmp::Error
+const char* cuda_batch_norm_name(CudaBatchNorm b);
+CudaBatchNorm current_cuda_batch_norm();
+
+class CudaBatchNormScope {
+ public:
+  explicit CudaBatchNormScope(CudaBatchNorm b);
+  ~CudaBatchNormScope();
+  CudaBatchNormScope(const CudaBatchNormScope&) = delete;
+  CudaBatchNormScope& operator=(const CudaBatchNormScope&) = delete;
+
+ private:
+  std::optional<CudaBatchNorm> previous_;
 };
 
 }  // namespace mmp

@@ -4,7 +4,9 @@
 // least bytes the kernel must move (every tensor it reads or writes, once per pass over
 // it) over its time, and on a known card that bandwidth's share of the card's. A whole
 // step's profile says where the time goes; this says how far each kernel is from the
-// memory system's limit, in seconds of a GPU lease.
+// memory system's limit, in seconds of a GPU lease. With --cudnn-graph, fused batch norm
+// + ReLU is also timed on cuDNN's graph API where the build and cuDNN allow (rows marked
+// [cudnn-graph]; its backward reads a packed mask, not the output).
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -12,9 +14,13 @@
 #include <vector>
 
 #include "engine/backend.h"
+#if MMP_HAVE_CUDA
+#include "engine/cuda/batch_norm_graph.h"
+#endif
 #include "engine/device.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 #include "tools/card_peaks.h"
 #include "tools/commands.h"
 #include "tools/step_options.h"
@@ -27,6 +33,7 @@ struct KernelBenchOptions {
   std::string device = "cuda";
   std::string precision;  // fp32 (NCHW f32), tf32 (NHWC f32) or bf16 (NHWC bf16), as the model runs
   int64_t batch = 64;
+  bool cudnn_graph = false;  // also time fused batch norm on cuDNN's graph API
 };
 
 // An activation of the model at batch `batch` (clips; the frames double it).
@@ -67,6 +74,17 @@ class KernelTable {
   double peak_gbps_;
 };
 
+// Whether cuDNN's graph API runs fused batch norm + ReLU (+ add) on x in this build;
+// says so when the build has it and cuDNN does not.
+bool graph_runs(const Tensor& x, bool fused, bool add) {
+#if MMP_HAVE_CUDA
+  if (!fused || !x.device().is_cuda() || !cuda::batch_norm_graph_built()) return false;
+  if (cuda::batch_norm_graph_supported(x.device().index, x, add, true, 0.1, 1e-5)) return true;
+  std::printf("# cudnn-graph does not run batch norm%s + ReLU on %s\n", add ? " + add" : "", x.str().c_str());
+#endif
+  return false;
+}
+
 void bench_kernels(const KernelBenchOptions& o) {
   const Device device = parse_device(o.device);
   const Precision precision = resolve_precision(o.precision, device, Precision::fp32);
@@ -104,24 +122,31 @@ void bench_kernels(const KernelBenchOptions& o) {
     // Forward: a pass over x for the statistics, one reading x (and the residual) and
     // writing y. Backward: a pass over x, gy (and the ReLU's output) for the sums, one
     // reading them again and writing gx (and the residual's gradient).
-    for (const bool add : {false, true}) {
-      if (!fused && add) continue;
-      BatchNormEpilogue forward;
-      forward.relu = fused;
-      if (add) forward.residual = residual;
-      const std::string name = !fused ? "batch_norm" : add ? "batch_norm_add_relu" : "batch_norm_relu";
-      table.row(name + " forward", a, tensor_bytes * (add ? 4 : 3), [&] {
-        be.batch_norm_train(x, weight, bias, running_mean, running_var, y, mean, invstd, 0.1, 1e-5, forward);
-      });
-      BatchNormEpilogue backward;
-      backward.relu = fused;
-      if (fused) backward.output = y;
-      if (add) backward.grad_residual = grad_residual;
-      const double reads = fused ? 3 : 2;
-      table.row(name + " backward", a, tensor_bytes * (2 * reads + 1 + (add ? 1 : 0)), [&] {
-        be.batch_norm_backward(x, gy, weight, mean, invstd, gx, gw, gb, 1e-5, backward);
-      });
-    }
+    for (const CudaBatchNorm engine : {CudaBatchNorm::own, CudaBatchNorm::cudnn_graph})
+      for (const bool add : {false, true}) {
+        if (!fused && add) continue;
+        const bool graph = engine == CudaBatchNorm::cudnn_graph;
+        if (graph && !(o.cudnn_graph && graph_runs(x, fused, add))) continue;
+        const CudaBatchNormScope scope(engine);
+        BatchNormEpilogue forward;
+        forward.relu = fused;
+        if (add) forward.residual = residual;
+        const std::string name =
+            std::string(!fused ? "batch_norm" : add ? "batch_norm_add_relu" : "batch_norm_relu") +
+            (graph ? " [cudnn-graph]" : "");
+        table.row(name + " forward", a, tensor_bytes * (add ? 4 : 3), [&] {
+          be.batch_norm_train(x, weight, bias, running_mean, running_var, y, mean, invstd, 0.1, 1e-5, forward);
+        });
+        BatchNormEpilogue backward;
+        backward.relu = fused;
+        if (fused) backward.output = y;
+        if (add) backward.grad_residual = grad_residual;
+        backward.relu_mask = forward.relu_mask;
+        const double reads = fused ? 3 : 2;
+        table.row(name + " backward", a, tensor_bytes * (2 * reads + 1 + (add ? 1 : 0)), [&] {
+          be.batch_norm_backward(x, gy, weight, mean, invstd, gx, gw, gb, 1e-5, backward);
+        });
+      }
     if (std::string(a.where) != "visual stem") continue;
     // The stem's 3x3, stride-2 max pooling: forward reads x and writes y and its argmax
     // (int32); backward reads gy and the argmax and writes gx.
@@ -157,6 +182,9 @@ void add_bench_kernels_subcommand(CLI::App& bench) {
   kernels->add_option("--batch", o.batch, "clips per batch (the frames' kernels see twice as many images)")
       ->capture_default_str();
   add_precision_option(*kernels, o.precision, "fp32 (NCHW f32; tf32: NHWC f32; bf16: NHWC bf16, as the model)");
+  kernels->add_flag("--cudnn-graph", o.cudnn_graph,
+                    "Also time fused batch norm + ReLU on cuDNN's graph API (its plans are built first, "
+                    "a few seconds per shape)");
   kernels->callback([] { bench_kernels(o); });
 }
 

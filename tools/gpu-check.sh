@@ -87,8 +87,12 @@ if has_section bench; then
     done
   done
   echo "== the memory-bound kernels alone (batch norm, max pooling) at the model's shapes: time and bandwidth"
+  # bf16 also on cuDNN's graph API (its plans take seconds to build): which engine the
+  # fused batch norm + ReLU should default to.
   for precision in bf16 tf32 fp32; do
-    timeout 60 "$bin/mmp" bench kernels --device cuda --batch 64 --precision "$precision" |
+    graph=()
+    [ "$precision" = bf16 ] && graph=(--cudnn-graph)
+    timeout 120 "$bin/mmp" bench kernels --device cuda --batch 64 --precision "$precision" "${graph[@]}" |
       tee "$out/kernels_$precision.txt"
   done
   echo "== the op profile of mmp's MMPareto step in bf16 (in $out/profile_mmpareto_bf16.txt)"
@@ -242,7 +246,7 @@ for precision in bf16 tf32 fp32; do
   f="$out/kernels_$precision.txt"
   [ -f "$f" ] || continue
   echo "Memory-bound kernels at batch 64, $precision (ms, effective GB/s, share of the card's bandwidth):"
-  awk 'NF >= 6 && $1 != "kernel" && $1 !~ /^#/' "$f" | sed 's/^/  /'
+  awk '(NF >= 6 && $1 != "kernel" && $1 !~ /^#/) || /^# cudnn-graph/' "$f" | sed 's/^/  /'
 done
 if [ -f "$out/step_uniform_bf16_compiled_torch.txt" ]; then
   ours=$(awk '$1=="uniform"{print $2 * 1000}' "$out/step_uniform_bf16_mmp.txt" 2>/dev/null)

@@ -20,6 +20,29 @@ packages=(
   clang libclang-rt-dev libomp-dev  # the fuzzers (libFuzzer and clang's OpenMP; tools/fuzz.sh)
 )
 
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+
+# cuDNN's graph API through NVIDIA's header-only cudnn-frontend, which Debian does not
+# package: PyPI's nvidia-cudnn-frontend wheel carries the headers, unpacked from it (no
+# Python needed at build or run time). Optional: without it (no network) the CUDA build
+# runs batch norm on its own kernels only.
+frontend_version=1.32.0
+frontend_dir=/opt/cudnn-frontend-$frontend_version
+if [ ! -f "$frontend_dir/include/cudnn_frontend.h" ]; then
+  wheel_dir="$(mktemp -d)"
+  if python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
+      --platform manylinux_2_28_x86_64 -d "$wheel_dir" "nvidia-cudnn-frontend==$frontend_version"; then
+    "${sudo_cmd[@]}" mkdir -p "$frontend_dir"
+    "${sudo_cmd[@]}" python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("include/")])' "$wheel_dir"/*.whl "$frontend_dir"
+  else
+    echo "install-deps: no cudnn-frontend headers (pip download failed): CUDA batch norm keeps its own kernels only"
+  fi
+  rm -rf "$wheel_dir"
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,8 +50,6 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"
-sudo_cmd=()
-[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

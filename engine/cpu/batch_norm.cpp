@@ -147,7 +147,7 @@ void check_epilogue(const Tensor& x, const BatchNormEpilogue& e) {
 void CpuBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                   const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
-                                  const BatchNormEpilogue& epilogue) {
+                                  BatchNormEpilogue& epilogue) {
   check_epilogue(x, epilogue);
   MMP_DISPATCH_FLOATING(x.dtype(), "batch_norm", [&] {
     train_forward<scalar_t>(Layout(x), data_or_null<scalar_t>(x), data_or_null<scalar_t>(weight),

@@ -28,7 +28,7 @@ class CpuBackend final : public Backend {
   void batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, const Tensor& y, const Tensor& save_mean,
                         const Tensor& save_invstd, double momentum, double eps,
-                        const BatchNormEpilogue& epilogue) override;
+                        BatchNormEpilogue& epilogue) override;
   bool fuses_batch_norm_epilogue(const Tensor& x) const override;
   void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& weight, const Tensor& save_mean,
                            const Tensor& save_invstd, const Tensor& grad_x, const Tensor& grad_weight,

@@ -2,11 +2,14 @@
 // PyTorch's semantics: biased variance to normalise, unbiased for the running
 // estimate, and the saved mean and inverse std reused by backward. bf16 activations
 // (with f32 parameters) and NHWC ones go to own kernels (batch_norm_kernels.cu), which
-// also fuse the residual add and ReLU after them.
+// also fuse the residual add and ReLU after them; with a ReLU, cuDNN's graph API
+// (batch_norm_graph.h) takes them instead when the CudaBatchNorm policy asks for it.
+#include "engine/cuda/batch_norm_graph.h"
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cudnn_descriptors.h"
 #include "engine/cuda/runtime.h"
+#include "engine/precision.h"
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
@@ -26,12 +29,36 @@ bool own_kernels(const Tensor& x) {
   return x.dtype() == DType::BF16 || (x.dtype() == DType::F32 && x.is_channels_last() && !x.is_contiguous());
 }
 
+#if MMP_HAVE_CUDNN_FRONTEND
+// Whether cuDNN's graph API takes this fused batch norm + ReLU: asked for, and cuDNN
+// runs its shape.
+bool graph_takes(int device, const Tensor& x, const Tensor& running_mean, double momentum, double eps,
+                 const BatchNormEpilogue& epilogue) {
+  return epilogue.relu && current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph &&
+         batch_norm_graph_supported(device, x, epilogue.residual.defined(), running_mean.defined(), momentum, eps);
+}
+#endif
+
 }  // namespace
+
+#if MMP_HAVE_CUDNN_FRONTEND
+bool batch_norm_graph_built() { return true; }
+#else
+bool batch_norm_graph_built() { return false; }
+bool batch_norm_graph_supported(int, const Tensor&, bool, bool, double, double) { return false; }
+#endif
 
 void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                    const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
-                                   const BatchNormEpilogue& epilogue) {
+                                   BatchNormEpilogue& epilogue) {
+#if MMP_HAVE_CUDNN_FRONTEND
+  if (own_kernels(x) && graph_takes(device_, x, running_mean, momentum, eps, epilogue)) {
+    epilogue.relu_mask = batch_norm_graph_mask(x);
+    return batch_norm_graph_forward(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
+                                    momentum, eps, epilogue.residual, epilogue.relu_mask);
+  }
+#endif
   if (own_kernels(x))
     return batch_norm_train_kernels(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
                                     momentum, eps, epilogue);
@@ -52,6 +79,11 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
                                       const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
                                       const Tensor& grad_weight, const Tensor& grad_bias, double eps,
                                       const BatchNormEpilogue& epilogue) {
+#if MMP_HAVE_CUDNN_FRONTEND
+  if (epilogue.relu_mask.defined())
+    return batch_norm_graph_backward(device_, x, grad_y, weight, save_mean, save_invstd, epilogue.relu_mask, grad_x,
+                                     grad_weight, grad_bias, epilogue.grad_residual);
+#endif
   if (own_kernels(x))
     return batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean, save_invstd, grad_x, grad_weight,
                                        grad_bias, epilogue);

@@ -219,7 +219,7 @@ Tensor batch_norm_kernels(const Tensor& x, const BatchNormInputs& in, const Tens
   return record(
       relu ? (residual.defined() ? "batch_norm_add_relu" : "batch_norm_relu") : "batch_norm",
       {x, in.weight, in.bias, residual}, y,
-      [x4, keep_w, keep_y, save_mean, save_invstd, eps, channels_last, relu, allocate,
+      [x4, keep_w, keep_y, save_mean, save_invstd, eps, channels_last, relu, allocate, relu_mask = epilogue.relu_mask,
        xs = x.shape()](const Tensor& gy, const std::vector<bool>& needs) {
         const Tensor gy4 = channels_last ? to_channels_last(gy) : reshape(gy, x4.shape()).contiguous();
         const Tensor gx = needs[0] ? allocate(gy.dtype(), gy.device()) : Tensor();
@@ -228,6 +228,7 @@ Tensor batch_norm_kernels(const Tensor& x, const BatchNormInputs& in, const Tens
         BatchNormEpilogue epilogue;
         epilogue.relu = relu;
         epilogue.output = keep_y;
+        epilogue.relu_mask = relu_mask;
         if (needs[3]) epilogue.grad_residual = allocate(gy.dtype(), gy.device());
         backend(gy.device()).batch_norm_backward(x4, gy4, keep_w, save_mean, save_invstd, gx, gw, gb, eps, epilogue);
         auto as_input = [&](const Tensor& t) { return t.defined() ? reshape(t, xs) : Tensor(); };

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/cuda/batch_norm_graph.h"
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/ops.h"
 #include "engine/precision.h"
@@ -420,5 +421,69 @@ TEST_CASE("NHWC batch norm reads 16-byte vectors of channels where it can, singl
     }
     INFO(dtype_name(k.dtype) << " " << k.c << " channels, offset " << k.offset);
     CHECK(std::string(cuda::batch_norm_walk(nhwc_on_gpu(x))) == k.walk);
+  }
+}
+
+TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packed mask is y > 0", "[cuda][precision]") {
+  // The NormAddRelu engine forward and DReluForkDNorm backward, asked for by the policy,
+  // on NHWC bf16 (channels a multiple of 8) and f32 (of 4), with and without the residual:
+  // outputs, every gradient and the running statistics against the CPU's composed ops
+  // (f32 checks cuDNN's running variance is the unbiased one), and the forward's mask
+  // (one bit per element, lowest index in the lowest bit) against y > 0.
+  REQUIRE(cuda::batch_norm_graph_built());  // the GPU build has the cudnn-frontend headers
+  const Shape shape{8, 64, 17, 13};
+  const int64_t c = 64;
+  Generator gen(23);
+  const Tensor x = add_scalar(randn(shape, gen), 0.3).to(DType::BF16).to(DType::F32);
+  const Tensor residual = randn(shape, gen).to(DType::BF16).to(DType::F32);
+  const Tensor bn_w = randn({c}, gen), bn_b = randn({c}, gen), probe = randn(shape, gen);
+  const CudaBatchNormScope graph(CudaBatchNorm::cudnn_graph);
+  for (const DType dtype : {DType::BF16, DType::F32}) {
+    auto nhwc_on_gpu = [&](const Tensor& t) {
+      Tensor out = empty_channels_last(shape, dtype, kCuda);
+      out.copy_(t.to(dtype).to(kCuda));
+      return out;
+    };
+    for (const bool add_residual : {true, false}) {
+      INFO(dtype_name(dtype) << (add_residual ? ", with the residual" : ", without a residual"));
+      CHECK(cuda::batch_norm_graph_supported(0, nhwc_on_gpu(x), add_residual, true, 0.1, 1e-5));
+      auto run = [&](Device device) {
+        const Tensor xd = leaf_on(device.is_cpu() ? x : nhwc_on_gpu(x), device);
+        const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual), device);
+        const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
+        const Tensor rm = zeros({c}, DType::F32, device), rv = ones({c}, DType::F32, device);
+        const Tensor bn = device.is_cpu() ? batch_norm(xd, gw, gb, rm, rv, true, 0.1, 1e-5) : Tensor();
+        Tensor y;
+        if (device.is_cpu()) y = relu(add_residual ? add(bn, rd) : bn);
+        else y = batch_norm_relu(xd, gw, gb, rm, rv, add_residual ? rd : Tensor(), true, 0.1, 1e-5);
+        const auto g = grad({sum(mul(y, probe.to(device)))}, {xd, rd, gw, gb});
+        return std::vector<Tensor>{y, g[0], g[1], g[2], g[3], rm, rv};
+      };
+      const auto cpu = run(Device::cpu());
+      const PrecisionScope scope(dtype == DType::BF16 ? Precision::bf16 : Precision::tf32);
+      const auto gpu = run(kCuda);
+      const char* names[] = {"y", "grad x", "grad residual", "grad bn weight", "grad bn bias", "running mean",
+                             "running var"};
+      for (size_t i = 0; i < cpu.size(); ++i) {
+        if (i == 2 && !add_residual) continue;
+        INFO(names[i]);
+        CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < (dtype == DType::BF16 ? 3 * kBf16Tolerance : 1e-5));
+      }
+      // The backend's own call: the mask it keeps for the backward.
+      const Tensor xg = nhwc_on_gpu(x), y = empty_channels_last(shape, dtype, kCuda);
+      const Tensor mean = Tensor::empty({c}, DType::F32, kCuda), invstd = Tensor::empty({c}, DType::F32, kCuda);
+      BatchNormEpilogue epilogue;
+      epilogue.relu = true;
+      if (add_residual) epilogue.residual = nhwc_on_gpu(residual);
+      backend(kCuda).batch_norm_train(xg, bn_w.to(kCuda), bn_b.to(kCuda), Tensor(), Tensor(), y, mean, invstd, 0.1,
+                                      1e-5, epilogue);
+      REQUIRE(epilogue.relu_mask.defined());
+      const auto bits = epilogue.relu_mask.to(Device::cpu()).to_vector<uint8_t>();
+      // y in memory order (NHWC), as the mask counts elements.
+      const auto values = permute(y, {0, 2, 3, 1}).contiguous().to(Device::cpu()).to(DType::F32).to_vector<float>();
+      int64_t wrong = 0;
+      for (size_t i = 0; i < values.size(); ++i) wrong += ((bits[i / 8] >> (i % 8)) & 1) != (values[i] > 0.0f);
+      CHECK(wrong == 0);
+    }
   }
 }
