@@ -2,7 +2,9 @@
 // another way, conversions through tensors, the precision policy and its scope, and
 // PyTorch's promotion of a bf16 operand meeting an f32 one.
 #include <catch2/catch.hpp>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -129,6 +131,25 @@ TEST_CASE("the precision policy: names, scopes, and CUDA only for tf32 and bf16"
     CHECK(matmul(randn({2, 3}, gen), randn({3, 4}, gen)).dtype() == DType::F32);
   }
   CHECK(current_precision() == Precision::fp32);
+}
+
+TEST_CASE("the CUDA batch-norm policy: names, the process's choice, scopes", "[unit][precision]") {
+  CHECK(parse_cuda_batch_norm("cudnn-graph") == CudaBatchNorm::cudnn_graph);
+  CHECK(std::string(cuda_batch_norm_name(CudaBatchNorm::own)) == "own");
+  CHECK_THROWS_WITH(parse_cuda_batch_norm("cudnn"), Contains("own or cudnn-graph"));
+  // The tests run without MMP_CUDA_BATCH_NORM (tools/test.sh): the own kernels.
+  REQUIRE(std::getenv("MMP_CUDA_BATCH_NORM") == nullptr);
+  CHECK(current_cuda_batch_norm() == CudaBatchNorm::own);
+  {
+    const CudaBatchNormScope graph(CudaBatchNorm::cudnn_graph);
+    CHECK(current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph);
+    {
+      const CudaBatchNormScope own(CudaBatchNorm::own);
+      CHECK(current_cuda_batch_norm() == CudaBatchNorm::own);
+    }
+    CHECK(current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph);
+  }
+  CHECK(current_cuda_batch_norm() == CudaBatchNorm::own);
 }
 
 TEST_CASE("a bf16 operand meets an f32 one by becoming f32; its gradient comes back in bf16", "[unit][precision]") {
