@@ -79,8 +79,10 @@ class KernelTable {
 bool graph_runs(const Tensor& x, bool fused, bool add) {
 #if MMP_HAVE_CUDA
   if (!fused || !x.device().is_cuda() || !cuda::batch_norm_graph_built()) return false;
-  if (cuda::batch_norm_graph_supported(x.device().index, x, add, true, 0.1, 1e-5)) return true;
-  std::printf("# cudnn-graph does not run batch norm%s + ReLU on %s\n", add ? " + add" : "", x.str().c_str());
+  std::string refusal;
+  if (cuda::batch_norm_graph_supported(x.device().index, x, add, true, 0.1, 1e-5, &refusal)) return true;
+  std::printf("# cudnn-graph does not run batch norm%s + ReLU on %s: %s\n", add ? " + add" : "", x.str().c_str(),
+              refusal.c_str());
 #endif
   return false;
 }

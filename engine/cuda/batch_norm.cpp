@@ -4,6 +4,8 @@
 // (with f32 parameters) and NHWC ones go to own kernels (batch_norm_kernels.cu), which
 // also fuse the residual add and ReLU after them; with a ReLU, cuDNN's graph API
 // (batch_norm_graph.h) takes them instead when the CudaBatchNorm policy asks for it.
+#include <cstdint>
+
 #include "engine/cuda/batch_norm_graph.h"
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/cuda_backend.h"
@@ -30,11 +32,30 @@ bool own_kernels(const Tensor& x) {
 }
 
 #if MMP_HAVE_CUDNN_FRONTEND
-// Whether cuDNN's graph API takes this fused batch norm + ReLU: asked for, and cuDNN
-// runs its shape.
-bool graph_takes(int device, const Tensor& x, const Tensor& running_mean, double momentum, double eps,
-                 const BatchNormEpilogue& epilogue) {
-  return epilogue.relu && current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph &&
+// Whether tensors are as cuDNN's graphs declare them: `activations` dense NHWC of x's
+// shape, `per_channel` dense f32 [C], all 16-byte aligned (undefined ones pass).
+bool graph_layout(const Tensor& x, std::initializer_list<const Tensor*> activations,
+                  std::initializer_list<const Tensor*> per_channel) {
+  const auto& s = x.shape();
+  const Strides nhwc{s[1] * s[2] * s[3], 1, s[3] * s[1], s[1]};
+  auto aligned = [](const Tensor& t) { return reinterpret_cast<std::uintptr_t>(t.raw_data()) % 16 == 0; };
+  for (const Tensor* t : activations)
+    if (t->defined() && !(t->shape() == s && t->strides() == nhwc && t->dtype() == x.dtype() && aligned(*t)))
+      return false;
+  for (const Tensor* t : per_channel)
+    if (t->defined() && !(t->shape() == Shape{s[1]} && t->is_contiguous() && t->dtype() == DType::F32 && aligned(*t)))
+      return false;
+  return true;
+}
+
+// Whether cuDNN's graph API takes this fused batch norm + ReLU: asked for, laid out as
+// its graphs say, and cuDNN runs its shape.
+bool graph_takes(int device, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                 const Tensor& running_var, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
+                 double momentum, double eps, const BatchNormEpilogue& epilogue) {
+  return epilogue.relu && current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph && x.ndim() == 4 &&
+         graph_layout(x, {&x, &y, &epilogue.residual},
+                      {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd}) &&
          batch_norm_graph_supported(device, x, epilogue.residual.defined(), running_mean.defined(), momentum, eps);
 }
 #endif
@@ -45,15 +66,21 @@ bool graph_takes(int device, const Tensor& x, const Tensor& running_mean, double
 bool batch_norm_graph_built() { return true; }
 #else
 bool batch_norm_graph_built() { return false; }
-bool batch_norm_graph_supported(int, const Tensor&, bool, bool, double, double) { return false; }
+bool batch_norm_graph_supported(int, const Tensor&, bool, bool, double, double, std::string* refusal) {
+  if (refusal) *refusal = "this build has no cudnn-frontend headers";
+  return false;
+}
+void release_batch_norm_graphs() {}
 #endif
 
 void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                    const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
                                    BatchNormEpilogue& epilogue) {
+  epilogue.relu_mask = Tensor();  // set again below by the graph path only
 #if MMP_HAVE_CUDNN_FRONTEND
-  if (own_kernels(x) && graph_takes(device_, x, running_mean, momentum, eps, epilogue)) {
+  if (own_kernels(x) && graph_takes(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
+                                    momentum, eps, epilogue)) {
     epilogue.relu_mask = batch_norm_graph_mask(x);
     return batch_norm_graph_forward(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
                                     momentum, eps, epilogue.residual, epilogue.relu_mask);
@@ -80,9 +107,14 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
                                       const Tensor& grad_weight, const Tensor& grad_bias, double eps,
                                       const BatchNormEpilogue& epilogue) {
 #if MMP_HAVE_CUDNN_FRONTEND
-  if (epilogue.relu_mask.defined())
+  if (epilogue.relu_mask.defined()) {
+    MMP_CHECK(graph_layout(x, {&x, &grad_y, &grad_x, &epilogue.grad_residual},
+                           {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias}),
+              "batch norm backward of ", x.str(), " on cuDNN's graph API: the gradients ", grad_y.str(), ", ",
+              grad_x.str(), " are not dense NHWC and 16-byte aligned as its forward's tensors");
     return batch_norm_graph_backward(device_, x, grad_y, weight, save_mean, save_invstd, epilogue.relu_mask, grad_x,
                                      grad_weight, grad_bias, epilogue.grad_residual);
+  }
 #endif
   if (own_kernels(x))
     return batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean, save_invstd, grad_x, grad_weight,

@@ -1,7 +1,7 @@
 // cuDNN graph-API batch norm + (add +) ReLU forward and its backward (batch_norm_graph.h),
 // through the cudnn-frontend headers. One graph per pass, shape, dtype and epilogue (and,
 // forward, running statistics, eps and momentum), built on first use and kept; one cuDNN
-// cannot run is remembered as such. Tensors are bound by fixed uids. cuDNN's running statistics are written to
+// cannot run is remembered as such, with cuDNN's reason. Tensors are bound by fixed uids. cuDNN's running statistics are written to
 // scratch and copied over the old ones: the graph does not promise in-place updates.
 #include <cuda_runtime.h>
 
@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <unordered_map>
 
@@ -32,7 +33,8 @@ enum Uid : int64_t {
 struct BuiltGraph {
   fe::graph::Graph graph;
   int64_t workspace = 0;
-  Tensor zeros;  // the mask's comparand, when it is a tensor
+  Tensor zeros;          // the mask's comparand, when it is a tensor
+  std::string refusal;   // why cuDNN cannot run it; empty when it can
 };
 
 // What the forward's mask compares y with: a scalar 0 passed by value, or (should cuDNN
@@ -80,11 +82,20 @@ void set_types(fe::graph::Graph& g, DType dtype) {
       .set_compute_data_type(fe::DataType_t::FLOAT);
 }
 
-// Validates, builds and checks a graph; false if cuDNN cannot run it.
-bool build(fe::graph::Graph& g, cudnnHandle_t handle, int64_t& workspace) {
-  return g.validate().is_good() && g.build_operation_graph(handle).is_good() &&
-         g.create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}).is_good() &&
-         g.check_support().is_good() && g.build_plans().is_good() && g.get_workspace_size(workspace).is_good();
+// Validates, builds and checks a graph: empty if cuDNN runs it, else the step that failed
+// and cuDNN's message.
+std::string build(fe::graph::Graph& g, cudnnHandle_t handle, int64_t& workspace) {
+  auto step = [](const char* name, fe::error_t status) {
+    return status.is_good() ? std::string() : std::string(name) + ": " + status.get_message();
+  };
+  std::string refusal = step("validate", g.validate());
+  if (refusal.empty()) refusal = step("build_operation_graph", g.build_operation_graph(handle));
+  if (refusal.empty())
+    refusal = step("create_execution_plans", g.create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}));
+  if (refusal.empty()) refusal = step("check_support", g.check_support());
+  if (refusal.empty()) refusal = step("build_plans", g.build_plans());
+  if (refusal.empty()) refusal = step("get_workspace_size", g.get_workspace_size(workspace));
+  return refusal;
 }
 
 // y = relu(bn(x) [+ residual]); mask = y > 0, packed.
@@ -132,7 +143,8 @@ void define_backward(fe::graph::Graph& g, const Tensor& x, bool residual) {
   auto DY = g.tensor(activation("grad_y", kGradY, x.shape()));
   auto mask = g.tensor(activation("mask", kMask, x.shape()).set_data_type(fe::DataType_t::BOOLEAN));
   auto masked = g.pointwise(DY, mask, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::MUL));
-  if (residual) masked->set_output(true).set_uid(kGradResidual).set_data_type(io_type(x.dtype()));
+  masked->set_data_type(io_type(x.dtype()));  // as NVIDIA's samples, also when it stays inside
+  if (residual) masked->set_output(true).set_uid(kGradResidual);
   auto X = g.tensor(activation("x", kX, x.shape()));
   auto scale = g.tensor(per_channel("scale", kScale, c));
   auto mean = g.tensor(per_channel("mean", kMean, c));
@@ -145,7 +157,8 @@ void define_backward(fe::graph::Graph& g, const Tensor& x, bool residual) {
 }
 
 std::mutex mutex;
-std::map<Key, std::unique_ptr<BuiltGraph>> forwards, backwards;  // null: cuDNN cannot run it
+// Every graph tried, kept (also those cuDNN refused, with the reason) until release.
+std::map<Key, std::unique_ptr<BuiltGraph>> forwards, backwards;
 
 // The shapes the engines take: NHWC, channels a multiple of 8 (bf16) or 4 (f32).
 bool eligible(const Tensor& x) {
@@ -154,43 +167,50 @@ bool eligible(const Tensor& x) {
          ((x.dtype() == DType::BF16 && c % 8 == 0) || (x.dtype() == DType::F32 && c % 4 == 0 && c > 0));
 }
 
-// The graph for `key` from `cache`, defined by `define` and built on first use; null if
-// cuDNN cannot run it. Caller holds `mutex`.
+// The graph for `key` from `cache`, defined by `define` and built on first use. Caller
+// holds `mutex`.
 template <class Define>
-BuiltGraph* graph_for(std::map<Key, std::unique_ptr<BuiltGraph>>& cache, const Key& key, int device,
+BuiltGraph& graph_for(std::map<Key, std::unique_ptr<BuiltGraph>>& cache, const Key& key, int device,
                       const Tensor& x, Define define) {
-  auto [it, added] = cache.try_emplace(key);
-  if (!added || !eligible(x)) return it->second.get();
-  auto built = std::make_unique<BuiltGraph>();
+  std::unique_ptr<BuiltGraph>& slot = cache[key];
+  if (slot) return *slot;
+  slot = std::make_unique<BuiltGraph>();
+  if (!eligible(x)) {
+    slot->refusal = "the graphs take NHWC bf16 with channels a multiple of 8, or f32 with a multiple of 4";
+    return *slot;
+  }
   DeviceGuard guard(device);
-  define(built->graph);
-  if (build(built->graph, cudnn(device), built->workspace)) it->second = std::move(built);
-  return it->second.get();
+  define(slot->graph);
+  slot->refusal = build(slot->graph, cudnn(device), slot->workspace);
+  return *slot;
 }
 
-BuiltGraph* forward_graph(int device, const Tensor& x, bool residual, bool running, double momentum, double eps) {
+BuiltGraph& forward_graph(int device, const Tensor& x, bool residual, bool running, double momentum, double eps) {
   const Key key = key_for(device, x, residual, running, momentum, eps);
-  const bool first = forwards.count(key) == 0;
-  BuiltGraph* graph = graph_for(forwards, key, device, x, [&](fe::graph::Graph& g) {
+  if (auto it = forwards.find(key); it != forwards.end()) return *it->second;
+  BuiltGraph& scalar = graph_for(forwards, key, device, x, [&](fe::graph::Graph& g) {
     define_forward(g, x, residual, running, momentum, eps, Comparand::scalar);
   });
-  if (graph || !first || !eligible(x)) return graph;
+  if (scalar.refusal.empty() || !eligible(x)) return scalar;
+  const std::string scalar_refusal = scalar.refusal;
   forwards.erase(key);
-  graph = graph_for(forwards, key, device, x, [&](fe::graph::Graph& g) {
+  BuiltGraph& tensor = graph_for(forwards, key, device, x, [&](fe::graph::Graph& g) {
     define_forward(g, x, residual, running, momentum, eps, Comparand::per_channel);
   });
-  if (graph) graph->zeros = zeros({x.shape()[1]}, DType::F32, x.device());
-  return graph;
+  if (tensor.refusal.empty()) tensor.zeros = zeros({x.shape()[1]}, DType::F32, x.device());
+  else tensor.refusal = "with a scalar comparand, " + scalar_refusal + "; with zeros per channel, " + tensor.refusal;
+  return tensor;
 }
 
-BuiltGraph* backward_graph(int device, const Tensor& x, bool residual) {
+BuiltGraph& backward_graph(int device, const Tensor& x, bool residual) {
   return graph_for(backwards, key_for(device, x, residual, false, 0.0, 0.0), device, x,
                    [&](fe::graph::Graph& g) { define_backward(g, x, residual); });
 }
 
-BuiltGraph& existing(BuiltGraph* graph, const Tensor& x) {
-  MMP_CHECK(graph != nullptr, "batch norm of ", x.str(), ": cuDNN's graph API does not run this shape");
-  return *graph;
+BuiltGraph& runnable(BuiltGraph& graph, const Tensor& x) {
+  MMP_CHECK(graph.refusal.empty(), "batch norm of ", x.str(), ": cuDNN's graph API does not run it (", graph.refusal,
+            ")");
+  return graph;
 }
 
 Tensor workspace(int64_t bytes, int device) {
@@ -214,14 +234,28 @@ Tensor or_scratch(const Tensor& t, const Shape& shape, DType dtype, int device, 
 }  // namespace
 
 bool batch_norm_graph_supported(int device, const Tensor& x, bool residual, bool running, double momentum,
-                                double eps) {
+                                double eps, std::string* refusal) {
   std::lock_guard<std::mutex> lock(mutex);
   // A residual that needs no gradient takes the backward without one.
-  return forward_graph(device, x, residual, running, momentum, eps) && backward_graph(device, x, residual) &&
-         (!residual || backward_graph(device, x, false));
+  for (BuiltGraph* g : {&forward_graph(device, x, residual, running, momentum, eps), &backward_graph(device, x, residual),
+                        &backward_graph(device, x, false)})
+    if (!g->refusal.empty()) {
+      if (refusal) *refusal = g->refusal;
+      return false;
+    }
+  return true;
 }
 
-Tensor batch_norm_graph_mask(const Tensor& x) { return Tensor::empty({(x.numel() + 7) / 8}, DType::U8, x.device()); }
+void release_batch_norm_graphs() {
+  std::lock_guard<std::mutex> lock(mutex);
+  forwards.clear();
+  backwards.clear();
+}
+
+// One bit per element, rounded up to whole 16-byte words (cuDNN may write in wider units).
+Tensor batch_norm_graph_mask(const Tensor& x) {
+  return Tensor::empty({(x.numel() + 127) / 128 * 16}, DType::U8, x.device());
+}
 
 void batch_norm_graph_forward(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
@@ -231,9 +265,9 @@ void batch_norm_graph_forward(int device, const Tensor& x, const Tensor& weight,
   BuiltGraph* graph;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    graph = forward_graph(device, x, residual.defined(), running, momentum, eps);
+    graph = &forward_graph(device, x, residual.defined(), running, momentum, eps);
   }
-  BuiltGraph& g = existing(graph, x);
+  BuiltGraph& g = runnable(*graph, x);
   DeviceGuard guard(device);
   std::unordered_map<int64_t, void*> pack{{kX, x.raw_data()},          {kScale, weight.raw_data()},
                                           {kBias, bias.raw_data()},    {kMean, save_mean.raw_data()},
@@ -267,9 +301,9 @@ void batch_norm_graph_backward(int device, const Tensor& x, const Tensor& grad_y
   BuiltGraph* graph;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    graph = backward_graph(device, x, grad_residual.defined());
+    graph = &backward_graph(device, x, grad_residual.defined());
   }
-  BuiltGraph& g = existing(graph, x);
+  BuiltGraph& g = runnable(*graph, x);
   DeviceGuard guard(device);
   const Tensor gx = or_scratch(grad_x, x.shape(), x.dtype(), device, true);
   const Tensor gw = or_scratch(grad_weight, weight.shape(), DType::F32, device, false);

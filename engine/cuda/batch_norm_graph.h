@@ -7,18 +7,25 @@
 // are the alternative to the own fused kernels (batch_norm_kernels.h) that
 // CudaBackend::batch_norm_train times against them once per shape. Built only with the
 // cudnn-frontend headers (MMP_HAVE_CUDNN_FRONTEND); without them nothing is supported.
+#include <string>
+
 #include "engine/backend.h"
 
 namespace mmp::cuda {
 
-// Whether this build has the graph path at all. This and batch_norm_graph_supported
-// (false without it) exist in every CUDA build; the rest only in those with it.
+// Whether this build has the graph path at all. This, batch_norm_graph_supported (false
+// without it) and release_batch_norm_graphs exist in every CUDA build; the rest only in
+// those with it.
 bool batch_norm_graph_built();
 
 // Whether cuDNN runs both passes for x's shape and dtype (NHWC x; a residual of x's
-// layout when `residual`); builds and keeps their plans on the first ask.
+// layout when `residual`); builds and keeps their plans on the first ask. When it does
+// not, `refusal` (if given) gets cuDNN's reason.
 bool batch_norm_graph_supported(int device, const Tensor& x, bool residual, bool running, double momentum,
-                                double eps);
+                                double eps, std::string* refusal = nullptr);
+
+// Drops every plan and its memory (runtime's release_all, before the cuDNN handles go).
+void release_batch_norm_graphs();
 
 // The packed ReLU mask for x: one bit per element.
 Tensor batch_norm_graph_mask(const Tensor& x);

@@ -358,7 +358,7 @@ template <class T>
 Walk walk_for(const Tensor& x, std::initializer_list<const Tensor*> touched) {
   if (!channel_rows(x)) return Walk::channels;
   const long long c = x.shape()[1];
-  bool vectors = c % kVector<T> == 0 && c / kVector<T> <= kThreads;
+  bool vectors = c > 0 && c % kVector<T> == 0 && c / kVector<T> <= kThreads;
   for (const Tensor* t : touched)
     vectors = vectors && (!t->defined() || reinterpret_cast<std::uintptr_t>(t->raw_data()) % 16 == 0);
   return vectors ? Walk::row_vectors : Walk::rows;

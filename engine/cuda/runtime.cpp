@@ -7,6 +7,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "engine/cuda/batch_norm_graph.h"
 #include "engine/cuda/device_blocks.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_check.h"
@@ -91,6 +92,10 @@ void release_all() {
   std::call_once(once, [] {
     // Nothing is thrown from here: it runs at exit, and a device in an error state
     // should still be reset.
+    try {
+      release_batch_norm_graphs();  // their plans use the cuDNN handles, their buffers the cache
+    } catch (...) {
+    }
     for (int d = 0; d < device_count(); ++d) {
       if (!states()[d].created) continue;
       cudaSetDevice(d);

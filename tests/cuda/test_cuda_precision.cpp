@@ -4,6 +4,8 @@
 // autocast (cosine with f32's per encoder).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <sstream>
+#include <string>
 
 #include "engine/autograd.h"
 #include "engine/cuda/batch_norm_graph.h"
@@ -446,7 +448,10 @@ TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packe
     };
     for (const bool add_residual : {true, false}) {
       INFO(dtype_name(dtype) << (add_residual ? ", with the residual" : ", without a residual"));
-      CHECK(cuda::batch_norm_graph_supported(0, nhwc_on_gpu(x), add_residual, true, 0.1, 1e-5));
+      std::string refusal;
+      const bool supported = cuda::batch_norm_graph_supported(0, nhwc_on_gpu(x), add_residual, true, 0.1, 1e-5, &refusal);
+      INFO("cuDNN: " << refusal);
+      REQUIRE(supported);
       auto run = [&](Device device) {
         const Tensor xd = leaf_on(device.is_cpu() ? x : nhwc_on_gpu(x), device);
         const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual), device);
@@ -481,8 +486,17 @@ TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packe
       const auto bits = epilogue.relu_mask.to(Device::cpu()).to_vector<uint8_t>();
       // y in memory order (NHWC), as the mask counts elements.
       const auto values = permute(y, {0, 2, 3, 1}).contiguous().to(Device::cpu()).to(DType::F32).to_vector<float>();
-      int64_t wrong = 0;
-      for (size_t i = 0; i < values.size(); ++i) wrong += ((bits[i / 8] >> (i % 8)) & 1) != (values[i] > 0.0f);
+      // Mismatches in this bit order and in the opposite one, and the first few: one run
+      // tells a wrong order from a wrong mask.
+      int64_t wrong = 0, wrong_reversed = 0;
+      std::ostringstream first;
+      for (size_t i = 0; i < values.size(); ++i) {
+        const bool positive = values[i] > 0.0f;
+        const bool bit = (bits[i / 8] >> (i % 8)) & 1, reversed = (bits[i / 8] >> (7 - i % 8)) & 1;
+        if (bit != positive && ++wrong <= 4) first << " element " << i << " (y " << values[i] << ", byte " << int(bits[i / 8]) << ")";
+        wrong_reversed += reversed != positive;
+      }
+      INFO(wrong_reversed << " mismatches in the reversed bit order; first mismatches:" << first.str());
       CHECK(wrong == 0);
     }
   }
