@@ -50,9 +50,10 @@ using ConvState = std::shared_ptr<void>;
 // What a training-mode batch norm may fuse after itself: y = relu(bn(x) + residual),
 // the end of a ResNet block. Forward reads `residual` (undefined: none) and `relu`;
 // backward reads `relu` and `output` (the forward's y, whose sign masks the gradient)
-// and writes `grad_residual` (the masked gradient; undefined: not wanted). A backend
-// whose forward records the ReLU's mask in its own form (cuDNN's graph API: packed bits)
-// sets `relu_mask`, which its backward then gets back.
+// and writes `grad_residual` (the masked gradient; undefined: not wanted). A forward
+// that packs the ReLU's verdicts into bits (one per element in memory order, the lowest
+// index in a byte's lowest bit) sets `relu_mask`; the backward then reads them instead of
+// `output`.
 struct BatchNormEpilogue {
   Tensor residual;
   bool relu = false;

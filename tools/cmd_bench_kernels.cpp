@@ -122,8 +122,8 @@ void bench_kernels(const KernelBenchOptions& o) {
     const Tensor grad_residual = empty_like_layout(a.shape, dtype);
     const bool fused = be.fuses_batch_norm_epilogue(x);
     // Forward: a pass over x for the statistics, one reading x (and the residual) and
-    // writing y. Backward: a pass over x, gy (and the ReLU's output) for the sums, one
-    // reading them again and writing gx (and the residual's gradient).
+    // writing y. Backward: a pass over x, gy (and the ReLU's output, or its packed bits)
+    // for the sums, one reading them again and writing gx (and the residual's gradient).
     for (const CudaBatchNorm engine : {CudaBatchNorm::own, CudaBatchNorm::cudnn_graph})
       for (const bool add : {false, true}) {
         if (!fused && add) continue;
@@ -144,7 +144,9 @@ void bench_kernels(const KernelBenchOptions& o) {
         if (fused) backward.output = y;
         if (add) backward.grad_residual = grad_residual;
         backward.relu_mask = forward.relu_mask;
-        const double reads = fused ? 3 : 2;
+        // The ReLU's verdicts: y, or a bit per element when the forward packed them.
+        const double mask = !fused ? 0 : forward.relu_mask.defined() ? 1.0 / (8 * dtype_size(dtype)) : 1;
+        const double reads = 2 + mask;
         table.row(name + " backward", a, tensor_bytes * (2 * reads + 1 + (add ? 1 : 0)), [&] {
           be.batch_norm_backward(x, gy, weight, mean, invstd, gx, gw, gb, 1e-5, backward);
         });

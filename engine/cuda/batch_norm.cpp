@@ -66,6 +66,7 @@ bool graph_takes(int device, const Tensor& x, const Tensor& weight, const Tensor
 bool batch_norm_graph_built() { return true; }
 #else
 bool batch_norm_graph_built() { return false; }
+bool batch_norm_graph_backward_supported(int, const Tensor&, bool) { return false; }
 bool batch_norm_graph_supported(int, const Tensor&, bool, bool, double, double, std::string* refusal) {
   if (refusal) *refusal = "this build has no cudnn-frontend headers";
   return false;
@@ -77,11 +78,11 @@ void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const 
                                    const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                    const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
                                    BatchNormEpilogue& epilogue) {
-  epilogue.relu_mask = Tensor();  // set again below by the graph path only
+  epilogue.relu_mask = Tensor();  // set again by whichever path packs the ReLU's mask
 #if MMP_HAVE_CUDNN_FRONTEND
   if (own_kernels(x) && graph_takes(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
                                     momentum, eps, epilogue)) {
-    epilogue.relu_mask = batch_norm_graph_mask(x);
+    epilogue.relu_mask = relu_mask_bits(x);
     return batch_norm_graph_forward(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
                                     momentum, eps, epilogue.residual, epilogue.relu_mask);
   }
@@ -107,11 +108,12 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
                                       const Tensor& grad_weight, const Tensor& grad_bias, double eps,
                                       const BatchNormEpilogue& epilogue) {
 #if MMP_HAVE_CUDNN_FRONTEND
-  if (epilogue.relu_mask.defined()) {
-    MMP_CHECK(graph_layout(x, {&x, &grad_y, &grad_x, &epilogue.grad_residual},
-                           {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias}),
-              "batch norm backward of ", x.str(), " on cuDNN's graph API: the gradients ", grad_y.str(), ", ",
-              grad_x.str(), " are not dense NHWC and 16-byte aligned as its forward's tensors");
+  // Behind a ReLU whose mask the forward packed (either engine's), laid out as its graph
+  // says, when the policy asks for it and cuDNN runs the shape.
+  if (epilogue.relu && epilogue.relu_mask.defined() && current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph &&
+      graph_layout(x, {&x, &grad_y, &grad_x, &epilogue.grad_residual},
+                   {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias}) &&
+      batch_norm_graph_backward_supported(device_, x, epilogue.grad_residual.defined())) {
     return batch_norm_graph_backward(device_, x, grad_y, weight, save_mean, save_invstd, epilogue.relu_mask, grad_x,
                                      grad_weight, grad_bias, epilogue.grad_residual);
   }

@@ -252,9 +252,9 @@ void release_batch_norm_graphs() {
   backwards.clear();
 }
 
-// One bit per element, rounded up to whole 16-byte words (cuDNN may write in wider units).
-Tensor batch_norm_graph_mask(const Tensor& x) {
-  return Tensor::empty({(x.numel() + 127) / 128 * 16}, DType::U8, x.device());
+bool batch_norm_graph_backward_supported(int device, const Tensor& x, bool residual) {
+  std::lock_guard<std::mutex> lock(mutex);
+  return backward_graph(device, x, residual).refusal.empty();
 }
 
 void batch_norm_graph_forward(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,

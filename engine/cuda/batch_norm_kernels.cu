@@ -7,6 +7,8 @@
 // Rows of C channels (NHWC) whose C is a whole number of 16-byte vectors are read and
 // written a vector at a time, each thread keeping its channels' parameters in registers:
 // two-byte bf16 accesses left too few bytes in flight to reach the memory's bandwidth.
+// There, in bf16, the forward also packs the ReLU's verdicts into bits (a byte per
+// vector), which the backward reads instead of the output: 1/16 of its bytes.
 #include <algorithm>
 #include <cstdint>
 
@@ -17,21 +19,35 @@
 namespace mmp::cuda {
 namespace {
 
-// The gradient reaching the batch norm at element i: gy, or 0 where a fused ReLU's
-// output `mask` is not positive. Both are loaded unconditionally: a load of gy behind a
-// branch on the mask would wait for the mask's load, doubling the sums' latency.
+// Where a fused ReLU let the gradient through: where its output y is positive, or where
+// its packed mask (one bit per element in memory order, the lowest index in the lowest
+// bit of a byte) has a 1; everywhere without a ReLU (both null).
 template <class T>
-__device__ __forceinline__ float masked_gradient(const T* gy, const T* mask, long long i) {
+struct ReluMask {
+  const T* output = nullptr;
+  const uint8_t* bits = nullptr;
+
+  __device__ __forceinline__ bool any() const { return output || bits; }
+  __device__ __forceinline__ bool passes(long long i) const {
+    if (bits) return (bits[i >> 3] >> (i & 7)) & 1;
+    return static_cast<compute_t<T>>(output[i]) > 0;
+  }
+};
+
+// The gradient reaching the batch norm at element i: gy, or 0 where the ReLU stopped it.
+// Both are loaded unconditionally: a load of gy behind a branch on the mask would wait
+// for the mask's load, doubling the sums' latency.
+template <class T>
+__device__ __forceinline__ float masked_gradient(const T* gy, ReluMask<T> mask, long long i) {
   const float g = static_cast<float>(static_cast<compute_t<T>>(gy[i]));
-  if (!mask) return g;
-  const float m = static_cast<float>(static_cast<compute_t<T>>(mask[i]));
-  return m > 0.0f ? g : 0.0f;
+  if (!mask.any()) return g;
+  return mask.passes(i) ? g : 0.0f;
 }
 
 // Element i's part of a channel's two sums: x and x^2 (forward), or gy and gy * (x - mean)
 // (backward, when gy is given; masked by a fused ReLU's output).
 template <class T>
-__device__ __forceinline__ void accumulate(const T* x, const T* gy, const T* mask, long long i, double mu,
+__device__ __forceinline__ void accumulate(const T* x, const T* gy, ReluMask<T> mask, long long i, double mu,
                                            double& first, double& second) {
   const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
   if (gy) {
@@ -47,7 +63,7 @@ __device__ __forceinline__ void accumulate(const T* x, const T* gy, const T* mas
 // Block (ch, s) sums its slice of channel ch: sum x and sum x^2 (forward), or sum gy
 // and sum gy * (x - mean) (backward, when gy is given).
 template <class T>
-__global__ void partial_sums_kernel(const T* x, const T* gy, const T* mask, const float* mean, double* partial,
+__global__ void partial_sums_kernel(const T* x, const T* gy, ReluMask<T> mask, const float* mean, double* partial,
                                     long long count, long long c, long long hw, int slices) {
   const long long ch = blockIdx.x, s = blockIdx.y;
   const long long begin = count * s / slices, end = count * (s + 1) / slices;
@@ -127,7 +143,7 @@ __global__ void normalize_kernel(const T* x, const T* residual, bool relu, T* y,
 constexpr int kChannelsPerBlock = 32, kRowLanes = kThreads / kChannelsPerBlock;
 
 template <class T>
-__global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, const T* mask, const float* mean, double* partial,
+__global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, ReluMask<T> mask, const float* mean, double* partial,
                                          long long rows, long long c, int slices) {
   const long long ch = blockIdx.x * kChannelsPerBlock + threadIdx.x % kChannelsPerBlock, s = blockIdx.y;
   const int lane = threadIdx.x / kChannelsPerBlock;
@@ -170,6 +186,18 @@ __device__ __forceinline__ compute_t<T> value(T v) {
   return static_cast<compute_t<T>>(v);
 }
 
+// The ReLU's verdict for the V elements of the vector at i (i a multiple of V, which
+// divides 8): bit k for element i + k.
+template <class T>
+__device__ __forceinline__ unsigned vector_mask(ReluMask<T> mask, long long i) {
+  if (mask.bits) return mask.bits[i >> 3] >> (i & 7);
+  if (!mask.output) return ~0u;
+  const Vector<T> y = load_vector(mask.output, i);
+  unsigned passes = 0;
+  for (int k = 0; k < kVector<T>; ++k) passes |= (value(y.v[k]) > 0 ? 1u : 0u) << k;
+  return passes;
+}
+
 // A thread's place over rows of c channels read a vector at a time: channel vector
 // threadIdx.x % vectors (the same in every row it visits) and row lane threadIdx.x /
 // vectors of `lanes`; the threads past lanes * vectors idle.
@@ -189,7 +217,7 @@ __device__ __forceinline__ RowLane row_lane(int c) {
 // channel; its lanes' sums meet in shared memory, added in lane order.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    partial_sums_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, const T* __restrict__ mask,
+    partial_sums_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, ReluMask<T> mask,
                                const float* __restrict__ mean, double* partial, long long rows, int c, int slices) {
   constexpr int V = kVector<T>;
   const RowLane t = row_lane<T>(c);
@@ -203,9 +231,9 @@ __global__ void __launch_bounds__(kThreads)
       const Vector<T> xv = load_vector(x, i);
       if (gy) {
         const Vector<T> gv = load_vector(gy, i);
-        const Vector<T> mv = mask ? load_vector(mask, i) : gv;
+        const unsigned passes = vector_mask(mask, i);
         for (int k = 0; k < V; ++k) {
-          const double g = !mask || value(mv.v[k]) > 0 ? static_cast<double>(value(gv.v[k])) : 0.0;
+          const double g = (passes >> k) & 1 ? static_cast<double>(value(gv.v[k])) : 0.0;
           first[k] += g;
           second[k] += g * static_cast<double>(value(xv.v[k]) - mu[k]);
         }
@@ -241,8 +269,9 @@ __global__ void __launch_bounds__(kThreads)
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     normalize_vector_kernel(const T* __restrict__ x, const T* __restrict__ residual, bool relu, T* __restrict__ y,
-                            const float* __restrict__ mean, const float* __restrict__ invstd,
-                            const float* __restrict__ weight, const float* __restrict__ bias, long long rows, int c) {
+                            uint8_t* __restrict__ mask_bits, const float* __restrict__ mean,
+                            const float* __restrict__ invstd, const float* __restrict__ weight,
+                            const float* __restrict__ bias, long long rows, int c) {
   constexpr int V = kVector<T>;
   const RowLane t = row_lane<T>(c);
   if (!t.active) return;
@@ -259,13 +288,16 @@ __global__ void __launch_bounds__(kThreads)
     const Vector<T> xv = load_vector(x, i);
     const Vector<T> rv = residual ? load_vector(residual, i) : xv;
     Vector<T> out;
+    unsigned passes = 0;
     for (int k = 0; k < V; ++k) {
       float o = (value(xv.v[k]) - mu[k]) * is[k] * w[k] + b[k];
       if (residual) o += value(rv.v[k]);
       if (relu) o = o > 0.0f ? o : 0.0f;
       out.v[k] = static_cast<T>(o);
+      passes |= (value(out.v[k]) > 0 ? 1u : 0u) << k;
     }
     *reinterpret_cast<Vector<T>*>(y + i) = out;
+    if (mask_bits) mask_bits[i >> 3] = static_cast<uint8_t>(passes);  // V == 8: one whole byte
   }
 }
 
@@ -288,7 +320,7 @@ __global__ void finish_backward_kernel(const double* partial, int slices, long l
 // masked by a fused ReLU's output; the residual's gradient is the masked gy. gx or
 // grad_residual may be null.
 template <class T>
-__global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T* gx, T* grad_residual,
+__global__ void input_gradient_kernel(const T* x, const T* gy, ReluMask<T> mask, T* gx, T* grad_residual,
                                       const float* mean, const float* invstd, const float* weight,
                                       const float* mean_gy, const float* scaled_gw, long long total, long long c,
                                       long long hw) {
@@ -308,7 +340,7 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, const T* mask, T*
 // input_gradient_kernel over rows of vectors.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    input_gradient_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, const T* __restrict__ mask,
+    input_gradient_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, ReluMask<T> mask,
                                  T* __restrict__ gx, T* __restrict__ grad_residual, const float* __restrict__ mean,
                                  const float* __restrict__ invstd, const float* __restrict__ weight,
                                  const float* __restrict__ mean_gy, const float* __restrict__ scaled_gw,
@@ -328,11 +360,11 @@ __global__ void __launch_bounds__(kThreads)
        r += static_cast<long long>(gridDim.x) * t.lanes) {
     const long long i = r * c + t.first_channel;
     const Vector<T> gv = load_vector(gy, i);
-    const Vector<T> mv = mask ? load_vector(mask, i) : gv;
+    const unsigned passes = vector_mask(mask, i);
     const Vector<T> xv = gx ? load_vector(x, i) : gv;
     Vector<T> g_out, gx_out;
     for (int k = 0; k < V; ++k) {
-      const float g = !mask || value(mv.v[k]) > 0 ? static_cast<float>(value(gv.v[k])) : 0.0f;
+      const float g = (passes >> k) & 1 ? static_cast<float>(value(gv.v[k])) : 0.0f;
       g_out.v[k] = static_cast<T>(g);
       gx_out.v[k] = static_cast<T>(scale[k] * (g - mg[k] - (value(xv.v[k]) - mu[k]) * sg[k]));
     }
@@ -403,7 +435,7 @@ struct PartialSums {
   }
 
   template <class T>
-  static void launch(int device, Walk walk, const T* px, const T* pg, const T* mask, const float* mean,
+  static void launch(int device, Walk walk, const T* px, const T* pg, ReluMask<T> mask, const float* mean,
                      double* partial, long long n, long long c, long long hw, int slices) {
     switch (walk) {
       case Walk::channels:
@@ -457,7 +489,7 @@ T* data_or_null(const Tensor& t) {
 void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                               const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
-                              const BatchNormEpilogue& epilogue) {
+                              BatchNormEpilogue& epilogue) {
   check_parameters(x, {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd});
   check_epilogue(x, epilogue);
   DeviceGuard guard(device);
@@ -468,18 +500,21 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
     const int slices = PartialSums::slices<scalar_t>(x, walk, device);
     const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
-    PartialSums::launch(device, walk, px, static_cast<const scalar_t*>(nullptr), static_cast<const scalar_t*>(nullptr),
-                        nullptr, partial.data<double>(), n, c, hw, slices);
+    PartialSums::launch(device, walk, px, static_cast<const scalar_t*>(nullptr), ReluMask<scalar_t>{}, nullptr,
+                        partial.data<double>(), n, c, hw, slices);
     finish_statistics_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
         partial.data<double>(), slices, count, save_mean.data<float>(), save_invstd.data<float>(),
         f32_out_or_null(running_mean), f32_out_or_null(running_var), momentum, eps);
     MMP_CUDA_CHECK_LAUNCH();
     const scalar_t* residual = data_or_null<const scalar_t>(epilogue.residual);
     scalar_t* py = static_cast<scalar_t*>(y.raw_data());
+    // A vector of 8 channels is one byte of the packed mask: the ReLU's verdicts for the
+    // backward, which then reads a sixteenth of the bytes of y.
+    if (epilogue.relu && walk == Walk::row_vectors && kVector<scalar_t> == 8) epilogue.relu_mask = relu_mask_bits(x);
     if (walk == Walk::row_vectors)
       normalize_vector_kernel<<<vector_grid<scalar_t>(count, c, device), kThreads, 0, stream(device)>>>(
-          px, residual, epilogue.relu, py, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(),
-          bias.data<float>(), count, static_cast<int>(c));
+          px, residual, epilogue.relu, py, data_or_null<uint8_t>(epilogue.relu_mask), save_mean.data<float>(),
+          save_invstd.data<float>(), weight.data<float>(), bias.data<float>(), count, static_cast<int>(c));
     else
       normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
           px, residual, epilogue.relu, py, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(),
@@ -493,8 +528,13 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
                                  const Tensor& grad_weight, const Tensor& grad_bias, const BatchNormEpilogue& epilogue) {
   check_parameters(x, {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias});
   check_epilogue(x, epilogue);
-  MMP_CHECK(!epilogue.relu || epilogue.output.defined(), "batch norm backward of ", x.str(),
-            ": a fused ReLU needs the forward's output");
+  MMP_CHECK(!epilogue.relu || epilogue.output.defined() || epilogue.relu_mask.defined(), "batch norm backward of ",
+            x.str(), ": a fused ReLU needs the forward's output or mask");
+  MMP_CHECK(!epilogue.relu_mask.defined() ||
+                (epilogue.relu_mask.dtype() == DType::U8 && epilogue.relu_mask.numel() * 8 >= x.numel() &&
+                 epilogue.relu_mask.device() == x.device()),
+            "batch norm backward of ", x.str(), ": the ReLU's mask ", epilogue.relu_mask.str(),
+            " holds no bit per element");
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
   const Tensor coefficients = Tensor::empty({2, c}, DType::F32, x.device());
@@ -503,9 +543,12 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
   MMP_CHECK(nhwc(grad_y) == nhwc(x), "batch norm backward: the gradient ", grad_y.str(), " is laid out unlike its input");
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
-    const scalar_t* mask = epilogue.relu ? data_or_null<const scalar_t>(epilogue.output) : nullptr;
-    const Walk walk =
-        walk_for<scalar_t>(x, {&x, &grad_y, epilogue.relu ? &epilogue.output : &x, &grad_x, &epilogue.grad_residual});
+    ReluMask<scalar_t> mask;
+    const bool bits = epilogue.relu && epilogue.relu_mask.defined();
+    if (bits) mask.bits = static_cast<const uint8_t*>(epilogue.relu_mask.raw_data());
+    else if (epilogue.relu) mask.output = data_or_null<const scalar_t>(epilogue.output);
+    const Walk walk = walk_for<scalar_t>(
+        x, {&x, &grad_y, epilogue.relu && !bits ? &epilogue.output : &x, &grad_x, &epilogue.grad_residual});
     const int slices = PartialSums::slices<scalar_t>(x, walk, device);
     const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
@@ -529,6 +572,11 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
       MMP_CUDA_CHECK_LAUNCH();
     }
   });
+}
+
+Tensor relu_mask_bits(const Tensor& x) {
+  // Whole 16-byte words: cuDNN's graphs may write in wider units than bytes.
+  return Tensor::empty({(x.numel() + 127) / 128 * 16}, DType::U8, x.device());
 }
 
 const char* batch_norm_walk(const Tensor& x) {

@@ -12,10 +12,15 @@ namespace mmp::cuda {
 void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                               const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
-                              const BatchNormEpilogue& epilogue);
+                              BatchNormEpilogue& epilogue);
 void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad_y, const Tensor& weight,
                                  const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
                                  const Tensor& grad_weight, const Tensor& grad_bias, const BatchNormEpilogue& epilogue);
+
+// A packed ReLU mask for x: one bit per element in memory order, the lowest index in
+// the lowest bit of its byte (cuDNN's graphs' format too). The forward writes one for
+// bf16 rows of whole vectors and hands it over in BatchNormEpilogue::relu_mask.
+Tensor relu_mask_bits(const Tensor& x);
 
 // How the kernels walk x when the other tensors of a pass are 16-byte aligned (tests say
 // which path they check): "channels" (NCHW), "rows" (rows of C, one value per access) or

@@ -501,3 +501,59 @@ TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packe
     }
   }
 }
+
+TEST_CASE("the own kernels pack bf16's ReLU mask into bits, and a backward reading them equals one reading y", "[cuda][precision]") {
+  // Backend calls, the own kernels: a bf16 NHWC batch norm + add + ReLU whose channels
+  // are whole vectors packs the ReLU's verdicts (bit k of byte j: element 8j + k in
+  // memory order); f32 and partial vectors keep y alone. The backward from the bits
+  // (vector walk, and one-value walk when a gradient is off alignment) gives the same
+  // gradients, bit for bit, as from y.
+  const CudaBatchNormScope own(CudaBatchNorm::own);
+  Generator gen(29);
+  for (const int64_t c : {64, 36}) {
+    const Shape shape{4, c, 9, 7};
+    auto nhwc = [&](DType dtype, int64_t offset) {
+      const Tensor buffer = Tensor::empty({offset + 4 * c * 63}, dtype, kCuda);
+      Tensor view = buffer.as_strided(shape, {63 * c, 1, 7 * c, c}, offset);
+      view.copy_(randn(shape, gen).to(dtype).to(kCuda));
+      return view;
+    };
+    for (const DType dtype : {DType::BF16, DType::F32}) {
+      INFO(dtype_name(dtype) << ", " << c << " channels");
+      const Tensor x = nhwc(dtype, 0), residual = nhwc(dtype, 0), y = nhwc(dtype, 0);
+      const Tensor w = randn({c}, gen).to(kCuda), b = randn({c}, gen).to(kCuda);
+      const Tensor mean = Tensor::empty({c}, DType::F32, kCuda), invstd = Tensor::empty({c}, DType::F32, kCuda);
+      BatchNormEpilogue forward;
+      forward.relu = true;
+      forward.residual = residual;
+      backend(kCuda).batch_norm_train(x, w, b, Tensor(), Tensor(), y, mean, invstd, 0.1, 1e-5, forward);
+      const bool packs = dtype == DType::BF16 && c % 8 == 0;
+      REQUIRE(forward.relu_mask.defined() == packs);
+      if (!packs) continue;
+      const auto bits = forward.relu_mask.to(Device::cpu()).to_vector<uint8_t>();
+      const auto values = permute(y, {0, 2, 3, 1}).contiguous().to(Device::cpu()).to(DType::F32).to_vector<float>();
+      int64_t wrong = 0;
+      for (size_t i = 0; i < values.size(); ++i) wrong += ((bits[i / 8] >> (i % 8)) & 1) != (values[i] > 0.0f);
+      CHECK(wrong == 0);
+      for (const int64_t gy_offset : {0, 1}) {
+        const Tensor gy = nhwc(dtype, gy_offset);
+        auto backward = [&](const Tensor& mask) {
+          BatchNormEpilogue e;
+          e.relu = true;
+          e.output = y;
+          e.relu_mask = mask;
+          e.grad_residual = nhwc(dtype, 0);
+          const Tensor gx = nhwc(dtype, 0);
+          const Tensor gw = Tensor::empty({c}, DType::F32, kCuda), gb = Tensor::empty({c}, DType::F32, kCuda);
+          backend(kCuda).batch_norm_backward(x, gy, w, mean, invstd, gx, gw, gb, 1e-5, e);
+          return std::vector<Tensor>{gx, gw, gb, e.grad_residual};
+        };
+        const auto from_bits = backward(forward.relu_mask), from_y = backward(Tensor());
+        for (size_t i = 0; i < from_y.size(); ++i) {
+          INFO("gradient " << i << ", gy off alignment by " << gy_offset);
+          CHECK(max_abs_difference(as_cpu_f32(from_bits[i]), as_cpu_f32(from_y[i])) == 0.0);
+        }
+      }
+    }
+  }
+}
