@@ -21,33 +21,36 @@ namespace {
 
 // Where a fused ReLU let the gradient through: where its output y is positive, or where
 // its packed mask (one bit per element in memory order, the lowest index in the lowest
-// bit of a byte) has a 1; everywhere without a ReLU (both null).
-template <class T>
+// bit of a byte) has a 1; everywhere without a ReLU. The kind is a template argument, so
+// that the kernels without a mask (the forward's sums) carry none of its code.
+enum class MaskKind { none, output, bits };
+
+template <class T, MaskKind K = MaskKind::none>
 struct ReluMask {
+  static constexpr MaskKind kind = K;
   const T* output = nullptr;
   const uint8_t* bits = nullptr;
 
-  __device__ __forceinline__ bool any() const { return output || bits; }
   __device__ __forceinline__ bool passes(long long i) const {
-    if (bits) return (bits[i >> 3] >> (i & 7)) & 1;
-    return static_cast<compute_t<T>>(output[i]) > 0;
+    if constexpr (K == MaskKind::bits) return (bits[i >> 3] >> (i & 7)) & 1;
+    else if constexpr (K == MaskKind::output) return static_cast<compute_t<T>>(output[i]) > 0;
+    else return true;
   }
 };
 
 // The gradient reaching the batch norm at element i: gy, or 0 where the ReLU stopped it.
 // Both are loaded unconditionally: a load of gy behind a branch on the mask would wait
 // for the mask's load, doubling the sums' latency.
-template <class T>
-__device__ __forceinline__ float masked_gradient(const T* gy, ReluMask<T> mask, long long i) {
+template <class T, MaskKind K>
+__device__ __forceinline__ float masked_gradient(const T* gy, ReluMask<T, K> mask, long long i) {
   const float g = static_cast<float>(static_cast<compute_t<T>>(gy[i]));
-  if (!mask.any()) return g;
   return mask.passes(i) ? g : 0.0f;
 }
 
 // Element i's part of a channel's two sums: x and x^2 (forward), or gy and gy * (x - mean)
 // (backward, when gy is given; masked by a fused ReLU's output).
-template <class T>
-__device__ __forceinline__ void accumulate(const T* x, const T* gy, ReluMask<T> mask, long long i, double mu,
+template <class T, MaskKind K>
+__device__ __forceinline__ void accumulate(const T* x, const T* gy, ReluMask<T, K> mask, long long i, double mu,
                                            double& first, double& second) {
   const double v = static_cast<double>(static_cast<compute_t<T>>(x[i]));
   if (gy) {
@@ -62,8 +65,8 @@ __device__ __forceinline__ void accumulate(const T* x, const T* gy, ReluMask<T> 
 
 // Block (ch, s) sums its slice of channel ch: sum x and sum x^2 (forward), or sum gy
 // and sum gy * (x - mean) (backward, when gy is given).
-template <class T>
-__global__ void partial_sums_kernel(const T* x, const T* gy, ReluMask<T> mask, const float* mean, double* partial,
+template <class T, MaskKind K>
+__global__ void partial_sums_kernel(const T* x, const T* gy, ReluMask<T, K> mask, const float* mean, double* partial,
                                     long long count, long long c, long long hw, int slices) {
   const long long ch = blockIdx.x, s = blockIdx.y;
   const long long begin = count * s / slices, end = count * (s + 1) / slices;
@@ -142,8 +145,8 @@ __global__ void normalize_kernel(const T* x, const T* residual, bool relu, T* y,
 // shared memory. Same partial layout as partial_sums_kernel.
 constexpr int kChannelsPerBlock = 32, kRowLanes = kThreads / kChannelsPerBlock;
 
-template <class T>
-__global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, ReluMask<T> mask, const float* mean, double* partial,
+template <class T, MaskKind K>
+__global__ void partial_sums_nhwc_kernel(const T* x, const T* gy, ReluMask<T, K> mask, const float* mean, double* partial,
                                          long long rows, long long c, int slices) {
   const long long ch = blockIdx.x * kChannelsPerBlock + threadIdx.x % kChannelsPerBlock, s = blockIdx.y;
   const int lane = threadIdx.x / kChannelsPerBlock;
@@ -186,16 +189,30 @@ __device__ __forceinline__ compute_t<T> value(T v) {
   return static_cast<compute_t<T>>(v);
 }
 
+// A vector read around the non-coherent cache, as __restrict__ data is (a struct's
+// pointer member does not carry the qualifier).
+template <class T>
+__device__ __forceinline__ Vector<T> load_vector_nc(const T* p, long long i) {
+  const uint4 u = __ldg(reinterpret_cast<const uint4*>(p + i));
+  Vector<T> v;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
 // The ReLU's verdict for the V elements of the vector at i (i a multiple of V, which
 // divides 8): bit k for element i + k.
-template <class T>
-__device__ __forceinline__ unsigned vector_mask(ReluMask<T> mask, long long i) {
-  if (mask.bits) return mask.bits[i >> 3] >> (i & 7);
-  if (!mask.output) return ~0u;
-  const Vector<T> y = load_vector(mask.output, i);
-  unsigned passes = 0;
-  for (int k = 0; k < kVector<T>; ++k) passes |= (value(y.v[k]) > 0 ? 1u : 0u) << k;
-  return passes;
+template <class T, MaskKind K>
+__device__ __forceinline__ unsigned vector_mask(ReluMask<T, K> mask, long long i) {
+  if constexpr (K == MaskKind::bits) {
+    return mask.bits[i >> 3] >> (i & 7);
+  } else if constexpr (K == MaskKind::output) {
+    const Vector<T> y = load_vector_nc(mask.output, i);
+    unsigned passes = 0;
+    for (int k = 0; k < kVector<T>; ++k) passes |= (value(y.v[k]) > 0 ? 1u : 0u) << k;
+    return passes;
+  } else {
+    return ~0u;
+  }
 }
 
 // A thread's place over rows of c channels read a vector at a time: channel vector
@@ -215,9 +232,9 @@ __device__ __forceinline__ RowLane row_lane(int c) {
 
 // partial_sums_nhwc_kernel reading vectors: block s sums rows [begin, end) of every
 // channel; its lanes' sums meet in shared memory, added in lane order.
-template <class T>
+template <class T, MaskKind K>
 __global__ void __launch_bounds__(kThreads)
-    partial_sums_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, ReluMask<T> mask,
+    partial_sums_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, ReluMask<T, K> mask,
                                const float* __restrict__ mean, double* partial, long long rows, int c, int slices) {
   constexpr int V = kVector<T>;
   const RowLane t = row_lane<T>(c);
@@ -265,8 +282,9 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// normalize_kernel over rows of vectors.
-template <class T>
+// normalize_kernel over rows of vectors; with kPack (bf16: a vector is 8 channels), also
+// the ReLU's packed mask, a byte per vector.
+template <class T, bool kPack>
 __global__ void __launch_bounds__(kThreads)
     normalize_vector_kernel(const T* __restrict__ x, const T* __restrict__ residual, bool relu, T* __restrict__ y,
                             uint8_t* __restrict__ mask_bits, const float* __restrict__ mean,
@@ -288,16 +306,18 @@ __global__ void __launch_bounds__(kThreads)
     const Vector<T> xv = load_vector(x, i);
     const Vector<T> rv = residual ? load_vector(residual, i) : xv;
     Vector<T> out;
-    unsigned passes = 0;
     for (int k = 0; k < V; ++k) {
       float o = (value(xv.v[k]) - mu[k]) * is[k] * w[k] + b[k];
       if (residual) o += value(rv.v[k]);
       if (relu) o = o > 0.0f ? o : 0.0f;
       out.v[k] = static_cast<T>(o);
-      passes |= (value(out.v[k]) > 0 ? 1u : 0u) << k;
     }
     *reinterpret_cast<Vector<T>*>(y + i) = out;
-    if (mask_bits) mask_bits[i >> 3] = static_cast<uint8_t>(passes);  // V == 8: one whole byte
+    if constexpr (kPack && V == 8) {
+      unsigned passes = 0;
+      for (int k = 0; k < V; ++k) passes |= (value(out.v[k]) > 0 ? 1u : 0u) << k;
+      mask_bits[i >> 3] = static_cast<uint8_t>(passes);
+    }
   }
 }
 
@@ -319,8 +339,8 @@ __global__ void finish_backward_kernel(const double* partial, int slices, long l
 // gx = w * invstd * (gy - mean(gy) - (x - mean) * invstd * sum(gy * xhat) / count), gy
 // masked by a fused ReLU's output; the residual's gradient is the masked gy. gx or
 // grad_residual may be null.
-template <class T>
-__global__ void input_gradient_kernel(const T* x, const T* gy, ReluMask<T> mask, T* gx, T* grad_residual,
+template <class T, MaskKind K>
+__global__ void input_gradient_kernel(const T* x, const T* gy, ReluMask<T, K> mask, T* gx, T* grad_residual,
                                       const float* mean, const float* invstd, const float* weight,
                                       const float* mean_gy, const float* scaled_gw, long long total, long long c,
                                       long long hw) {
@@ -338,9 +358,9 @@ __global__ void input_gradient_kernel(const T* x, const T* gy, ReluMask<T> mask,
 }
 
 // input_gradient_kernel over rows of vectors.
-template <class T>
+template <class T, MaskKind K>
 __global__ void __launch_bounds__(kThreads)
-    input_gradient_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, ReluMask<T> mask,
+    input_gradient_vector_kernel(const T* __restrict__ x, const T* __restrict__ gy, ReluMask<T, K> mask,
                                  T* __restrict__ gx, T* __restrict__ grad_residual, const float* __restrict__ mean,
                                  const float* __restrict__ invstd, const float* __restrict__ weight,
                                  const float* __restrict__ mean_gy, const float* __restrict__ scaled_gw,
@@ -405,14 +425,14 @@ long long lanes_per_block(Walk walk, long long c) {
 // The partial sums over x: one block per channel (rows of C: per group of 32 channels;
 // vectors: all channels) and slice, `slices` per channel.
 struct PartialSums {
-  template <class T>
+  template <class T, MaskKind K>
   static const void* kernel(Walk walk) {
     switch (walk) {
-      case Walk::channels: return reinterpret_cast<const void*>(&partial_sums_kernel<T>);
-      case Walk::rows: return reinterpret_cast<const void*>(&partial_sums_nhwc_kernel<T>);
+      case Walk::channels: return reinterpret_cast<const void*>(&partial_sums_kernel<T, K>);
+      case Walk::rows: return reinterpret_cast<const void*>(&partial_sums_nhwc_kernel<T, K>);
       case Walk::row_vectors: break;
     }
-    return reinterpret_cast<const void*>(&partial_sums_vector_kernel<T>);
+    return reinterpret_cast<const void*>(&partial_sums_vector_kernel<T, K>);
   }
 
   // Slices per channel: as many blocks as the device holds at once, twice over (two whole
@@ -420,7 +440,7 @@ struct PartialSums {
   // block busy with several elements. Few blocks leave the sums waiting on memory latency:
   // 64 channels in 24 slices (48 blocks on 132 multiprocessors) made the backward sums of
   // a ResNet's first stage take over a millisecond on an H200.
-  template <class T>
+  template <class T, MaskKind K>
   static int slices(const Tensor& x, Walk walk, int device) {
     const long long c = x.shape()[1], count = x.numel() / std::max<long long>(c, 1);
     const long long channel_blocks = walk == Walk::channels     ? c
@@ -428,14 +448,14 @@ struct PartialSums {
                                                                 : 1;
     const long long per_thread = 8;  // elements (NCHW) or rows a thread sums at least
     const long long min_per_slice = per_thread * (walk == Walk::channels ? kThreads : lanes_per_block<T>(walk, c));
-    const long long wave = static_cast<long long>(resident_blocks(kernel<T>(walk), kThreads, device)) *
+    const long long wave = static_cast<long long>(resident_blocks(kernel<T, K>(walk), kThreads, device)) *
                            multiprocessor_count(device);
     const long long by_work = count / min_per_slice, by_device = 2 * wave / channel_blocks;
     return static_cast<int>(std::clamp<long long>(std::min(by_work, by_device), 1, 4096));
   }
 
-  template <class T>
-  static void launch(int device, Walk walk, const T* px, const T* pg, ReluMask<T> mask, const float* mean,
+  template <class T, MaskKind K>
+  static void launch(int device, Walk walk, const T* px, const T* pg, ReluMask<T, K> mask, const float* mean,
                      double* partial, long long n, long long c, long long hw, int slices) {
     switch (walk) {
       case Walk::channels:
@@ -490,6 +510,7 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                               const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
                               BatchNormEpilogue& epilogue) {
+  epilogue.relu_mask = Tensor();  // set below when this forward packs one
   check_parameters(x, {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd});
   check_epilogue(x, epilogue);
   DeviceGuard guard(device);
@@ -497,7 +518,7 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
     const Walk walk = walk_for<scalar_t>(x, {&x, &y, &epilogue.residual});
-    const int slices = PartialSums::slices<scalar_t>(x, walk, device);
+    const int slices = PartialSums::slices<scalar_t, MaskKind::none>(x, walk, device);
     const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
     PartialSums::launch(device, walk, px, static_cast<const scalar_t*>(nullptr), ReluMask<scalar_t>{}, nullptr,
@@ -510,11 +531,17 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
     scalar_t* py = static_cast<scalar_t*>(y.raw_data());
     // A vector of 8 channels is one byte of the packed mask: the ReLU's verdicts for the
     // backward, which then reads a sixteenth of the bytes of y.
-    if (epilogue.relu && walk == Walk::row_vectors && kVector<scalar_t> == 8) epilogue.relu_mask = relu_mask_bits(x);
-    if (walk == Walk::row_vectors)
-      normalize_vector_kernel<<<vector_grid<scalar_t>(count, c, device), kThreads, 0, stream(device)>>>(
-          px, residual, epilogue.relu, py, data_or_null<uint8_t>(epilogue.relu_mask), save_mean.data<float>(),
+    const bool pack = epilogue.relu && walk == Walk::row_vectors && kVector<scalar_t> == 8;
+    if (pack) epilogue.relu_mask = relu_mask_bits(x);
+    const unsigned vector_blocks = vector_grid<scalar_t>(count, c, device);
+    if (pack)
+      normalize_vector_kernel<scalar_t, true><<<vector_blocks, kThreads, 0, stream(device)>>>(
+          px, residual, epilogue.relu, py, epilogue.relu_mask.data<uint8_t>(), save_mean.data<float>(),
           save_invstd.data<float>(), weight.data<float>(), bias.data<float>(), count, static_cast<int>(c));
+    else if (walk == Walk::row_vectors)
+      normalize_vector_kernel<scalar_t, false><<<vector_blocks, kThreads, 0, stream(device)>>>(
+          px, residual, epilogue.relu, py, nullptr, save_mean.data<float>(), save_invstd.data<float>(),
+          weight.data<float>(), bias.data<float>(), count, static_cast<int>(c));
     else
       normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
           px, residual, epilogue.relu, py, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(),
@@ -532,7 +559,7 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
             x.str(), ": a fused ReLU needs the forward's output or mask");
   MMP_CHECK(!epilogue.relu_mask.defined() ||
                 (epilogue.relu_mask.dtype() == DType::U8 && epilogue.relu_mask.numel() * 8 >= x.numel() &&
-                 epilogue.relu_mask.device() == x.device()),
+                 epilogue.relu_mask.is_contiguous() && epilogue.relu_mask.device() == x.device()),
             "batch norm backward of ", x.str(), ": the ReLU's mask ", epilogue.relu_mask.str(),
             " holds no bit per element");
   DeviceGuard guard(device);
@@ -543,22 +570,23 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
   MMP_CHECK(nhwc(grad_y) == nhwc(x), "batch norm backward: the gradient ", grad_y.str(), " is laid out unlike its input");
   const long long element_hw = nhwc(x) ? 0 : hw;
   MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
-    ReluMask<scalar_t> mask;
     const bool bits = epilogue.relu && epilogue.relu_mask.defined();
-    if (bits) mask.bits = static_cast<const uint8_t*>(epilogue.relu_mask.raw_data());
-    else if (epilogue.relu) mask.output = data_or_null<const scalar_t>(epilogue.output);
     const Walk walk = walk_for<scalar_t>(
         x, {&x, &grad_y, epilogue.relu && !bits ? &epilogue.output : &x, &grad_x, &epilogue.grad_residual});
-    const int slices = PartialSums::slices<scalar_t>(x, walk, device);
-    const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
     const scalar_t* px = static_cast<const scalar_t*>(x.raw_data());
     const scalar_t* pg = static_cast<const scalar_t*>(grad_y.raw_data());
-    PartialSums::launch(device, walk, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw, slices);
-    finish_backward_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
-        partial.data<double>(), slices, count, save_invstd.data<float>(), f32_out_or_null(grad_weight),
-        f32_out_or_null(grad_bias), mean_gy, scaled_gw);
-    MMP_CUDA_CHECK_LAUNCH();
-    if (grad_x.defined() || epilogue.grad_residual.defined()) {
+    // The two passes with the mask's kind fixed at compile time.
+    auto passes = [&](auto mask) {
+      constexpr MaskKind kind = decltype(mask)::kind;
+      const int slices = PartialSums::slices<scalar_t, kind>(x, walk, device);
+      const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
+      PartialSums::launch(device, walk, px, pg, mask, save_mean.data<float>(), partial.data<double>(), n, c, hw,
+                          slices);
+      finish_backward_kernel<<<static_cast<unsigned>(c), kThreads, 0, stream(device)>>>(
+          partial.data<double>(), slices, count, save_invstd.data<float>(), f32_out_or_null(grad_weight),
+          f32_out_or_null(grad_bias), mean_gy, scaled_gw);
+      MMP_CUDA_CHECK_LAUNCH();
+      if (!grad_x.defined() && !epilogue.grad_residual.defined()) return;
       scalar_t* pgx = data_or_null<scalar_t>(grad_x);
       scalar_t* pgr = data_or_null<scalar_t>(epilogue.grad_residual);
       if (walk == Walk::row_vectors)
@@ -570,7 +598,10 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
             px, pg, mask, pgx, pgr, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(), mean_gy,
             scaled_gw, x.numel(), c, element_hw);
       MMP_CUDA_CHECK_LAUNCH();
-    }
+    };
+    if (bits) passes(ReluMask<scalar_t, MaskKind::bits>{nullptr, epilogue.relu_mask.data<uint8_t>()});
+    else if (epilogue.relu) passes(ReluMask<scalar_t, MaskKind::output>{data_or_null<const scalar_t>(epilogue.output)});
+    else passes(ReluMask<scalar_t, MaskKind::none>{});
   });
 }
 

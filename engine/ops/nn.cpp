@@ -215,7 +215,8 @@ Tensor batch_norm_kernels(const Tensor& x, const BatchNormInputs& in, const Tens
   Tensor y = x.ndim() == 4 ? y4 : reshape(y4, x.shape());
   if (!should_record({x, in.weight, in.bias, residual})) return y;
   const Tensor keep_w = saved(in.weight).contiguous();
-  const Tensor keep_y = relu ? saved(y4) : Tensor();  // the ReLU's mask
+  // The ReLU's verdicts: the forward's packed mask, else the sign of y.
+  const Tensor keep_y = relu && !epilogue.relu_mask.defined() ? saved(y4) : Tensor();
   return record(
       relu ? (residual.defined() ? "batch_norm_add_relu" : "batch_norm_relu") : "batch_norm",
       {x, in.weight, in.bias, residual}, y,

@@ -498,6 +498,20 @@ TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packe
       }
       INFO(wrong_reversed << " mismatches in the reversed bit order; first mismatches:" << first.str());
       CHECK(wrong == 0);
+      if (dtype == DType::BF16) {
+        // The own kernels pack the same bits, so either backward can follow either forward.
+        const CudaBatchNormScope own(CudaBatchNorm::own);
+        BatchNormEpilogue own_epilogue;
+        own_epilogue.relu = true;
+        own_epilogue.residual = epilogue.residual;
+        backend(kCuda).batch_norm_train(xg, bn_w.to(kCuda), bn_b.to(kCuda), Tensor(), Tensor(), y, mean, invstd, 0.1,
+                                        1e-5, own_epilogue);
+        REQUIRE(own_epilogue.relu_mask.defined());
+        const auto own_bits = own_epilogue.relu_mask.to(Device::cpu()).to_vector<uint8_t>();
+        int64_t differ = 0;
+        for (size_t i = 0; i < values.size(); ++i) differ += ((bits[i / 8] ^ own_bits[i / 8]) >> (i % 8)) & 1;
+        CHECK(differ == 0);
+      }
     }
   }
 }
@@ -537,6 +551,7 @@ TEST_CASE("the own kernels pack bf16's ReLU mask into bits, and a backward readi
       CHECK(wrong == 0);
       for (const int64_t gy_offset : {0, 1}) {
         const Tensor gy = nhwc(dtype, gy_offset);
+        CHECK(std::string(cuda::batch_norm_walk(gy)) == (gy_offset == 0 ? "row vectors" : "rows"));
         auto backward = [&](const Tensor& mask) {
           BatchNormEpilogue e;
           e.relu = true;
