@@ -426,7 +426,7 @@ TEST_CASE("NHWC batch norm reads 16-byte vectors of channels where it can, singl
   }
 }
 
-TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packed mask is y > 0", "[cuda][precision]") {
+TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packed mask is y > 0", "[cuda][precision][cudnn-graph]") {
   // The NormAddRelu engine forward and DReluForkDNorm backward, asked for by the policy,
   // on NHWC bf16 (channels a multiple of 8) and f32 (of 4), with and without the residual:
   // outputs, every gradient and the running statistics against the CPU's composed ops
