@@ -14,6 +14,8 @@
 #   nccl        one NCCL rank (mpirun -np 1, MMP_DISTRIBUTED=1) against the single process;
 #               needs an mpirun (MMP_MPIRUN, else the PATH's) and the MPI/NCCL plugins
 #   sanitizers  compute-sanitizer's memcheck (with leak check) and racecheck
+#   ncu         (only when named) Nsight Compute's speed-of-light of each memory-bound kernel
+#               of `bench kernels` in bf16, first launches: DRAM throughput, occupancy
 # and prints a summary last. Every command has a time limit, so a hang costs minutes,
 # not the lease.
 #   tools/gpu-check.sh [BIN_DIR]   (default build-gpu/bin; MMP_CHECK_SECTIONS="tests bench" runs some)
@@ -186,6 +188,15 @@ if has_section nccl; then
       status=1
     fi
   fi
+fi
+
+if has_section ncu && command -v ncu >/dev/null; then
+  echo "== ncu: speed of light of the memory-bound kernels in bf16 (first launches; in $out/ncu_kernels_bf16.txt)"
+  timeout 240 ncu --section SpeedOfLight --section Occupancy --launch-count 24 \
+    -k "regex:partial_sums|finish|normalize|input_gradient|max_pool" \
+    "$bin/mmp" bench kernels --device cuda --batch 64 --precision bf16 >"$out/ncu_kernels_bf16.txt" 2>&1
+  grep -E "^  [A-Za-z_].*\(|DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|==ERROR==|==PROF==" \
+    "$out/ncu_kernels_bf16.txt" | head -150
 fi
 
 if has_section sanitizers && command -v compute-sanitizer >/dev/null; then
