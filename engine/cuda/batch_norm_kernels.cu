@@ -1,7 +1,7 @@
-// Batch norm over (N, H, W) per channel of NCHW or NHWC tensors of any floating dtype:
-// partial sums per (channel, slice of the channel's elements) in double, one block per
-// channel to finish them, then an elementwise pass, which also applies the fused
-// epilogue (residual add, ReLU) forward and its mask and residual gradient backward.
+// Batch norm over (N, H, W) per channel of NCHW or NHWC tensors of f32 or bf16 (f64 goes
+// to cuDNN): partial sums per (channel, slice of the channel's elements) in double, one
+// block per channel to finish them, then an elementwise pass, which also applies the
+// fused epilogue (residual add, ReLU) forward and its mask and residual gradient backward.
 // The sums are memory-bound: they get enough slices to fill the device, and no load
 // waits on another (a ReLU's mask selects the gradient, it does not guard its load).
 // Rows of C channels (NHWC) whose C is a whole number of 16-byte vectors are read and
@@ -483,6 +483,16 @@ unsigned vector_grid(long long rows, long long c, int device) {
   return static_cast<unsigned>(grid_for(rows, static_cast<int>(lanes_per_block<T>(Walk::row_vectors, c)), device));
 }
 
+// Calls body(T{}) with T the C++ type of x's dtype: the activations these kernels take.
+template <class Body>
+void with_activation_type(const Tensor& x, const char* op, Body&& body) {
+  switch (x.dtype()) {
+    case DType::F32: return body(float{});
+    case DType::BF16: return body(bf16{});
+    default: MMP_THROW(op, " of ", x.str(), ": the own kernels take f32 or bf16 activations");
+  }
+}
+
 float* f32_out_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
 void check_parameters(const Tensor& x, std::initializer_list<const Tensor*> params) {
@@ -516,7 +526,8 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
   DeviceGuard guard(device);
   const long long n = x.shape()[0], c = x.shape()[1], hw = x.shape()[2] * x.shape()[3], count = n * hw;
   const long long element_hw = nhwc(x) ? 0 : hw;
-  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm", [&] {
+  with_activation_type(x, "batch_norm", [&](auto type) {
+    using scalar_t = decltype(type);
     const Walk walk = walk_for<scalar_t>(x, {&x, &y, &epilogue.residual});
     const int slices = PartialSums::slices<scalar_t, MaskKind::none>(x, walk, device);
     const Tensor partial = Tensor::empty({c * slices * 2}, DType::F64, x.device());
@@ -569,7 +580,8 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
   float* scaled_gw = mean_gy + c;
   MMP_CHECK(nhwc(grad_y) == nhwc(x), "batch norm backward: the gradient ", grad_y.str(), " is laid out unlike its input");
   const long long element_hw = nhwc(x) ? 0 : hw;
-  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm backward", [&] {
+  with_activation_type(x, "batch_norm backward", [&](auto type) {
+    using scalar_t = decltype(type);
     const bool bits = epilogue.relu && epilogue.relu_mask.defined();
     const Walk walk = walk_for<scalar_t>(
         x, {&x, &grad_y, epilogue.relu && !bits ? &epilogue.output : &x, &grad_x, &epilogue.grad_residual});
@@ -612,7 +624,8 @@ Tensor relu_mask_bits(const Tensor& x) {
 
 const char* batch_norm_walk(const Tensor& x) {
   const char* name = nullptr;
-  MMP_DISPATCH_FLOATING_BF16(x.dtype(), "batch_norm_walk", [&] {
+  with_activation_type(x, "batch_norm_walk", [&](auto type) {
+    using scalar_t = decltype(type);
     switch (walk_for<scalar_t>(x, {&x})) {
       case Walk::channels: name = "channels"; break;
       case Walk::rows: name = "rows"; break;
