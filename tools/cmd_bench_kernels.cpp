@@ -138,19 +138,18 @@ void bench_kernels(const KernelBenchOptions& o) {
             (graph ? " [cudnn-graph]" : "");
         // One call first: whether the forward packs the ReLU's mask (a bit per element).
         be.batch_norm_train(x, weight, bias, running_mean, running_var, y, mean, invstd, 0.1, 1e-5, forward);
-        const double mask = !fused ? 0 : forward.relu_mask.defined() ? 1.0 / (8 * dtype_size(dtype)) : 1;
-        table.row(name + " forward", a, tensor_bytes * ((add ? 4 : 3) + (forward.relu_mask.defined() ? mask : 0)),
-                  [&] {
-                    be.batch_norm_train(x, weight, bias, running_mean, running_var, y, mean, invstd, 0.1, 1e-5,
-                                        forward);
-                  });
+        // The ReLU's verdicts, in tensor sizes: packed bits (written, then read), or y (read).
+        const double bits = forward.relu_mask.defined() ? 1.0 / (8 * dtype_size(dtype)) : 0;
+        const double verdicts = !fused ? 0 : forward.relu_mask.defined() ? bits : 1;
+        table.row(name + " forward", a, tensor_bytes * ((add ? 4 : 3) + bits), [&] {
+          be.batch_norm_train(x, weight, bias, running_mean, running_var, y, mean, invstd, 0.1, 1e-5, forward);
+        });
         BatchNormEpilogue backward;
         backward.relu = fused;
         if (fused) backward.output = y;
         if (add) backward.grad_residual = grad_residual;
         backward.relu_mask = forward.relu_mask;
-        // The ReLU's verdicts: y, or a bit per element when the forward packed them.
-        const double reads = 2 + mask;
+        const double reads = 2 + verdicts;
         table.row(name + " backward", a, tensor_bytes * (2 * reads + 1 + (add ? 1 : 0)), [&] {
           be.batch_norm_backward(x, gy, weight, mean, invstd, gx, gw, gb, 1e-5, backward);
         });

@@ -18,10 +18,22 @@ packages=(
   gnuplot-nox          # the plots of mmp report (run as a program, not linked)
   chromium             # the test that renders a report in a real browser
   clang libclang-rt-dev libomp-dev  # the fuzzers (libFuzzer and clang's OpenMP; tools/fuzz.sh)
+  python3-pip          # pip download: the cudnn-frontend headers below, gpu-build's Open MPI wheel
 )
 
 sudo_cmd=()
 [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
 # cuDNN's graph API through NVIDIA's header-only cudnn-frontend, which Debian does not
 # package: PyPI's nvidia-cudnn-frontend wheel carries the headers, unpacked from it (no
@@ -43,13 +55,3 @@ z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("include/")])
   rm -rf "$wheel_dir"
 fi
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -4,8 +4,6 @@
 // (with f32 parameters) and NHWC ones go to own kernels (batch_norm_kernels.cu), which
 // also fuse the residual add and ReLU after them; with a ReLU, cuDNN's graph API
 // (batch_norm_graph.h) takes them instead when the CudaBatchNorm policy asks for it.
-#include <cstdint>
-
 #include "engine/cuda/batch_norm_graph.h"
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/cuda_backend.h"
@@ -38,12 +36,12 @@ bool graph_layout(const Tensor& x, std::initializer_list<const Tensor*> activati
                   std::initializer_list<const Tensor*> per_channel) {
   const auto& s = x.shape();
   const Strides nhwc{s[1] * s[2] * s[3], 1, s[3] * s[1], s[1]};
-  auto aligned = [](const Tensor& t) { return reinterpret_cast<std::uintptr_t>(t.raw_data()) % 16 == 0; };
   for (const Tensor* t : activations)
-    if (t->defined() && !(t->shape() == s && t->strides() == nhwc && t->dtype() == x.dtype() && aligned(*t)))
+    if (t->defined() && !(t->shape() == s && t->strides() == nhwc && t->dtype() == x.dtype() && vector_aligned(*t)))
       return false;
   for (const Tensor* t : per_channel)
-    if (t->defined() && !(t->shape() == Shape{s[1]} && t->is_contiguous() && t->dtype() == DType::F32 && aligned(*t)))
+    if (t->defined() &&
+        !(t->shape() == Shape{s[1]} && t->is_contiguous() && t->dtype() == DType::F32 && vector_aligned(*t)))
       return false;
   return true;
 }

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "engine/cuda/batch_norm_graph.h"
+#include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/runtime.h"
 
@@ -213,13 +214,9 @@ BuiltGraph& runnable(BuiltGraph& graph, const Tensor& x) {
   return graph;
 }
 
-Tensor workspace(int64_t bytes, int device) {
-  return Tensor::empty({std::max<int64_t>(bytes, 1)}, DType::U8, Device::cuda(device));
-}
-
 void execute(fe::graph::Graph& g, int device, std::unordered_map<int64_t, void*>& pack, int64_t workspace_bytes,
              const char* what) {
-  const Tensor ws = workspace(workspace_bytes, device);
+  const Tensor ws = device_scratch(static_cast<size_t>(workspace_bytes), device);
   auto status = g.execute(cudnn(device), pack, ws.raw_data());
   MMP_CHECK(status.is_good(), "cuDNN graph ", what, ": ", status.get_message());
 }

@@ -411,8 +411,7 @@ Walk walk_for(const Tensor& x, std::initializer_list<const Tensor*> touched) {
   if (!channel_rows(x)) return Walk::channels;
   const long long c = x.shape()[1];
   bool vectors = c > 0 && c % kVector<T> == 0 && c / kVector<T> <= kThreads;
-  for (const Tensor* t : touched)
-    vectors = vectors && (!t->defined() || reinterpret_cast<std::uintptr_t>(t->raw_data()) % 16 == 0);
+  for (const Tensor* t : touched) vectors = vectors && vector_aligned(*t);
   return vectors ? Walk::row_vectors : Walk::rows;
 }
 
@@ -520,7 +519,6 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                               const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
                               BatchNormEpilogue& epilogue) {
-  epilogue.relu_mask = Tensor();  // set below when this forward packs one
   check_parameters(x, {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd});
   check_epilogue(x, epilogue);
   DeviceGuard guard(device);
@@ -544,16 +542,12 @@ void batch_norm_train_kernels(int device, const Tensor& x, const Tensor& weight,
     // backward, which then reads a sixteenth of the bytes of y.
     const bool pack = epilogue.relu && walk == Walk::row_vectors && kVector<scalar_t> == 8;
     if (pack) epilogue.relu_mask = relu_mask_bits(x);
-    const unsigned vector_blocks = vector_grid<scalar_t>(count, c, device);
-    if (pack)
-      normalize_vector_kernel<scalar_t, true><<<vector_blocks, kThreads, 0, stream(device)>>>(
-          px, residual, epilogue.relu, py, epilogue.relu_mask.data<uint8_t>(), save_mean.data<float>(),
+    if (walk == Walk::row_vectors) {
+      const auto normalize = pack ? normalize_vector_kernel<scalar_t, true> : normalize_vector_kernel<scalar_t, false>;
+      normalize<<<vector_grid<scalar_t>(count, c, device), kThreads, 0, stream(device)>>>(
+          px, residual, epilogue.relu, py, data_or_null<uint8_t>(epilogue.relu_mask), save_mean.data<float>(),
           save_invstd.data<float>(), weight.data<float>(), bias.data<float>(), count, static_cast<int>(c));
-    else if (walk == Walk::row_vectors)
-      normalize_vector_kernel<scalar_t, false><<<vector_blocks, kThreads, 0, stream(device)>>>(
-          px, residual, epilogue.relu, py, nullptr, save_mean.data<float>(), save_invstd.data<float>(),
-          weight.data<float>(), bias.data<float>(), count, static_cast<int>(c));
-    else
+    } else
       normalize_kernel<<<grid_for(x.numel(), kThreads, device), kThreads, 0, stream(device)>>>(
           px, residual, epilogue.relu, py, save_mean.data<float>(), save_invstd.data<float>(), weight.data<float>(),
           bias.data<float>(), x.numel(), c, element_hw);
@@ -615,6 +609,10 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
     else if (epilogue.relu) passes(ReluMask<scalar_t, MaskKind::output>{data_or_null<const scalar_t>(epilogue.output)});
     else passes(ReluMask<scalar_t, MaskKind::none>{});
   });
+}
+
+bool vector_aligned(const Tensor& t) {
+  return !t.defined() || reinterpret_cast<std::uintptr_t>(t.raw_data()) % 16 == 0;
 }
 
 Tensor relu_mask_bits(const Tensor& x) {

@@ -22,6 +22,10 @@ void batch_norm_backward_kernels(int device, const Tensor& x, const Tensor& grad
 // bf16 rows of whole vectors and hands it over in BatchNormEpilogue::relu_mask.
 Tensor relu_mask_bits(const Tensor& x);
 
+// Whether t's data starts on a 16-byte boundary, as vector accesses (and cuDNN's graphs)
+// need; an undefined tensor does.
+bool vector_aligned(const Tensor& t);
+
 // How the kernels walk x when the other tensors of a pass are 16-byte aligned (tests say
 // which path they check): "channels" (NCHW), "rows" (rows of C, one value per access) or
 // "row vectors" (rows of C, 16 bytes per access).

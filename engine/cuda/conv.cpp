@@ -179,15 +179,10 @@ ConvPlan& plan_for(int device, DType dtype, const ConvGeometry& g) {
   return *slot;
 }
 
-// Scratch memory for cuDNN from the caching allocator.
-Tensor workspace(size_t bytes, int device) {
-  return Tensor::empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::U8, Device::cuda(device));
-}
-
 // Scratch for timing, or none when the device is short of memory (the heuristics' choice stays).
 Tensor timing_workspace(int device) {
   try {
-    return workspace(kTimingWorkspace, device);
+    return device_scratch(kTimingWorkspace, device);
   } catch (const Error&) {
     return Tensor();
   }
@@ -239,7 +234,7 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
       [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
         return cudnnGetConvolutionForwardWorkspaceSize(h, p.x.get(), p.w.get(), conv, p.y.get(), algo, bytes);
       });
-  const Tensor ws = workspace(p.fwd_bytes, device_);
+  const Tensor ws = device_scratch(p.fwd_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionForward(h, kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                           p.w.get(), weight.raw_data(), p.fwd.get(), p.fwd_algo, ws.raw_data(),
                                           p.fwd_bytes, kCudnnZero.for_type(x.dtype()), p.y.get(), out.raw_data()));
@@ -260,7 +255,7 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& we
       [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
         return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), conv, p.x.get(), algo, bytes);
       });
-  const Tensor ws = workspace(p.bwd_data_bytes, device_);
+  const Tensor ws = device_scratch(p.bwd_data_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionBackwardData(h, kCudnnOne.for_type(grad_out.dtype()), p.w.get(),
                                                weight.raw_data(), p.y.get(), grad_out.raw_data(), p.bwd_data.get(),
                                                p.bwd_data_algo, ws.raw_data(), p.bwd_data_bytes,
@@ -283,7 +278,7 @@ void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_out
       [&](cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), conv, p.w.get(), algo, bytes);
       });
-  const Tensor ws = workspace(p.bwd_filter_bytes, device_);
+  const Tensor ws = device_scratch(p.bwd_filter_bytes, device_);
   MMP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, kCudnnOne.for_type(x.dtype()), p.x.get(), x.raw_data(),
                                                  p.y.get(), grad_out.raw_data(), p.bwd_filter.get(), p.bwd_filter_algo,
                                                  ws.raw_data(), p.bwd_filter_bytes, kCudnnZero.for_type(x.dtype()),

@@ -30,6 +30,10 @@ std::string device_name(int device) {
   return props.name;
 }
 
+Tensor device_scratch(size_t bytes, int device) {
+  return Tensor::empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::U8, Device::cuda(device));
+}
+
 void copy_between_devices(const Tensor& src, const Tensor& dst) {
   const size_t bytes = src.numel() * dtype_size(src.dtype());
   if (bytes == 0) return;

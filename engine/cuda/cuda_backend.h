@@ -58,6 +58,9 @@ std::string device_name(int device);
 // leak check at exit sees only memory live tensors still hold. No CUDA work may follow.
 void release_all();
 void copy_between_devices(const Tensor& src, const Tensor& dst);
+// Scratch memory for a library call (cuDNN's workspaces) from the caching allocator: at
+// least one byte, so that its address is a real one.
+Tensor device_scratch(size_t bytes, int device);
 // Page-locked host memory from a pool (pinned_pool.cpp).
 void* pinned_allocate(size_t bytes, int device);
 void pinned_free(void* ptr);

@@ -62,6 +62,40 @@ double cosine(const Tensor& a, const Tensor& b) {
   return xy / std::sqrt(xx * yy);
 }
 
+// A copy of t (on the CPU) on the GPU in `dtype`, laid out NHWC `offset` elements into
+// its buffer (an offset of 1 puts it off 16-byte alignment).
+Tensor nhwc_on_gpu(const Tensor& t, DType dtype, int64_t offset = 0) {
+  const Shape& s = t.shape();
+  const Tensor buffer = Tensor::empty({offset + t.numel()}, dtype, kCuda);
+  Tensor view = buffer.as_strided(s, {s[1] * s[2] * s[3], 1, s[3] * s[1], s[1]}, offset);
+  view.copy_(t.to(dtype).to(kCuda));
+  return view;
+}
+
+// Where a packed ReLU mask (bit k of byte j: element 8j + k in memory order) disagrees
+// with y > 0, y NHWC; also counted in the opposite bit order, with the first mismatches,
+// so that one run tells a wrong order from a wrong mask.
+struct MaskMismatches {
+  int64_t count = 0, reversed = 0;
+  std::string first;
+};
+
+MaskMismatches mask_mismatches(const Tensor& mask, const Tensor& y) {
+  const auto bits = mask.to(Device::cpu()).to_vector<uint8_t>();
+  const auto values = permute(y, {0, 2, 3, 1}).contiguous().to(Device::cpu()).to(DType::F32).to_vector<float>();
+  MaskMismatches m;
+  std::ostringstream first;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const bool positive = values[i] > 0.0f;
+    const bool bit = (bits[i / 8] >> (i % 8)) & 1, reversed = (bits[i / 8] >> (7 - i % 8)) & 1;
+    if (bit != positive && ++m.count <= 4)
+      first << " element " << i << " (y " << values[i] << ", byte " << int(bits[i / 8]) << ")";
+    m.reversed += reversed != positive;
+  }
+  m.first = first.str();
+  return m;
+}
+
 }  // namespace
 
 TEST_CASE("every op in bf16 on CUDA is the CPU's f32 result to bf16 rounding", "[cuda][ops][precision]") {
@@ -388,18 +422,11 @@ TEST_CASE("NHWC batch norm reads 16-byte vectors of channels where it can, singl
     const Tensor x = add_scalar(randn(shape, gen), 0.3).to(DType::BF16).to(DType::F32);
     const Tensor residual = randn(shape, gen).to(DType::BF16).to(DType::F32);
     const Tensor bn_w = randn({k.c}, gen), bn_b = randn({k.c}, gen), probe = randn(shape, gen);
-    // An NHWC copy of t on the GPU, k.offset elements into its buffer.
-    auto nhwc_on_gpu = [&](const Tensor& t) {
-      const Tensor buffer = Tensor::empty({k.offset + t.numel()}, k.dtype, kCuda);
-      Tensor view = buffer.as_strided(shape, {k.h * k.w * k.c, 1, k.w * k.c, k.c}, k.offset);
-      view.copy_(t.to(k.dtype).to(kCuda));
-      return view;
-    };
     for (const bool fused : {true, false}) {
       auto run = [&](Device device) {
-        const Tensor xd = device.is_cpu() ? leaf_on(x, device) : nhwc_on_gpu(x);
+        const Tensor xd = device.is_cpu() ? leaf_on(x, device) : nhwc_on_gpu(x, k.dtype, k.offset);
         xd.set_requires_grad(true);
-        const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual), device);
+        const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual, k.dtype, k.offset), device);
         const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
         const Tensor rm = zeros({k.c}, DType::F32, device), rv = ones({k.c}, DType::F32, device);
         Tensor y;
@@ -422,7 +449,7 @@ TEST_CASE("NHWC batch norm reads 16-byte vectors of channels where it can, singl
       }
     }
     INFO(dtype_name(k.dtype) << " " << k.c << " channels, offset " << k.offset);
-    CHECK(std::string(cuda::batch_norm_walk(nhwc_on_gpu(x))) == k.walk);
+    CHECK(std::string(cuda::batch_norm_walk(nhwc_on_gpu(x, k.dtype, k.offset))) == k.walk);
   }
 }
 
@@ -441,20 +468,16 @@ TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packe
   const Tensor bn_w = randn({c}, gen), bn_b = randn({c}, gen), probe = randn(shape, gen);
   const CudaBatchNormScope graph(CudaBatchNorm::cudnn_graph);
   for (const DType dtype : {DType::BF16, DType::F32}) {
-    auto nhwc_on_gpu = [&](const Tensor& t) {
-      Tensor out = empty_channels_last(shape, dtype, kCuda);
-      out.copy_(t.to(dtype).to(kCuda));
-      return out;
-    };
     for (const bool add_residual : {true, false}) {
       INFO(dtype_name(dtype) << (add_residual ? ", with the residual" : ", without a residual"));
       std::string refusal;
-      const bool supported = cuda::batch_norm_graph_supported(0, nhwc_on_gpu(x), add_residual, true, 0.1, 1e-5, &refusal);
+      const bool supported =
+          cuda::batch_norm_graph_supported(0, nhwc_on_gpu(x, dtype), add_residual, true, 0.1, 1e-5, &refusal);
       INFO("cuDNN: " << refusal);
       REQUIRE(supported);
       auto run = [&](Device device) {
-        const Tensor xd = leaf_on(device.is_cpu() ? x : nhwc_on_gpu(x), device);
-        const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual), device);
+        const Tensor xd = leaf_on(device.is_cpu() ? x : nhwc_on_gpu(x, dtype), device);
+        const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual, dtype), device);
         const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
         const Tensor rm = zeros({c}, DType::F32, device), rv = ones({c}, DType::F32, device);
         const Tensor bn = device.is_cpu() ? batch_norm(xd, gw, gb, rm, rv, true, 0.1, 1e-5) : Tensor();
@@ -474,43 +497,25 @@ TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packe
         INFO(names[i]);
         CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < (dtype == DType::BF16 ? 3 * kBf16Tolerance : 1e-5));
       }
-      // The backend's own call: the mask it keeps for the backward.
-      const Tensor xg = nhwc_on_gpu(x), y = empty_channels_last(shape, dtype, kCuda);
+      // The backend's own call: the mask it keeps for the backward, and for bf16 the own
+      // kernels' mask of the same batch norm, each against its own y (the two engines may
+      // round a value next to 0 differently): one format, so that either backward can
+      // follow either forward.
+      const Tensor xg = nhwc_on_gpu(x, dtype), y = empty_channels_last(shape, dtype, kCuda);
       const Tensor mean = Tensor::empty({c}, DType::F32, kCuda), invstd = Tensor::empty({c}, DType::F32, kCuda);
-      BatchNormEpilogue epilogue;
-      epilogue.relu = true;
-      if (add_residual) epilogue.residual = nhwc_on_gpu(residual);
-      backend(kCuda).batch_norm_train(xg, bn_w.to(kCuda), bn_b.to(kCuda), Tensor(), Tensor(), y, mean, invstd, 0.1,
-                                      1e-5, epilogue);
-      REQUIRE(epilogue.relu_mask.defined());
-      const auto bits = epilogue.relu_mask.to(Device::cpu()).to_vector<uint8_t>();
-      // y in memory order (NHWC), as the mask counts elements.
-      const auto values = permute(y, {0, 2, 3, 1}).contiguous().to(Device::cpu()).to(DType::F32).to_vector<float>();
-      // Mismatches in this bit order and in the opposite one, and the first few: one run
-      // tells a wrong order from a wrong mask.
-      int64_t wrong = 0, wrong_reversed = 0;
-      std::ostringstream first;
-      for (size_t i = 0; i < values.size(); ++i) {
-        const bool positive = values[i] > 0.0f;
-        const bool bit = (bits[i / 8] >> (i % 8)) & 1, reversed = (bits[i / 8] >> (7 - i % 8)) & 1;
-        if (bit != positive && ++wrong <= 4) first << " element " << i << " (y " << values[i] << ", byte " << int(bits[i / 8]) << ")";
-        wrong_reversed += reversed != positive;
-      }
-      INFO(wrong_reversed << " mismatches in the reversed bit order; first mismatches:" << first.str());
-      CHECK(wrong == 0);
-      if (dtype == DType::BF16) {
-        // The own kernels pack the same bits, so either backward can follow either forward.
-        const CudaBatchNormScope own(CudaBatchNorm::own);
-        BatchNormEpilogue own_epilogue;
-        own_epilogue.relu = true;
-        own_epilogue.residual = epilogue.residual;
+      for (const CudaBatchNorm engine : {CudaBatchNorm::cudnn_graph, CudaBatchNorm::own}) {
+        if (engine == CudaBatchNorm::own && dtype != DType::BF16) continue;  // f32 keeps y, packs nothing
+        const CudaBatchNormScope scope(engine);
+        BatchNormEpilogue epilogue;
+        epilogue.relu = true;
+        if (add_residual) epilogue.residual = nhwc_on_gpu(residual, dtype);
         backend(kCuda).batch_norm_train(xg, bn_w.to(kCuda), bn_b.to(kCuda), Tensor(), Tensor(), y, mean, invstd, 0.1,
-                                        1e-5, own_epilogue);
-        REQUIRE(own_epilogue.relu_mask.defined());
-        const auto own_bits = own_epilogue.relu_mask.to(Device::cpu()).to_vector<uint8_t>();
-        int64_t differ = 0;
-        for (size_t i = 0; i < values.size(); ++i) differ += ((bits[i / 8] ^ own_bits[i / 8]) >> (i % 8)) & 1;
-        CHECK(differ == 0);
+                                        1e-5, epilogue);
+        INFO(cuda_batch_norm_name(engine) << "'s mask");
+        REQUIRE(epilogue.relu_mask.defined());
+        const MaskMismatches m = mask_mismatches(epilogue.relu_mask, y);
+        INFO(m.reversed << " mismatches in the reversed bit order; first mismatches:" << m.first);
+        CHECK(m.count == 0);
       }
     }
   }
@@ -526,12 +531,7 @@ TEST_CASE("the own kernels pack bf16's ReLU mask into bits, and a backward readi
   Generator gen(29);
   for (const int64_t c : {64, 36}) {
     const Shape shape{4, c, 9, 7};
-    auto nhwc = [&](DType dtype, int64_t offset) {
-      const Tensor buffer = Tensor::empty({offset + 4 * c * 63}, dtype, kCuda);
-      Tensor view = buffer.as_strided(shape, {63 * c, 1, 7 * c, c}, offset);
-      view.copy_(randn(shape, gen).to(dtype).to(kCuda));
-      return view;
-    };
+    auto nhwc = [&](DType dtype, int64_t offset) { return nhwc_on_gpu(randn(shape, gen), dtype, offset); };
     for (const DType dtype : {DType::BF16, DType::F32}) {
       INFO(dtype_name(dtype) << ", " << c << " channels");
       const Tensor x = nhwc(dtype, 0), residual = nhwc(dtype, 0), y = nhwc(dtype, 0);
@@ -544,11 +544,9 @@ TEST_CASE("the own kernels pack bf16's ReLU mask into bits, and a backward readi
       const bool packs = dtype == DType::BF16 && c % 8 == 0;
       REQUIRE(forward.relu_mask.defined() == packs);
       if (!packs) continue;
-      const auto bits = forward.relu_mask.to(Device::cpu()).to_vector<uint8_t>();
-      const auto values = permute(y, {0, 2, 3, 1}).contiguous().to(Device::cpu()).to(DType::F32).to_vector<float>();
-      int64_t wrong = 0;
-      for (size_t i = 0; i < values.size(); ++i) wrong += ((bits[i / 8] >> (i % 8)) & 1) != (values[i] > 0.0f);
-      CHECK(wrong == 0);
+      const MaskMismatches m = mask_mismatches(forward.relu_mask, y);
+      INFO(m.reversed << " mismatches in the reversed bit order; first mismatches:" << m.first);
+      CHECK(m.count == 0);
       for (const int64_t gy_offset : {0, 1}) {
         const Tensor gy = nhwc(dtype, gy_offset);
         CHECK(std::string(cuda::batch_norm_walk(gy)) == (gy_offset == 0 ? "row vectors" : "rows"));
