@@ -52,10 +52,18 @@ CpuConvolutionScope::~CpuConvolutionScope() { current_convolution = previous_; }
 CudaBatchNorm parse_cuda_batch_norm(const std::string& text) {
   if (text == "own") return CudaBatchNorm::own;
   if (text == "cudnn-graph") return CudaBatchNorm::cudnn_graph;
-  MMP_THROW("CUDA batch norm must be own or cudnn-graph, got '", text, "'");
+  if (text == "timed") return CudaBatchNorm::timed;
+  MMP_THROW("CUDA batch norm must be own, cudnn-graph or timed, got '", text, "'");
 }
 
-const char* cuda_batch_norm_name(CudaBatchNorm b) { return b == CudaBatchNorm::cudnn_graph ? "cudnn-graph" : "own"; }
+const char* cuda_batch_norm_name(CudaBatchNorm b) {
+  switch (b) {
+    case CudaBatchNorm::own: return "own";
+    case CudaBatchNorm::cudnn_graph: return "cudnn-graph";
+    case CudaBatchNorm::timed: return "timed";
+  }
+  return "?";
+}
 
 CudaBatchNorm current_cuda_batch_norm() {
   if (scoped_batch_norm) return *scoped_batch_norm;

@@ -64,12 +64,16 @@ class CpuConvolutionScope {
 //   own          the project's fused kernels;
 //   cudnn-graph  cuDNN's graph API (its NormAddRelu engine forward, DReluForkDNorm backward)
 //                where cuDNN runs the shape and the build has the cudnn-frontend headers,
-//                the own kernels elsewhere.
+//                the own kernels elsewhere;
+//   timed        where both run, each pass's first call on a shape times both engines and
+//                keeps the faster for that pass and shape (cuda/batch_norm_choice.h), as
+//                convolution algorithms are timed.
 // The environment variable MMP_CUDA_BATCH_NORM chooses for the process (own when unset);
 // a scope, for its thread.
-enum class CudaBatchNorm : uint8_t { own, cudnn_graph };
+enum class CudaBatchNorm : uint8_t { own, cudnn_graph, timed };
 
-CudaBatchNorm parse_cuda_batch_norm(const std::string& text);  // "own" or "cudnn-graph"; else mmp::Error
+// "own", "cudnn-graph" or "timed"; else mmp::Error
+CudaBatchNorm parse_cuda_batch_norm(const std::string& text);
 const char* cuda_batch_norm_name(CudaBatchNorm b);
 CudaBatchNorm current_cuda_batch_norm();
 

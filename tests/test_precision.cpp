@@ -134,9 +134,10 @@ TEST_CASE("the precision policy: names, scopes, and CUDA only for tf32 and bf16"
 }
 
 TEST_CASE("the CUDA batch-norm policy: names, the process's choice, scopes", "[unit][precision]") {
-  CHECK(parse_cuda_batch_norm("cudnn-graph") == CudaBatchNorm::cudnn_graph);
-  CHECK(std::string(cuda_batch_norm_name(CudaBatchNorm::own)) == "own");
-  CHECK_THROWS_WITH(parse_cuda_batch_norm("cudnn"), Contains("own or cudnn-graph"));
+  for (const CudaBatchNorm b : {CudaBatchNorm::own, CudaBatchNorm::cudnn_graph, CudaBatchNorm::timed})
+    CHECK(parse_cuda_batch_norm(cuda_batch_norm_name(b)) == b);
+  CHECK(std::string(cuda_batch_norm_name(CudaBatchNorm::timed)) == "timed");
+  CHECK_THROWS_WITH(parse_cuda_batch_norm("cudnn"), Contains("own, cudnn-graph or timed"));
   // The tests run without MMP_CUDA_BATCH_NORM (tools/test.sh): the own kernels.
   REQUIRE(std::getenv("MMP_CUDA_BATCH_NORM") == nullptr);
   CHECK(current_cuda_batch_norm() == CudaBatchNorm::own);
@@ -144,8 +145,8 @@ TEST_CASE("the CUDA batch-norm policy: names, the process's choice, scopes", "[u
     const CudaBatchNormScope graph(CudaBatchNorm::cudnn_graph);
     CHECK(current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph);
     {
-      const CudaBatchNormScope own(CudaBatchNorm::own);
-      CHECK(current_cuda_batch_norm() == CudaBatchNorm::own);
+      const CudaBatchNormScope timed(CudaBatchNorm::timed);
+      CHECK(current_cuda_batch_norm() == CudaBatchNorm::timed);
     }
     CHECK(current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph);
   }

@@ -241,19 +241,24 @@ TEST_CASE("checkpoints every Nth epoch (checkpoint_every): the resume point afte
     CHECK(a[i].second.to_vector<double>() == b[i].second.to_vector<double>());
   }
   CHECK(logged_values(parts + "/mmpareto/metrics.jsonl") == logged_values(whole + "/mmpareto/metrics.jsonl"));
-  // Checkpoints at the end only: a better epoch before it waits in a copy of its weights
-  // (this run's best is its second epoch), and the file holds that copy, not the last
-  // weights.
-  const std::string once = temp_dir("checkpoint_every_once");
-  o.out_dir = once;
+  // Checkpoints at the end only: a better epoch before it waits in a copy of its weights,
+  // and the file holds that copy, not the last weights. Which epoch is best depends on
+  // the kernels' rounding (AVX2 or AVX-512 sums): the first seed whose best is not the last.
   o.resume = false;
   o.checkpoint_every = 3;
-  gen = Generator(0);
-  AVClassifier single(small_model(), gen);
-  const TrainResult at_end = train(single, train_data, test_data, o);
-  REQUIRE(at_end.best_epoch == 1);
+  std::string once;
+  TrainResult at_end;
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    once = temp_dir("checkpoint_every_once_" + std::to_string(seed));
+    o.out_dir = once;
+    gen = Generator(seed);
+    AVClassifier single(small_model(), gen);
+    at_end = train(single, train_data, test_data, o);
+    if (at_end.best_epoch < o.epochs - 1) break;
+  }
+  REQUIRE(at_end.best_epoch < o.epochs - 1);
   const SafetensorsFile best = load_safetensors(once + "/mmpareto/best.safetensors");
-  CHECK(best.metadata.at("epoch") == "1");
+  CHECK(best.metadata.at("epoch") == std::to_string(at_end.best_epoch));
   const SafetensorsFile last = load_safetensors(once + "/mmpareto/last.safetensors");
   double difference = 0;
   for (size_t i = 0; i < best.tensors.size(); ++i)

@@ -12,9 +12,13 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
+#if MMP_HAVE_CUDA
+#include "engine/cuda/batch_norm_choice.h"
+#endif
 #include "engine/distributed.h"
 #include "engine/flop_counter.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 #include "engine/profiler.h"
 #include "layers/av_classifier.h"
 #include "mmpareto/train_step.h"
@@ -146,6 +150,23 @@ void bench_model(const ModelBenchOptions& o) {
 
 // A whole training step of a gradient-integration method (forward, per-objective
 // gradients, integration, SGD update), at CREMA-D shapes by default.
+// Under MMP_CUDA_BATCH_NORM=timed: the engine each pass and shape of fused batch norm +
+// ReLU was given, with both engines' times.
+void print_batch_norm_choices(Device device) {
+#if MMP_HAVE_CUDA
+  if (!device.is_cuda() || current_cuda_batch_norm() != CudaBatchNorm::timed) return;
+  const std::vector<cuda::BatchNormChoice> made = cuda::batch_norm_choices();
+  std::printf("# fused batch norm + ReLU, engine timed per pass and shape (%zu):\n", made.size());
+  for (const cuda::BatchNormChoice& c : made)
+    std::printf("#   %-8s %-4s %-20s %-11s own %8.4f ms  cudnn-graph %8.4f ms  -> %s\n",
+                c.pass == cuda::BatchNormPass::forward ? "forward" : "backward", dtype_name(c.dtype),
+                shape_str(c.shape).c_str(), c.residual ? "+ residual" : "", c.own_ms, c.graph_ms,
+                cuda::batch_norm_engine_name(c.engine));
+#else
+  (void)device;
+#endif
+}
+
 void bench_step(const ModelBenchOptions& o, const std::string& method) {
   ModelSetup s = model_setup(o);
   const PrecisionScope precision(s.precision);
@@ -188,6 +209,7 @@ void bench_step(const ModelBenchOptions& o, const std::string& method) {
     std::printf("# peak memory: %.0f MiB in blocks handed out at once, %.0f MiB held (peak_MiB)\n",
                 m.peak_allocated / 1048576.0, m.peak_reserved / 1048576.0);
   }
+  print_batch_norm_choices(s.device);
   if (o.profile) print_profile(run, s.device);
 }
 

@@ -3,7 +3,9 @@
 // estimate, and the saved mean and inverse std reused by backward. bf16 activations
 // (with f32 parameters) and NHWC ones go to own kernels (batch_norm_kernels.cu), which
 // also fuse the residual add and ReLU after them; with a ReLU, cuDNN's graph API
-// (batch_norm_graph.h) takes them instead when the CudaBatchNorm policy asks for it.
+// (batch_norm_graph.h) takes them instead when the CudaBatchNorm policy asks for it, or
+// when it is timed faster for the pass and shape (batch_norm_choice.h).
+#include "engine/cuda/batch_norm_choice.h"
 #include "engine/cuda/batch_norm_graph.h"
 #include "engine/cuda/batch_norm_kernels.h"
 #include "engine/cuda/cuda_backend.h"
@@ -46,15 +48,41 @@ bool graph_layout(const Tensor& x, std::initializer_list<const Tensor*> activati
   return true;
 }
 
-// Whether cuDNN's graph API takes this fused batch norm + ReLU: asked for, laid out as
-// its graphs say, and cuDNN runs its shape.
-bool graph_takes(int device, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                 const Tensor& running_var, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
-                 double momentum, double eps, const BatchNormEpilogue& epilogue) {
-  return epilogue.relu && current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph && x.ndim() == 4 &&
+// Whether cuDNN's graph API may take this fused batch norm + ReLU: the policy allows it,
+// the tensors are laid out as its graphs say, and cuDNN runs the shape.
+bool graph_runs(int device, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                const Tensor& running_var, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
+                double momentum, double eps, const BatchNormEpilogue& epilogue) {
+  return epilogue.relu && current_cuda_batch_norm() != CudaBatchNorm::own && x.ndim() == 4 &&
          graph_layout(x, {&x, &y, &epilogue.residual},
                       {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd}) &&
          batch_norm_graph_supported(device, x, epilogue.residual.defined(), running_mean.defined(), momentum, eps);
+}
+
+// Under the timed policy, the forward's engine for x's shape (timed at the first call, on
+// this call's buffers; the running statistics on copies, so that the real ones are
+// updated once, by the engine chosen).
+BatchNormEngine forward_engine(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
+                               const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
+                               const BatchNormEpilogue& epilogue) {
+  if (current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph) return BatchNormEngine::cudnn_graph;
+  Tensor trial_mean, trial_var, trial_mask;
+  return choose_batch_norm_engine(device, BatchNormPass::forward, x, epilogue.residual.defined(), [&](BatchNormEngine e) {
+    if (running_mean.defined() && !trial_mean.defined()) {
+      trial_mean = running_mean.clone();
+      trial_var = running_var.clone();
+    }
+    if (e == BatchNormEngine::own) {
+      BatchNormEpilogue trial = epilogue;
+      batch_norm_train_kernels(device, x, weight, bias, trial_mean, trial_var, y, save_mean, save_invstd, momentum,
+                               eps, trial);
+    } else {
+      if (!trial_mask.defined()) trial_mask = relu_mask_bits(x);
+      batch_norm_graph_forward(device, x, weight, bias, trial_mean, trial_var, y, save_mean, save_invstd, momentum,
+                               eps, epilogue.residual, trial_mask);
+    }
+  });
 }
 #endif
 
@@ -78,8 +106,11 @@ void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const 
                                    BatchNormEpilogue& epilogue) {
   epilogue.relu_mask = Tensor();  // set again by whichever path packs the ReLU's mask
 #if MMP_HAVE_CUDNN_FRONTEND
-  if (own_kernels(x) && graph_takes(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
-                                    momentum, eps, epilogue)) {
+  if (own_kernels(x) &&
+      graph_runs(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd, momentum, eps,
+                 epilogue) &&
+      forward_engine(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd, momentum, eps,
+                     epilogue) == BatchNormEngine::cudnn_graph) {
     epilogue.relu_mask = relu_mask_bits(x);
     return batch_norm_graph_forward(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd,
                                     momentum, eps, epilogue.residual, epilogue.relu_mask);
@@ -107,13 +138,26 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
                                       const BatchNormEpilogue& epilogue) {
 #if MMP_HAVE_CUDNN_FRONTEND
   // Behind a ReLU whose mask the forward packed (either engine's), laid out as its graph
-  // says, when the policy asks for it and cuDNN runs the shape.
-  if (epilogue.relu && epilogue.relu_mask.defined() && current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph &&
+  // says, when the policy allows it, cuDNN runs the shape, and (timed) it is the faster.
+  const CudaBatchNorm policy = current_cuda_batch_norm();
+  if (epilogue.relu && epilogue.relu_mask.defined() && policy != CudaBatchNorm::own &&
       graph_layout(x, {&x, &grad_y, &grad_x, &epilogue.grad_residual},
                    {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias}) &&
       batch_norm_graph_backward_supported(device_, x, epilogue.grad_residual.defined())) {
-    return batch_norm_graph_backward(device_, x, grad_y, weight, save_mean, save_invstd, epilogue.relu_mask, grad_x,
-                                     grad_weight, grad_bias, epilogue.grad_residual);
+    auto graph_backward = [&] {
+      batch_norm_graph_backward(device_, x, grad_y, weight, save_mean, save_invstd, epilogue.relu_mask, grad_x,
+                                grad_weight, grad_bias, epilogue.grad_residual);
+    };
+    // Both engines only write the gradients: timing them on this call's buffers is safe.
+    const bool graph = policy == CudaBatchNorm::cudnn_graph ||
+                       choose_batch_norm_engine(device_, BatchNormPass::backward, x,
+                                                epilogue.grad_residual.defined(), [&](BatchNormEngine e) {
+                                                  if (e == BatchNormEngine::cudnn_graph) return graph_backward();
+                                                  batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean,
+                                                                              save_invstd, grad_x, grad_weight,
+                                                                              grad_bias, epilogue);
+                                                }) == BatchNormEngine::cudnn_graph;
+    if (graph) return graph_backward();
   }
 #endif
   if (own_kernels(x))

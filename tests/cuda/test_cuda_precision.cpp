@@ -8,8 +8,10 @@
 #include <string>
 
 #include "engine/autograd.h"
+#include "engine/cuda/batch_norm_choice.h"
 #include "engine/cuda/batch_norm_graph.h"
 #include "engine/cuda/batch_norm_kernels.h"
+#include "engine/device_graph.h"
 #include "engine/ops.h"
 #include "engine/precision.h"
 #include "engine/profiler.h"
@@ -519,6 +521,82 @@ TEST_CASE("cuDNN's graph-API batch norm + (add +) ReLU equals the CPU, its packe
       }
     }
   }
+}
+
+TEST_CASE("timed batch norm times both engines once per pass and shape, keeps the faster, equals the CPU", "[cuda][precision][cudnn-graph]") {
+  // MMP_CUDA_BATCH_NORM=timed: the first forward and backward of a shape time the own
+  // kernels and cuDNN's graph on the call's buffers and record the faster; the result is
+  // the chosen engine's alone (the running statistics moved once, as on the CPU); later
+  // calls reuse the choice. Inside a CUDA graph capture a new shape takes the own
+  // kernels untimed (timing waits for the device) and is timed at its next eager call.
+  REQUIRE(cuda::batch_norm_graph_built());
+  const CudaBatchNormScope timed(CudaBatchNorm::timed);
+  const PrecisionScope bf16(Precision::bf16);
+  auto choices_for = [](const Shape& shape) {
+    std::vector<cuda::BatchNormChoice> found;
+    for (const cuda::BatchNormChoice& c : cuda::batch_norm_choices())
+      if (c.shape == shape && c.dtype == DType::BF16) found.push_back(c);
+    return found;
+  };
+  const Shape shape{6, 72, 11, 9};  // 72 channels: 9 vectors of 8; a shape no other test times
+  const int64_t c = shape[1];
+  Generator gen(31);
+  const Tensor x = add_scalar(randn(shape, gen), 0.3).to(DType::BF16).to(DType::F32);
+  const Tensor residual = randn(shape, gen).to(DType::BF16).to(DType::F32);
+  const Tensor bn_w = randn({c}, gen), bn_b = randn({c}, gen), probe = randn(shape, gen);
+  auto run = [&](Device device) {
+    const Tensor xd = leaf_on(device.is_cpu() ? x : nhwc_on_gpu(x, DType::BF16), device);
+    const Tensor rd = leaf_on(device.is_cpu() ? residual : nhwc_on_gpu(residual, DType::BF16), device);
+    const Tensor gw = leaf_on(bn_w, device), gb = leaf_on(bn_b, device);
+    const Tensor rm = zeros({c}, DType::F32, device), rv = ones({c}, DType::F32, device);
+    const Tensor y = device.is_cpu() ? relu(add(batch_norm(xd, gw, gb, rm, rv, true, 0.1, 1e-5), rd))
+                                     : batch_norm_relu(xd, gw, gb, rm, rv, rd, true, 0.1, 1e-5);
+    const auto g = grad({sum(mul(y, probe.to(device)))}, {xd, rd, gw, gb});
+    return std::vector<Tensor>{y, g[0], g[1], g[2], g[3], rm, rv};
+  };
+  const auto cpu = run(Device::cpu());
+  REQUIRE(choices_for(shape).empty());
+  for (int call = 0; call < 2; ++call) {
+    const auto gpu = run(kCuda);
+    const char* names[] = {"y", "grad x", "grad residual", "grad bn weight", "grad bn bias", "running mean",
+                           "running var"};
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      INFO("call " << call << ": " << names[i]);
+      CHECK(relative_error(as_cpu_f32(gpu[i]), cpu[i]) < 3 * kBf16Tolerance);
+    }
+    const auto made = choices_for(shape);
+    REQUIRE(made.size() == 2);  // timed at the first call only
+    for (const cuda::BatchNormChoice& choice : made) {
+      INFO((choice.pass == cuda::BatchNormPass::forward ? "forward" : "backward")
+           << ": own " << choice.own_ms << " ms, cudnn-graph " << choice.graph_ms << " ms");
+      CHECK(choice.residual);
+      CHECK(choice.own_ms > 0);
+      CHECK(choice.graph_ms > 0);
+      CHECK(choice.engine == (choice.graph_ms < choice.own_ms ? cuda::BatchNormEngine::cudnn_graph
+                                                                : cuda::BatchNormEngine::own));
+    }
+    CHECK(made[0].pass == cuda::BatchNormPass::forward);
+    CHECK(made[1].pass == cuda::BatchNormPass::backward);
+  }
+
+  const Shape captured{4, 40, 7, 5};
+  const Tensor xc = nhwc_on_gpu(randn(captured, gen), DType::BF16), rc = nhwc_on_gpu(randn(captured, gen), DType::BF16);
+  const Tensor wc = randn({40}, gen).to(kCuda), bc = randn({40}, gen).to(kCuda);
+  const Tensor rm = zeros({40}, DType::F32, kCuda), rv = ones({40}, DType::F32, kCuda);
+  Tensor replayed;
+  DeviceGraph graph(kCuda);
+  graph.capture([&] { replayed = batch_norm_relu(xc, wc, bc, rm, rv, rc, true, 0.1, 1e-5); });
+  REQUIRE(graph.captured());
+  CHECK(choices_for(captured).empty());
+  graph.replay();
+  Tensor own;
+  {
+    const CudaBatchNormScope own_kernels(CudaBatchNorm::own);
+    own = batch_norm_relu(xc, wc, bc, rm, rv, rc, true, 0.1, 1e-5);
+  }
+  CHECK(relative_error(as_cpu_f32(replayed), as_cpu_f32(own)) == 0);  // the own kernels ran in the graph
+  (void)batch_norm_relu(xc, wc, bc, rm, rv, rc, true, 0.1, 1e-5);  // eager: now timed
+  CHECK(choices_for(captured).size() == 1);
 }
 
 TEST_CASE("the own kernels pack bf16's ReLU mask into bits, and a backward reading them equals one reading y", "[cuda][precision]") {

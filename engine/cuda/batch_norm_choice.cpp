@@ -1,0 +1,97 @@
+#include "engine/cuda/batch_norm_choice.h"
+
+#include <cuda_runtime_api.h>
+
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/runtime.h"
+
+namespace mmp::cuda {
+namespace {
+
+// A CUDA event that keeps time (QueueEvent's do not: ordering is all they are for).
+class TimingEvent {
+ public:
+  TimingEvent() { MMP_CUDA_CHECK(cudaEventCreate(&event_)); }
+  ~TimingEvent() { cudaEventDestroy(event_); }
+  TimingEvent(const TimingEvent&) = delete;
+  TimingEvent& operator=(const TimingEvent&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// Milliseconds of device time per call of `call`, which queues work on the compute stream:
+// a warm-up call, then the mean of three.
+float milliseconds_per_call(int device, const std::function<void()>& call) {
+  constexpr int kTimedCalls = 3;
+  call();
+  const TimingEvent start, stop;
+  MMP_CUDA_CHECK(cudaEventRecord(start.get(), stream(device)));
+  for (int i = 0; i < kTimedCalls; ++i) call();
+  MMP_CUDA_CHECK(cudaEventRecord(stop.get(), stream(device)));
+  MMP_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+  float ms = 0;
+  MMP_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+  return ms / kTimedCalls;
+}
+
+bool capturing(int device) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  MMP_CUDA_CHECK(cudaStreamIsCapturing(stream(device), &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
+// device, pass, dtype, N, C, H, W, residual
+using Key = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, bool>;
+
+struct Choices {
+  std::mutex mutex;  // held while timing too: one shape at a time on the stream
+  std::map<Key, size_t> index;
+  std::vector<BatchNormChoice> made;
+};
+
+Choices& choices() {
+  static Choices all;
+  return all;
+}
+
+}  // namespace
+
+const char* batch_norm_engine_name(BatchNormEngine e) { return e == BatchNormEngine::cudnn_graph ? "cudnn-graph" : "own"; }
+
+BatchNormEngine choose_batch_norm_engine(int device, BatchNormPass pass, const Tensor& x, bool residual,
+                                         const std::function<void(BatchNormEngine)>& run) {
+  const Shape& s = x.shape();
+  MMP_CHECK(s.size() == 4, "batch norm engine choice: x must be [N, C, H, W], got ", x.str());
+  const Key key{device, static_cast<int>(pass), static_cast<int>(x.dtype()), s[0], s[1], s[2], s[3], residual};
+  Choices& all = choices();
+  const std::lock_guard<std::mutex> lock(all.mutex);
+  if (const auto found = all.index.find(key); found != all.index.end()) return all.made[found->second].engine;
+  if (capturing(device)) return BatchNormEngine::own;
+  DeviceGuard guard(device);
+  BatchNormChoice c;
+  c.device = device;
+  c.pass = pass;
+  c.dtype = x.dtype();
+  c.shape = s;
+  c.residual = residual;
+  c.own_ms = milliseconds_per_call(device, [&] { run(BatchNormEngine::own); });
+  c.graph_ms = milliseconds_per_call(device, [&] { run(BatchNormEngine::cudnn_graph); });
+  c.engine = c.graph_ms < c.own_ms ? BatchNormEngine::cudnn_graph : BatchNormEngine::own;
+  all.index.emplace(key, all.made.size());
+  all.made.push_back(c);
+  return c.engine;
+}
+
+std::vector<BatchNormChoice> batch_norm_choices() {
+  Choices& all = choices();
+  const std::lock_guard<std::mutex> lock(all.mutex);
+  return all.made;
+}
+
+}  // namespace mmp::cuda
