@@ -48,27 +48,31 @@ bool graph_layout(const Tensor& x, std::initializer_list<const Tensor*> activati
   return true;
 }
 
-// Whether cuDNN's graph API may take this fused batch norm + ReLU: the policy allows it,
-// the tensors are laid out as its graphs say, and cuDNN runs the shape.
-bool graph_runs(int device, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                const Tensor& running_var, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
-                double momentum, double eps, const BatchNormEpilogue& epilogue) {
+// Whether the policy lets cuDNN's graph API take this fused batch norm + ReLU and the
+// tensors are laid out as its graphs say (whether cuDNN runs the shape is asked after).
+bool graph_may_take(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                    const Tensor& running_var, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
+                    const BatchNormEpilogue& epilogue) {
   return epilogue.relu && current_cuda_batch_norm() != CudaBatchNorm::own && x.ndim() == 4 &&
          graph_layout(x, {&x, &y, &epilogue.residual},
-                      {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd}) &&
-         batch_norm_graph_supported(device, x, epilogue.residual.defined(), running_mean.defined(), momentum, eps);
+                      {&weight, &bias, &running_mean, &running_var, &save_mean, &save_invstd});
 }
 
-// Under the timed policy, the forward's engine for x's shape (timed at the first call, on
-// this call's buffers; the running statistics on copies, so that the real ones are
-// updated once, by the engine chosen).
+// The forward's engine: cuDNN's graph where the policy asks for it and cuDNN runs the
+// shape; under the timed policy the faster of the two (timed at the first call, on this
+// call's buffers, the running statistics on copies so that the real ones move once, by
+// the engine chosen).
 BatchNormEngine forward_engine(int device, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                const Tensor& running_mean, const Tensor& running_var, const Tensor& y,
                                const Tensor& save_mean, const Tensor& save_invstd, double momentum, double eps,
                                const BatchNormEpilogue& epilogue) {
-  if (current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph) return BatchNormEngine::cudnn_graph;
+  auto graph_supported = [&] {
+    return batch_norm_graph_supported(device, x, epilogue.residual.defined(), running_mean.defined(), momentum, eps);
+  };
+  if (current_cuda_batch_norm() == CudaBatchNorm::cudnn_graph)
+    return graph_supported() ? BatchNormEngine::cudnn_graph : BatchNormEngine::own;
   Tensor trial_mean, trial_var, trial_mask;
-  return choose_batch_norm_engine(device, BatchNormPass::forward, x, epilogue.residual.defined(), [&](BatchNormEngine e) {
+  auto run = [&](BatchNormEngine e) {
     if (running_mean.defined() && !trial_mean.defined()) {
       trial_mean = running_mean.clone();
       trial_var = running_var.clone();
@@ -82,7 +86,9 @@ BatchNormEngine forward_engine(int device, const Tensor& x, const Tensor& weight
       batch_norm_graph_forward(device, x, weight, bias, trial_mean, trial_var, y, save_mean, save_invstd, momentum,
                                eps, epilogue.residual, trial_mask);
     }
-  });
+  };
+  return choose_batch_norm_engine(device, BatchNormPass::forward, x, epilogue.residual.defined(), graph_supported,
+                                  run);
 }
 #endif
 
@@ -107,8 +113,7 @@ void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& weight, const 
   epilogue.relu_mask = Tensor();  // set again by whichever path packs the ReLU's mask
 #if MMP_HAVE_CUDNN_FRONTEND
   if (own_kernels(x) &&
-      graph_runs(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd, momentum, eps,
-                 epilogue) &&
+      graph_may_take(x, weight, bias, running_mean, running_var, y, save_mean, save_invstd, epilogue) &&
       forward_engine(device_, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd, momentum, eps,
                      epilogue) == BatchNormEngine::cudnn_graph) {
     epilogue.relu_mask = relu_mask_bits(x);
@@ -142,21 +147,25 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
   const CudaBatchNorm policy = current_cuda_batch_norm();
   if (epilogue.relu && epilogue.relu_mask.defined() && policy != CudaBatchNorm::own &&
       graph_layout(x, {&x, &grad_y, &grad_x, &epilogue.grad_residual},
-                   {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias}) &&
-      batch_norm_graph_backward_supported(device_, x, epilogue.grad_residual.defined())) {
+                   {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias})) {
+    auto graph_supported = [&] {
+      return batch_norm_graph_backward_supported(device_, x, epilogue.grad_residual.defined());
+    };
     auto graph_backward = [&] {
       batch_norm_graph_backward(device_, x, grad_y, weight, save_mean, save_invstd, epilogue.relu_mask, grad_x,
                                 grad_weight, grad_bias, epilogue.grad_residual);
     };
     // Both engines only write the gradients: timing them on this call's buffers is safe.
-    const bool graph = policy == CudaBatchNorm::cudnn_graph ||
-                       choose_batch_norm_engine(device_, BatchNormPass::backward, x,
-                                                epilogue.grad_residual.defined(), [&](BatchNormEngine e) {
-                                                  if (e == BatchNormEngine::cudnn_graph) return graph_backward();
-                                                  batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean,
-                                                                              save_invstd, grad_x, grad_weight,
-                                                                              grad_bias, epilogue);
-                                                }) == BatchNormEngine::cudnn_graph;
+    auto run = [&](BatchNormEngine e) {
+      if (e == BatchNormEngine::cudnn_graph) return graph_backward();
+      batch_norm_backward_kernels(device_, x, grad_y, weight, save_mean, save_invstd, grad_x, grad_weight, grad_bias,
+                                  epilogue);
+    };
+    const bool graph = policy == CudaBatchNorm::cudnn_graph
+                           ? graph_supported()
+                           : choose_batch_norm_engine(device_, BatchNormPass::backward, x,
+                                                      epilogue.grad_residual.defined(), graph_supported,
+                                                      run) == BatchNormEngine::cudnn_graph;
     if (graph) return graph_backward();
   }
 #endif

@@ -65,6 +65,7 @@ Choices& choices() {
 const char* batch_norm_engine_name(BatchNormEngine e) { return e == BatchNormEngine::cudnn_graph ? "cudnn-graph" : "own"; }
 
 BatchNormEngine choose_batch_norm_engine(int device, BatchNormPass pass, const Tensor& x, bool residual,
+                                         const std::function<bool()>& graph_supported,
                                          const std::function<void(BatchNormEngine)>& run) {
   const Shape& s = x.shape();
   MMP_CHECK(s.size() == 4, "batch norm engine choice: x must be [N, C, H, W], got ", x.str());
@@ -72,7 +73,7 @@ BatchNormEngine choose_batch_norm_engine(int device, BatchNormPass pass, const T
   Choices& all = choices();
   const std::lock_guard<std::mutex> lock(all.mutex);
   if (const auto found = all.index.find(key); found != all.index.end()) return all.made[found->second].engine;
-  if (capturing(device)) return BatchNormEngine::own;
+  if (capturing(device) || !graph_supported()) return BatchNormEngine::own;
   DeviceGuard guard(device);
   BatchNormChoice c;
   c.device = device;

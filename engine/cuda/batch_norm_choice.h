@@ -31,10 +31,13 @@ struct BatchNormChoice {
 
 // The engine for this pass on x's shape: the choice made before, or, at the first call,
 // the faster of the two timed through `run` (which queues one call of the engine it is
-// given; the caller then runs the chosen one for the result). While the compute stream is
-// captured into a CUDA graph nothing can be timed (timing waits for the device): a shape
-// without a choice takes the own kernels then, and is timed at its next eager call.
+// given; the caller then runs the chosen one for the result). `graph_supported` says
+// whether cuDNN runs the pass on the shape (building its plans): where it does not, the
+// own kernels run, nothing recorded. While the compute stream is captured into a CUDA
+// graph nothing is timed or built (either would wait for the device): a shape without a
+// choice takes the own kernels then, and is timed at its next eager call.
 BatchNormEngine choose_batch_norm_engine(int device, BatchNormPass pass, const Tensor& x, bool residual,
+                                         const std::function<bool()>& graph_supported,
                                          const std::function<void(BatchNormEngine)>& run);
 
 // Every choice made so far, in the order they were made.

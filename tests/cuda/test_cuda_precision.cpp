@@ -528,7 +528,8 @@ TEST_CASE("timed batch norm times both engines once per pass and shape, keeps th
   // kernels and cuDNN's graph on the call's buffers and record the faster; the result is
   // the chosen engine's alone (the running statistics moved once, as on the CPU); later
   // calls reuse the choice. Inside a CUDA graph capture a new shape takes the own
-  // kernels untimed (timing waits for the device) and is timed at its next eager call.
+  // kernels, untimed and without building cuDNN's plans (either would wait for the
+  // device), and is timed at its next eager call.
   REQUIRE(cuda::batch_norm_graph_built());
   const CudaBatchNormScope timed(CudaBatchNorm::timed);
   const PrecisionScope bf16(Precision::bf16);
