@@ -37,12 +37,12 @@ TEST_CASE("mmp links only the C and C++ runtimes, OpenMP and CUDA's libraries", 
   const std::set<std::string> libraries = needed_libraries(MMP_BINARY);
   REQUIRE(libraries.count("libc.so.6") == 1);
   // glibc's parts (libm, and the libdl/librt/libpthread stubs cuBLAS and cuDNN ask for),
-  // the C++ runtime, OpenMP, and cuBLAS/cuDNN (and NVRTC, which the cudnn-frontend
-  // headers link).
+  // the C++ runtime, OpenMP (GCC's libgomp; LLVM's libomp when clang builds), and
+  // cuBLAS/cuDNN (and NVRTC, which the cudnn-frontend headers link).
   // A sanitizer build (tools/test.sh --sanitize) adds the sanitizers' runtimes.
   const std::regex allowed(
       "linux-vdso\\.so\\.1|ld-linux-x86-64\\.so\\.2|lib(c|m|dl|rt|pthread)\\.so\\.[0-9]+|libstdc\\+\\+\\.so\\.6|"
-      "libgcc_s\\.so\\.1|libgomp\\.so\\.1|libcublas(Lt)?\\.so\\.[0-9]+|libcudnn\\.so\\.[0-9]+|libnvrtc\\.so\\.[0-9]+"
+      "libgcc_s\\.so\\.1|libgomp\\.so\\.1|libomp\\.so\\.5|libcublas(Lt)?\\.so\\.[0-9]+|libcudnn\\.so\\.[0-9]+|libnvrtc\\.so\\.[0-9]+"
 #ifdef MMP_SANITIZED
       "|lib(asan|ubsan|tsan)\\.so\\.[0-9]+"
 #endif
