@@ -157,11 +157,13 @@ void print_batch_norm_choices(Device device) {
   if (!device.is_cuda() || current_cuda_batch_norm() != CudaBatchNorm::timed) return;
   const std::vector<cuda::BatchNormChoice> made = cuda::batch_norm_choices();
   std::printf("# fused batch norm + ReLU, engine timed per pass and shape (%zu):\n", made.size());
-  for (const cuda::BatchNormChoice& c : made)
+  for (const cuda::BatchNormChoice& c : made) {
     std::printf("#   %-8s %-4s %-20s %-11s own %8.4f ms  cudnn-graph %8.4f ms  -> %s\n",
-                c.pass == cuda::BatchNormPass::forward ? "forward" : "backward", dtype_name(c.dtype),
-                shape_str(c.shape).c_str(), c.residual ? "+ residual" : "", c.own_ms, c.graph_ms,
+                c.call.pass == cuda::BatchNormPass::forward ? "forward" : "backward", dtype_name(c.dtype),
+                shape_str(c.shape).c_str(), c.call.residual ? "+ residual" : "", c.own_ms, c.graph_ms,
                 cuda::batch_norm_engine_name(c.engine));
+    if (!c.graph_error.empty()) std::printf("#     cudnn-graph failed: %s\n", c.graph_error.c_str());
+  }
 #else
   (void)device;
 #endif

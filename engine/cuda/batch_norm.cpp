@@ -87,8 +87,8 @@ BatchNormEngine forward_engine(int device, const Tensor& x, const Tensor& weight
                                eps, epilogue.residual, trial_mask);
     }
   };
-  return choose_batch_norm_engine(device, BatchNormPass::forward, x, epilogue.residual.defined(), graph_supported,
-                                  run);
+  const BatchNormCall call{BatchNormPass::forward, epilogue.residual.defined(), running_mean.defined(), momentum, eps};
+  return choose_batch_norm_engine(device, call, x, graph_supported, run);
 }
 #endif
 
@@ -163,9 +163,8 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
     };
     const bool graph = policy == CudaBatchNorm::cudnn_graph
                            ? graph_supported()
-                           : choose_batch_norm_engine(device_, BatchNormPass::backward, x,
-                                                      epilogue.grad_residual.defined(), graph_supported,
-                                                      run) == BatchNormEngine::cudnn_graph;
+                           : choose_batch_norm_engine(device_, {BatchNormPass::backward, epilogue.grad_residual.defined()},
+                                                      x, graph_supported, run) == BatchNormEngine::cudnn_graph;
     if (graph) return graph_backward();
   }
 #endif

@@ -2,6 +2,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstring>
+#include <exception>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -25,8 +28,9 @@ class TimingEvent {
   cudaEvent_t event_ = nullptr;
 };
 
-// Milliseconds of device time per call of `call`, which queues work on the compute stream:
-// a warm-up call, then the mean of three.
+// Milliseconds per call of `call`, which queues work on the compute stream: a warm-up call,
+// then the mean of three between two events (a gap while the host queues a call counts,
+// as it does in an eager step; a replayed CUDA graph has none).
 float milliseconds_per_call(int device, const std::function<void()>& call) {
   constexpr int kTimedCalls = 3;
   call();
@@ -46,8 +50,15 @@ bool capturing(int device) {
   return status != cudaStreamCaptureStatusNone;
 }
 
-// device, pass, dtype, N, C, H, W, residual
-using Key = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, bool>;
+// device, pass, dtype, N, C, H, W, residual, running, momentum and eps (as f32 bits)
+using Key = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, bool, bool, uint32_t, uint32_t>;
+
+uint32_t float_bits(double v) {
+  const float f = static_cast<float>(v);
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
 
 struct Choices {
   std::mutex mutex;  // held while timing too: one shape at a time on the stream
@@ -64,25 +75,31 @@ Choices& choices() {
 
 const char* batch_norm_engine_name(BatchNormEngine e) { return e == BatchNormEngine::cudnn_graph ? "cudnn-graph" : "own"; }
 
-BatchNormEngine choose_batch_norm_engine(int device, BatchNormPass pass, const Tensor& x, bool residual,
+BatchNormEngine choose_batch_norm_engine(int device, const BatchNormCall& call, const Tensor& x,
                                          const std::function<bool()>& graph_supported,
                                          const std::function<void(BatchNormEngine)>& run) {
   const Shape& s = x.shape();
   MMP_CHECK(s.size() == 4, "batch norm engine choice: x must be [N, C, H, W], got ", x.str());
-  const Key key{device, static_cast<int>(pass), static_cast<int>(x.dtype()), s[0], s[1], s[2], s[3], residual};
+  const Key key{device, static_cast<int>(call.pass), static_cast<int>(x.dtype()), s[0], s[1], s[2], s[3],
+                call.residual, call.running, float_bits(call.momentum), float_bits(call.eps)};
   Choices& all = choices();
+  // Held while timing too (one shape at a time on the stream; a step's first calls).
   const std::lock_guard<std::mutex> lock(all.mutex);
   if (const auto found = all.index.find(key); found != all.index.end()) return all.made[found->second].engine;
   if (capturing(device) || !graph_supported()) return BatchNormEngine::own;
   DeviceGuard guard(device);
   BatchNormChoice c;
   c.device = device;
-  c.pass = pass;
+  c.call = call;
   c.dtype = x.dtype();
   c.shape = s;
-  c.residual = residual;
   c.own_ms = milliseconds_per_call(device, [&] { run(BatchNormEngine::own); });
-  c.graph_ms = milliseconds_per_call(device, [&] { run(BatchNormEngine::cudnn_graph); });
+  try {
+    c.graph_ms = milliseconds_per_call(device, [&] { run(BatchNormEngine::cudnn_graph); });
+  } catch (const std::exception& e) {
+    c.graph_ms = std::numeric_limits<float>::infinity();
+    c.graph_error = e.what();
+  }
   c.engine = c.graph_ms < c.own_ms ? BatchNormEngine::cudnn_graph : BatchNormEngine::own;
   all.index.emplace(key, all.made.size());
   all.made.push_back(c);

@@ -8,6 +8,7 @@
 // runs changes results by rounding only.
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -19,14 +20,24 @@ enum class BatchNormPass : uint8_t { forward, backward };
 
 const char* batch_norm_engine_name(BatchNormEngine e);  // "own" or "cudnn-graph"
 
+// What a pass's choice is made for: the shape and what else selects a cuDNN graph.
+struct BatchNormCall {
+  BatchNormPass pass = BatchNormPass::forward;
+  bool residual = false;  // with the residual's add (forward) or its gradient (backward)
+  bool running = false;   // forward: updates running statistics, with these:
+  double momentum = 0, eps = 0;
+};
+
 struct BatchNormChoice {
   int device = 0;
-  BatchNormPass pass = BatchNormPass::forward;
+  BatchNormCall call;
   DType dtype = DType::F32;
   Shape shape;
-  bool residual = false;  // with the residual's add (forward) or its gradient (backward)
   BatchNormEngine engine = BatchNormEngine::own;
-  float own_ms = 0, graph_ms = 0;  // one call of each, the mean of the timed calls
+  // One call of each, the mean of the timed calls, host launch gaps included (as an eager
+  // step sees them); graph_ms is infinite when cuDNN's run failed, with its error.
+  float own_ms = 0, graph_ms = 0;
+  std::string graph_error;
 };
 
 // The engine for this pass on x's shape: the choice made before, or, at the first call,
@@ -36,7 +47,8 @@ struct BatchNormChoice {
 // own kernels run, nothing recorded. While the compute stream is captured into a CUDA
 // graph nothing is timed or built (either would wait for the device): a shape without a
 // choice takes the own kernels then, and is timed at its next eager call.
-BatchNormEngine choose_batch_norm_engine(int device, BatchNormPass pass, const Tensor& x, bool residual,
+// A failure of cuDNN's run while timing is recorded, and the own kernels take the shape.
+BatchNormEngine choose_batch_norm_engine(int device, const BatchNormCall& call, const Tensor& x,
                                          const std::function<bool()>& graph_supported,
                                          const std::function<void(BatchNormEngine)>& run);
 
