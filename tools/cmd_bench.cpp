@@ -148,8 +148,6 @@ void bench_model(const ModelBenchOptions& o) {
   if (o.profile) print_profile(step, s.device);
 }
 
-// A whole training step of a gradient-integration method (forward, per-objective
-// gradients, integration, SGD update), at CREMA-D shapes by default.
 // Under MMP_CUDA_BATCH_NORM=timed: the engine each pass and shape of fused batch norm +
 // ReLU was given, with both engines' times.
 void print_batch_norm_choices(Device device) {
@@ -169,6 +167,8 @@ void print_batch_norm_choices(Device device) {
 #endif
 }
 
+// A whole training step of a gradient-integration method (forward, per-objective
+// gradients, integration, SGD update), at CREMA-D shapes by default.
 void bench_step(const ModelBenchOptions& o, const std::string& method) {
   ModelSetup s = model_setup(o);
   const PrecisionScope precision(s.precision);

@@ -2,7 +2,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include <cstring>
+#include <bit>
 #include <exception>
 #include <limits>
 #include <map>
@@ -53,13 +53,6 @@ bool capturing(int device) {
 // device, pass, dtype, N, C, H, W, residual, running, momentum and eps (as f32 bits)
 using Key = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, bool, bool, uint32_t, uint32_t>;
 
-uint32_t float_bits(double v) {
-  const float f = static_cast<float>(v);
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
 struct Choices {
   std::mutex mutex;  // held while timing too: one shape at a time on the stream
   std::map<Key, size_t> index;
@@ -81,7 +74,8 @@ BatchNormEngine choose_batch_norm_engine(int device, const BatchNormCall& call, 
   const Shape& s = x.shape();
   MMP_CHECK(s.size() == 4, "batch norm engine choice: x must be [N, C, H, W], got ", x.str());
   const Key key{device, static_cast<int>(call.pass), static_cast<int>(x.dtype()), s[0], s[1], s[2], s[3],
-                call.residual, call.running, float_bits(call.momentum), float_bits(call.eps)};
+                call.residual, call.running, std::bit_cast<uint32_t>(static_cast<float>(call.momentum)),
+                std::bit_cast<uint32_t>(static_cast<float>(call.eps))};
   Choices& all = choices();
   // Held while timing too (one shape at a time on the stream; a step's first calls).
   const std::lock_guard<std::mutex> lock(all.mutex);

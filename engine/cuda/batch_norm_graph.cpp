@@ -8,7 +8,7 @@
 #include <cudnn_frontend.h>
 
 #include <algorithm>
-#include <cstring>
+#include <bit>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,17 +46,10 @@ enum class Comparand { scalar, per_channel };
 // f32 bits). Backward: the same with the running flag, momentum and eps zero.
 using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, bool, bool, uint32_t, uint32_t>;
 
-uint32_t float_bits(double v) {
-  const float f = static_cast<float>(v);
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
 Key key_for(int device, const Tensor& x, bool residual, bool running, double momentum, double eps) {
   const auto& s = x.shape();
-  return {device, static_cast<int>(x.dtype()), s[0], s[1], s[2], s[3], residual, running, float_bits(momentum),
-          float_bits(eps)};
+  return {device, static_cast<int>(x.dtype()), s[0], s[1], s[2], s[3], residual, running,
+          std::bit_cast<uint32_t>(static_cast<float>(momentum)), std::bit_cast<uint32_t>(static_cast<float>(eps))};
 }
 
 fe::DataType_t io_type(DType dtype) { return dtype == DType::BF16 ? fe::DataType_t::BFLOAT16 : fe::DataType_t::FLOAT; }
